@@ -1,0 +1,94 @@
+"""The product's errors, one tree so callers catch what they mean.
+
+- ``PtbError``
+    - ``ContractError`` (also ``ValueError``): a data set breaks the data contract
+    - ``UnknownCodeError`` (also ``KeyError``): a grunnkrets or kommune the model does not know
+    - ``ModelNotFoundError`` (also ``LookupError``): no model version or alias by that name
+    - ``PromotionRefused``: a version failed the promotion gate
+    - ``ScenarioError`` (also ``ValueError``): a what-if scenario is malformed
+
+Errors carry fields, not only prose, so the API and the CLI can report them precisely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+class PtbError(Exception):
+    """Base of every error the product raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule of the data contract: where, which rule, how many rows, which rows."""
+
+    table: str
+    column: str
+    rule: str
+    n_rows: int
+    example_rows: tuple[int, ...] = field(default_factory=tuple)
+
+    def __str__(self) -> str:
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        if not self.n_rows:
+            return f"{where}: {self.rule}"
+        rows = ", ".join(str(r) for r in self.example_rows)
+        noun = "row" if self.n_rows == 1 else "rows"
+        suffix = f" ({noun} {rows})" if rows else ""
+        return f"{where}: {self.n_rows} {noun} {self.rule}{suffix}"
+
+
+class ContractError(PtbError, ValueError):
+    """A data set breaks the data contract; every violation is listed so it is fixed in one pass."""
+
+    def __init__(self, violations: Sequence[Violation]):
+        self.violations = tuple(violations)
+        first = self.violations[0]
+        self.table, self.column, self.rule = first.table, first.column, first.rule
+        self.n_rows, self.example_rows = first.n_rows, first.example_rows
+        lines = "\n".join(f"  {v}" for v in self.violations)
+        super().__init__(
+            f"data set breaks the data contract ({len(self.violations)} "
+            f"{'rule' if len(self.violations) == 1 else 'rules'}):\n{lines}"
+        )
+
+
+class UnknownCodeError(PtbError, KeyError):
+    """A code (grunnkrets, kommune) that is not in the model's reference tables."""
+
+    def __init__(self, field_name: str, codes: Sequence[str], reference: str):
+        self.field = field_name
+        self.codes = tuple(codes)
+        self.reference = reference
+        shown = ", ".join(self.codes[:5])
+        more = f" and {len(self.codes) - 5} more" if len(self.codes) > 5 else ""
+        self.message = f"{field_name}: unknown {reference} {shown}{more}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ModelNotFoundError(PtbError, LookupError):
+    """No registered model version or alias by that name."""
+
+    def __init__(self, requested: str, available: Sequence[str] = ()):
+        self.requested = requested
+        self.available = tuple(available)
+        known = ", ".join(self.available) if self.available else "none"
+        super().__init__(f"model {requested!r} not found; registered versions: {known}")
+
+
+class PromotionRefused(PtbError):
+    """A model version failed the checks that guard the champion alias."""
+
+    def __init__(self, version: str, reasons: Sequence[str]):
+        self.version = version
+        self.reasons = tuple(reasons)
+        super().__init__(f"version {version} not promoted: " + "; ".join(self.reasons))
+
+
+class ScenarioError(PtbError, ValueError):
+    """A what-if scenario that cannot be computed as written."""

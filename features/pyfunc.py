@@ -1,0 +1,33 @@
+"""The bundle as an MLflow pyfunc, so ``mlflow models serve`` can score persons too.
+
+Kept apart from ``features.bundle`` so that computing a grant never imports MLflow.
+Input: one row per person with the fields of ``features.indicators.PERSON_FIELDS``.
+Output: the person's relative weight and annual grant in NOK under the bundle's scheme.
+"""
+
+from __future__ import annotations
+
+import mlflow.pyfunc
+import pandas as pd
+
+from features.bundle import ModelBundle
+from features.indicators import PERSON_FIELDS
+
+BUNDLE_ARTIFACT = "bundle"
+
+
+class CapitationPyfunc(mlflow.pyfunc.PythonModel):
+    """Scores persons with the bundle shipped as the model's ``bundle`` artifact."""
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        self.bundle = ModelBundle.load(context.artifacts[BUNDLE_ARTIFACT])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        persons = pd.DataFrame(model_input)
+        missing = [name for name in PERSON_FIELDS if name not in persons.columns]
+        if missing:
+            raise ValueError(f"person fields missing: {', '.join(missing)}")
+        persons["grunnkrets"] = persons["grunnkrets"].astype(str)
+        persons["practice_kommune"] = persons["practice_kommune"].astype(str)
+        scores = self.bundle.score(persons)
+        return pd.DataFrame({"weight": scores.weight, "grant_nok": scores.grant_nok})

@@ -1,0 +1,123 @@
+"""From expected cost to money: relative weight, dampening, budget-neutral rate, grants.
+
+The chain, per person ``i`` (all amounts annual NOK):
+
+- expected cost ``c_i``: the tariff's additive NOK effects summed over the person's indicators;
+- relative weight ``w_i = (1 - d) * c_i / m + d``, with ``m`` the reference population's mean
+  expected cost, so the mean weight is 1 at any dampening ``d``;
+- rate ``R = (B - S) / sum(w_i)`` over the reference population (budget neutrality), with ``B``
+  the budget and ``S`` the fixed-rate supplements (a refugee rate in NOK);
+- person grant ``G_i = R * w_i + s_i`` and list grant ``G_l = sum of G_i over the list``.
+
+Rounding: grants are computed unrounded and rounded to øre (two decimals, half away from zero)
+only when reported; a list total is the sum of unrounded person grants, rounded once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+AVERAGE_GRANT_2023_NOK = 841.80  # national average per listed person per year from 1 July 2023
+
+
+class SchemeParameters(BaseModel):
+    """How weights become money; the bounds are declared once and shared by CLI, API and MLflow."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dampening: float = Field(
+        0.0, ge=0, le=1, description="share of the grant kept flat: weight (1 - d) * w + d"
+    )
+    budget_nok: float | None = Field(
+        None,
+        ge=0,
+        description="annual budget in NOK; default: average_grant_nok times the listed persons",
+    )
+    average_grant_nok: float = Field(
+        AVERAGE_GRANT_2023_NOK, gt=0, description="NOK per listed person per year behind the budget"
+    )
+    refugee_rate_nok: float | None = Field(
+        None,
+        ge=0,
+        description="fixed annual NOK per first-year refugee, replacing the estimated effect",
+    )
+
+    def budget_for(self, persons: int) -> float:
+        """The budget in NOK for a population of ``persons`` listed persons."""
+        if self.budget_nok is not None:
+            return float(self.budget_nok)
+        return self.average_grant_nok * persons
+
+
+@dataclass(frozen=True)
+class Tariff:
+    """Additive NOK effects per indicator level: the model a person reads.
+
+    ``effects[factor][level]`` is annual NOK; the age-and-sex cells carry the base amount and
+    the other factors add to it, their first level being 0.
+    """
+
+    effects: dict[str, np.ndarray]
+    mean_cost_nok: float
+
+    @classmethod
+    def from_table(cls, table: pd.DataFrame, mean_cost_nok: float) -> Tariff:
+        effects = {
+            str(factor): rows.sort_values("level_code")["effect_nok"].to_numpy(dtype="float64")
+            for factor, rows in table.groupby("factor", sort=False)
+        }
+        return cls(effects, float(mean_cost_nok))
+
+    def contributions(self, features: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Expected annual NOK per factor and person; they add up to the expected cost."""
+        return {
+            factor: effect[features[factor].to_numpy()] for factor, effect in self.effects.items()
+        }
+
+    def expected_cost(self, features: pd.DataFrame) -> np.ndarray:
+        """Expected annual cost in NOK per person: the sum of the factor effects."""
+        return np.sum(list(self.contributions(features).values()), axis=0)
+
+
+def relative_weight(
+    expected_cost: np.ndarray, mean_cost_nok: float, dampening: float
+) -> np.ndarray:
+    """``(1 - d) * c / m + d``: dampening keeps a share ``d`` of the grant flat per person."""
+    return (1.0 - dampening) * np.asarray(
+        expected_cost, dtype="float64"
+    ) / mean_cost_nok + dampening
+
+
+def budget_neutral_rate(weights: np.ndarray, budget_nok: float, supplements_nok: float) -> float:
+    """NOK per weight unit such that weights times rate plus supplements spend the budget."""
+    total_weight = float(np.sum(weights))
+    if total_weight <= 0:
+        raise ValueError("the reference population has no weight to spread the budget over")
+    return (budget_nok - supplements_nok) / total_weight
+
+
+def person_grant(weights: np.ndarray, rate_nok: float, supplements: np.ndarray) -> np.ndarray:
+    """Annual grant in NOK per person, unrounded."""
+    return rate_nok * weights + supplements
+
+
+def round_nok(amount: np.ndarray | float) -> np.ndarray | float:
+    """Round to øre, half away from zero, as money is reported."""
+    scaled = np.asarray(amount, dtype="float64") * 100.0
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / 100.0
+    return float(rounded) if np.ndim(rounded) == 0 else rounded
+
+
+def grant_per_list(
+    list_ids: pd.Series | np.ndarray, grants: np.ndarray, weights: np.ndarray
+) -> pd.DataFrame:
+    """Per list: persons, total annual NOK (sum of unrounded grants) and mean weight."""
+    frame = pd.DataFrame({"list_id": np.asarray(list_ids), "grant": grants, "weight": weights})
+    summary = frame.groupby("list_id", sort=True).agg(
+        persons=("grant", "size"), total_nok=("grant", "sum"), mean_weight=("weight", "mean")
+    )
+    return summary.reset_index()

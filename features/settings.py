@@ -1,0 +1,27 @@
+"""The one settings object: built once at the edge (CLI, app factory), passed down as values."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+
+
+class Settings(BaseSettings):
+    """Deployment settings read from ``PTB_*`` environment variables.
+
+    The MLflow tracking URI follows MLflow's own ``MLFLOW_TRACKING_URI`` when that is set.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PTB_", extra="ignore")
+
+    tracking_uri: str = Field(
+        DEFAULT_TRACKING_URI,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "PTB_TRACKING_URI"),
+    )
+    artifact_root: str = "mlruns/artifacts"
+    registered_model: str = "ptb"
+    experiment: str = "ptb"
+    serving_alias: str = "champion"
+    environment: str = "development"

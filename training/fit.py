@@ -1,0 +1,84 @@
+"""From a validated data set to a calibrated model bundle, without any tracking.
+
+This is the pure core of ``ptb train``: derive the features with the shared definition, fit the
+tariff, express it as relative weights and price it budget-neutrally over the same population.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.bundle import ModelBundle, calibrate_rate, mean_expected_cost
+from features.contract import Dataset, fingerprint
+from features.indicators import (
+    IndicatorConfig,
+    ReferenceTables,
+    derive_features,
+    persons_with_practice,
+    preset,
+)
+from features.scheme import SchemeParameters, Tariff
+from training.calibrate import CapitationRegressor, annualised_cost
+
+MODELS = ("model_2026", "model0_2023")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted tariff with what validation needs: features, outcome and exposure per person."""
+
+    bundle: ModelBundle
+    regressor: CapitationRegressor
+    persons: pd.DataFrame
+    features: pd.DataFrame
+    y: np.ndarray
+    exposure: np.ndarray
+
+
+def model_spec(
+    name: str, scheme: SchemeParameters | None = None
+) -> tuple[IndicatorConfig, SchemeParameters]:
+    """The indicators and scheme of a named model; the preset's dampening unless one is given."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    indicators, dampening = preset(name)
+    return indicators, scheme or SchemeParameters(dampening=dampening)
+
+
+def calibrate(
+    dataset: Dataset,
+    *,
+    name: str = "model_2026",
+    indicators: IndicatorConfig | None = None,
+    scheme: SchemeParameters | None = None,
+    data_fingerprint: str | None = None,
+) -> Calibration:
+    """Fit the tariff on a validated training data set and price it over the same persons."""
+    preset_indicators, scheme = model_spec(name, scheme)
+    indicators = indicators or preset_indicators
+    persons = persons_with_practice(dataset)
+    reference = ReferenceTables.from_dataset(dataset)
+    features = derive_features(persons, reference, indicators)
+    y, exposure = annualised_cost(persons["cost"].to_numpy(), persons["months_listed"].to_numpy())
+    regressor = CapitationRegressor(indicators=indicators).fit(features, y, exposure)
+    table = regressor.weight_table_.copy()
+    mean_cost = mean_expected_cost(features, table)
+    table["relative_weight"] = table["effect_nok"] / mean_cost
+    tariff = Tariff.from_table(table, mean_cost)
+    rate, budget = calibrate_rate(features, tariff, scheme)
+    bundle = ModelBundle(
+        name=name,
+        indicators=indicators,
+        scheme=scheme,
+        weight_table=table,
+        mean_cost_nok=mean_cost,
+        reference=reference,
+        rate_nok=rate,
+        budget_nok=budget,
+        reference_persons=len(persons),
+        trained_on=data_fingerprint if data_fingerprint is not None else fingerprint(dataset),
+    )
+    return Calibration(bundle, regressor, persons, features, y, exposure)
