@@ -106,8 +106,12 @@ def person_grant(weights: np.ndarray, rate_nok: float, supplements: np.ndarray) 
 
 
 def round_nok(amount: np.ndarray | float) -> np.ndarray | float:
-    """Round to øre, half away from zero, as money is reported."""
-    scaled = np.asarray(amount, dtype="float64") * 100.0
+    """Round to øre, half away from zero, as money is reported.
+
+    The amount is first cleaned of binary noise at 1e-6 øre, so 1.005 rounds to 1.01 as a
+    person reading the decimal figure expects, not to 1.00 as its float representation would.
+    """
+    scaled = np.round(np.asarray(amount, dtype="float64") * 100.0, 6)
     rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / 100.0
     return float(rounded) if np.ndim(rounded) == 0 else rounded
 
