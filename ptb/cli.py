@@ -121,7 +121,10 @@ def train(
         table.add_row(
             name,
             run_id,
-            *(f"{m.get(k, float('nan')):.3f}" for k in ("r2", "cpm", "list_r2", "pr_min", "pr_max")),
+            *(
+                f"{m.get(k, float('nan')):.3f}"
+                for k in ("r2", "cpm", "list_r2", "pr_min", "pr_max")
+            ),
         )
     console.print(table)
     console.print(f"run id: {outcome.parent_run_id}")

@@ -7,6 +7,7 @@ A version's source run holds the bundle under ``bundle/`` and the pyfunc under `
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,13 +156,9 @@ def _roll_back(
 ) -> None:
     """Best effort: delete what was created and restore the aliases that were moved."""
     for number in created.values():
-        try:
+        with contextlib.suppress(MlflowException):
             client.delete_model_version(model, number)
-        except MlflowException:
-            pass
     for alias, number in before.items():
         if number is not None:
-            try:
+            with contextlib.suppress(MlflowException):
                 client.set_registered_model_alias(model, alias, number)
-            except MlflowException:
-                pass

@@ -34,10 +34,14 @@ def test_months_listed_as_a_weight_equals_repeated_rows():
     rng = np.random.default_rng(5)
     n = 4000
     config = IndicatorConfig(age_edges=(0, 40), copayment_edges=(1000.0,), refugee=False)
-    features = pd.DataFrame({
-        "age_sex": rng.integers(0, 4, n), "health_status": rng.integers(0, 3, n),
-        "education": rng.integers(0, 2, n), "centrality": rng.integers(0, 6, n),
-    })
+    features = pd.DataFrame(
+        {
+            "age_sex": rng.integers(0, 4, n),
+            "health_status": rng.integers(0, 3, n),
+            "education": rng.integers(0, 2, n),
+            "centrality": rng.integers(0, 6, n),
+        }
+    )
     y = rng.gamma(1.2, 1500.0, n) + 300 * features["health_status"].to_numpy()
     copies = rng.integers(1, 4, n)
     weighted = CapitationRegressor(indicators=config).fit(features, y, copies.astype(float))
@@ -80,8 +84,14 @@ def test_in_sample_predictive_ratio_is_one_for_every_level(calibration):
 
 
 def test_an_empty_age_and_sex_cell_is_refused_by_name():
-    features = pd.DataFrame({"age_sex": [0, 1, 2], "health_status": [0, 0, 0],
-                             "education": [0, 0, 0], "centrality": [0, 0, 0]})
+    features = pd.DataFrame(
+        {
+            "age_sex": [0, 1, 2],
+            "health_status": [0, 0, 0],
+            "education": [0, 0, 0],
+            "centrality": [0, 0, 0],
+        }
+    )
     config = IndicatorConfig(age_edges=(0, 40), refugee=False)
     with pytest.raises(CalibrationError, match="M 40"):
         CapitationRegressor(indicators=config).fit(features, np.ones(3), np.ones(3))
