@@ -32,7 +32,9 @@ from training.pipeline import TrainingOptions, train_and_register
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="an existing training data set")
-    parser.add_argument("--persons", type=int, default=None, help="synthetic persons (default: country)")
+    parser.add_argument(
+        "--persons", type=int, default=None, help="synthetic persons (default: country)"
+    )
     parser.add_argument("--skip-direct", action="store_true", help="skip the patient-level fit")
     args = parser.parse_args()
 
@@ -56,13 +58,17 @@ def main() -> None:
             options=TrainingOptions(),
         )
         train_s = time.perf_counter() - started
-        print(f"ptb train pipeline (after load):   {train_s:8.2f} s   -> total {load_s + train_s:.2f} s")
+        print(
+            f"ptb train pipeline (after load):   {train_s:8.2f} s   -> total {load_s + train_s:.2f} s"
+        )
         print(f"  registered versions: {outcome.versions}")
 
         indicators, _ = model_spec("model_2026")
         persons = persons_with_practice(dataset)
         features = derive_features(persons, ReferenceTables.from_dataset(dataset), indicators)
-        y, exposure = annualised_cost(persons["cost"].to_numpy(), persons["months_listed"].to_numpy())
+        y, exposure = annualised_cost(
+            persons["cost"].to_numpy(), persons["months_listed"].to_numpy()
+        )
 
         started = time.perf_counter()
         cells = CapitationRegressor(indicators=indicators).fit(features, y, exposure)

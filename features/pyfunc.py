@@ -9,11 +9,27 @@ from __future__ import annotations
 
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
 
 from features.bundle import ModelBundle
 from features.indicators import PERSON_FIELDS
 
 BUNDLE_ARTIFACT = "bundle"
+
+SIGNATURE = ModelSignature(
+    inputs=Schema(
+        [
+            ColSpec("long", "age"),
+            ColSpec("string", "sex"),
+            ColSpec("string", "grunnkrets"),
+            ColSpec("double", "copayment_prev_year"),
+            ColSpec("boolean", "refugee_first_year"),
+            ColSpec("string", "practice_kommune"),
+        ]
+    ),
+    outputs=Schema([ColSpec("double", "weight"), ColSpec("double", "grant_nok")]),
+)
 
 
 class CapitationPyfunc(mlflow.pyfunc.PythonModel):

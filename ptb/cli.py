@@ -140,12 +140,20 @@ def promote(
     min_ratio: Annotated[float, typer.Option(help="lowest predictive ratio allowed")] = 0.90,
     max_ratio: Annotated[float, typer.Option(help="highest predictive ratio allowed")] = 1.10,
     min_persons: Annotated[int, typer.Option(help="groups smaller than this are not gated")] = 1000,
+    gate_deciles: Annotated[
+        bool, typer.Option(help="also gate the deciles of predicted cost")
+    ] = False,
 ) -> None:
     """Move the champion alias to a version whose out-of-sample validation passes the gate."""
     from training.registry import PromotionGate
     from training.registry import promote as promote_version
 
     settings = _settings()
-    gate = PromotionGate(min_ratio=min_ratio, max_ratio=max_ratio, min_persons=min_persons)
+    gate = PromotionGate(
+        min_ratio=min_ratio,
+        max_ratio=max_ratio,
+        min_persons=min_persons,
+        ungated_groups=() if gate_deciles else ("predicted_decile",),
+    )
     promoted = promote_version(settings.tracking_uri, version, gate)
     console.print(f"champion is now ptb version {promoted}")

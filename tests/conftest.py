@@ -48,45 +48,98 @@ def _duplicate_first_id(table: str, column: str, rows: list[int]) -> Callable[[D
 
 
 def _codes_as_numbers(dataset: Dataset) -> Dataset:
-    return _edit(dataset, "lists", lambda f: f.assign(practice_kommune=f.practice_kommune.astype(int)))
+    return _edit(
+        dataset, "lists", lambda f: f.assign(practice_kommune=f.practice_kommune.astype(int))
+    )
 
 
 # kind -> (how to break the data set, file format, the message the refusal must carry)
 BREAKAGES: dict[str, tuple[Callable[[Dataset], Dataset], str, str]] = {
-    "age_above_range": (_set("persons", "age", [4, 9, 11], 130), "parquet",
-                        r"persons\.age: 3 rows above 120 \(rows 5, 10, 12\)"),
-    "age_not_whole": (_set("persons", "age", [2], "twelve"), "csv",
-                      r"persons\.age: 1 row not a whole number \(row 3\)"),
-    "sex_unknown": (_set("persons", "sex", [0, 1], "X"), "parquet",
-                    r'persons\.sex: 2 rows not "F" or "M" \(rows 1, 2\)'),
-    "grunnkrets_not_8_digits": (_set("persons", "grunnkrets", [7], "0301"), "parquet",
-                                r"persons\.grunnkrets: 1 row not a 8-digit code \(row 8\)"),
-    "grunnkrets_unknown": (_set("persons", "grunnkrets", [3, 5], "99999999"), "parquet",
-                           r"persons\.grunnkrets: 2 rows not in grunnkretser \(rows 4, 6\)"),
-    "list_unknown": (_set("persons", "list_id", [6], "NO-SUCH-LIST"), "parquet",
-                     r"persons\.list_id: 1 row not in lists \(row 7\)"),
-    "person_id_duplicated": (_duplicate_first_id("persons", "person_id", [10]), "parquet",
-                             r"persons\.person_id: 2 rows duplicated \(rows 1, 11\)"),
-    "copayment_negative": (_set("persons", "copayment_prev_year", [12], -50.0), "parquet",
-                           r"persons\.copayment_prev_year: 1 row below 0 \(row 13\)"),
-    "refugee_not_boolean": (_set("persons", "refugee_first_year", [1], "maybe"), "csv",
-                            r"persons\.refugee_first_year: 1 row not true or false \(row 2\)"),
-    "months_out_of_range": (_set("persons", "months_listed", [0], 13), "parquet",
-                            r"persons\.months_listed: 1 row above 12 \(row 1\)"),
-    "cost_missing_value": (_set("persons", "cost", [2], None), "parquet",
-                           r"persons\.cost: 1 row is empty \(row 3\)"),
-    "cost_column_missing": (_drop_column("persons", "cost"), "parquet",
-                            r"persons\.cost: required column is missing"),
-    "practice_kommune_unknown": (_set("lists", "practice_kommune", [0], "9999"), "parquet",
-                                 r"lists\.practice_kommune: 1 row not in kommuner \(row 1\)"),
-    "practice_kommune_numeric": (_codes_as_numbers, "parquet",
-                                 r"lists\.practice_kommune: \d+ rows stored as numbers"),
-    "centrality_out_of_range": (_set("kommuner", "centrality", [2], 7), "parquet",
-                                r"kommuner\.centrality: 1 row above 6 \(row 3\)"),
-    "share_out_of_range": (_set("grunnkretser", "primary_only_share", [0], 1.2), "parquet",
-                           r"grunnkretser\.primary_only_share: 1 row above 1 \(row 1\)"),
-    "kommune_duplicated": (_duplicate_first_id("kommuner", "kommune", [5]), "parquet",
-                           r"kommuner\.kommune: 2 rows duplicated \(rows 1, 6\)"),
+    "age_above_range": (
+        _set("persons", "age", [4, 9, 11], 130),
+        "parquet",
+        r"persons\.age: 3 rows above 120 \(rows 5, 10, 12\)",
+    ),
+    "age_not_whole": (
+        _set("persons", "age", [2], "twelve"),
+        "csv",
+        r"persons\.age: 1 row not a whole number \(row 3\)",
+    ),
+    "sex_unknown": (
+        _set("persons", "sex", [0, 1], "X"),
+        "parquet",
+        r'persons\.sex: 2 rows not "F" or "M" \(rows 1, 2\)',
+    ),
+    "grunnkrets_not_8_digits": (
+        _set("persons", "grunnkrets", [7], "0301"),
+        "parquet",
+        r"persons\.grunnkrets: 1 row not a 8-digit code \(row 8\)",
+    ),
+    "grunnkrets_unknown": (
+        _set("persons", "grunnkrets", [3, 5], "99999999"),
+        "parquet",
+        r"persons\.grunnkrets: 2 rows not in grunnkretser \(rows 4, 6\)",
+    ),
+    "list_unknown": (
+        _set("persons", "list_id", [6], "NO-SUCH-LIST"),
+        "parquet",
+        r"persons\.list_id: 1 row not in lists \(row 7\)",
+    ),
+    "person_id_duplicated": (
+        _duplicate_first_id("persons", "person_id", [10]),
+        "parquet",
+        r"persons\.person_id: 2 rows duplicated \(rows 1, 11\)",
+    ),
+    "copayment_negative": (
+        _set("persons", "copayment_prev_year", [12], -50.0),
+        "parquet",
+        r"persons\.copayment_prev_year: 1 row below 0 \(row 13\)",
+    ),
+    "refugee_not_boolean": (
+        _set("persons", "refugee_first_year", [1], "maybe"),
+        "csv",
+        r"persons\.refugee_first_year: 1 row not true or false \(row 2\)",
+    ),
+    "months_out_of_range": (
+        _set("persons", "months_listed", [0], 13),
+        "parquet",
+        r"persons\.months_listed: 1 row above 12 \(row 1\)",
+    ),
+    "cost_missing_value": (
+        _set("persons", "cost", [2], None),
+        "parquet",
+        r"persons\.cost: 1 row is empty \(row 3\)",
+    ),
+    "cost_column_missing": (
+        _drop_column("persons", "cost"),
+        "parquet",
+        r"persons\.cost: required column is missing",
+    ),
+    "practice_kommune_unknown": (
+        _set("lists", "practice_kommune", [0], "9999"),
+        "parquet",
+        r"lists\.practice_kommune: 1 row not in kommuner \(row 1\)",
+    ),
+    "practice_kommune_numeric": (
+        _codes_as_numbers,
+        "parquet",
+        r"lists\.practice_kommune: \d+ rows stored as numbers",
+    ),
+    "centrality_out_of_range": (
+        _set("kommuner", "centrality", [2], 7),
+        "parquet",
+        r"kommuner\.centrality: 1 row above 6 \(row 3\)",
+    ),
+    "share_out_of_range": (
+        _set("grunnkretser", "primary_only_share", [0], 1.2),
+        "parquet",
+        r"grunnkretser\.primary_only_share: 1 row above 1 \(row 1\)",
+    ),
+    "kommune_duplicated": (
+        _duplicate_first_id("kommuner", "kommune", [5]),
+        "parquet",
+        r"kommuner\.kommune: 2 rows duplicated \(rows 1, 6\)",
+    ),
     "grunnkrets_outside_any_kommune": (
         _set("grunnkretser", "grunnkrets", [0], "98760001"),
         "parquet",

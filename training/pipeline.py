@@ -21,8 +21,8 @@ import pandas as pd
 
 import features
 from features.contract import CONTRACT_VERSION, Dataset, fingerprint
-from features.indicators import PERSON_FIELDS, factors
-from features.pyfunc import BUNDLE_ARTIFACT, CapitationPyfunc
+from features.indicators import factors
+from features.pyfunc import BUNDLE_ARTIFACT, SIGNATURE
 from training.calibrate import CapitationRegressor
 from training.challengers import CHALLENGERS
 from training.fit import Calibration, calibrate
@@ -203,20 +203,17 @@ def _log_tariff(
 
 def _log_pyfunc(calibration: Calibration) -> str:
     """Log the bundle as a pyfunc (input: person fields; output: weight and grant)."""
-    example = calibration.persons.loc[:, list(PERSON_FIELDS)].head(3).copy()
-    example["refugee_first_year"] = example["refugee_first_year"].astype(bool)
-    for column in ("grunnkrets", "practice_kommune", "sex"):
-        example[column] = example[column].astype(str)
     requirements = [f"{name}=={importlib.metadata.version(name)}" for name in PYFUNC_REQUIREMENTS]
+    package = Path(features.__file__).parent
     with tempfile.TemporaryDirectory() as tmp:
         calibration.bundle.save(Path(tmp) / BUNDLE_ARTIFACT)
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=CapitationPyfunc(),
+            python_model=str(package / "pyfunc_model.py"),
             artifacts={BUNDLE_ARTIFACT: str(Path(tmp) / BUNDLE_ARTIFACT)},
-            code_paths=[str(Path(features.__file__).parent)],
+            code_paths=[str(package)],
             pip_requirements=requirements,
-            input_example=example,
+            signature=SIGNATURE,
         )
     return info.model_uri
 

@@ -23,9 +23,11 @@ def test_valid_dataset_round_trips_with_codes_as_strings(tiny_dataset, tmp_path,
     assert loaded.row_counts == tiny_dataset.row_counts
     assert loaded.kommuner["kommune"].str.fullmatch(r"\d{4}").all()
     assert "0301" in set(loaded.kommuner["kommune"])
-    assert fingerprint(loaded) == fingerprint(tiny_dataset.__class__(**{
-        t: loaded.table(t) for t in ("persons", "lists", "kommuner", "grunnkretser")
-    }))
+    assert fingerprint(loaded) == fingerprint(
+        tiny_dataset.__class__(
+            **{t: loaded.table(t) for t in ("persons", "lists", "kommuner", "grunnkretser")}
+        )
+    )
 
 
 @pytest.mark.parametrize("kind", sorted(BREAKAGES))
@@ -41,7 +43,9 @@ def test_every_violation_is_reported_in_one_pass(tiny_dataset, tmp_path):
     persons.loc[1, "copayment_prev_year"] = -1.0
     kommuner = tiny_dataset.kommuner.copy()
     kommuner.loc[0, "centrality"] = 0
-    broken = tiny_dataset.__class__(persons, tiny_dataset.lists, kommuner, tiny_dataset.grunnkretser)
+    broken = tiny_dataset.__class__(
+        persons, tiny_dataset.lists, kommuner, tiny_dataset.grunnkretser
+    )
     write_dataset(broken, tmp_path)
     with pytest.raises(ContractError) as refused:
         load_dataset(tmp_path, training=True)
@@ -56,20 +60,30 @@ def test_every_violation_is_reported_in_one_pass(tiny_dataset, tmp_path):
 def test_missing_table_is_named(tiny_dataset, tmp_path):
     write_dataset(tiny_dataset, tmp_path)
     (tmp_path / "grunnkretser.parquet").unlink()
-    with pytest.raises(ContractError, match="grunnkretser: no grunnkretser.parquet or grunnkretser.csv"):
+    with pytest.raises(
+        ContractError, match="grunnkretser: no grunnkretser.parquet or grunnkretser.csv"
+    ):
         read_dataset(tmp_path)
 
 
 def test_snapshot_needs_no_outcome_columns_and_months_default_to_twelve(tiny_dataset, tmp_path):
     persons = tiny_dataset.persons.drop(columns=["cost", "months_listed"])
-    write_dataset(tiny_dataset.__class__(persons, *(tiny_dataset.table(t) for t in
-                  ("lists", "kommuner", "grunnkretser"))), tmp_path)
+    write_dataset(
+        tiny_dataset.__class__(
+            persons, *(tiny_dataset.table(t) for t in ("lists", "kommuner", "grunnkretser"))
+        ),
+        tmp_path,
+    )
     assert len(load_dataset(tmp_path, training=False).persons) == len(persons)
     with pytest.raises(ContractError, match="persons.cost: required column is missing"):
         load_dataset(tmp_path, training=True)
     with_cost = persons.assign(cost=1.0)
-    write_dataset(tiny_dataset.__class__(with_cost, *(tiny_dataset.table(t) for t in
-                  ("lists", "kommuner", "grunnkretser"))), tmp_path)
+    write_dataset(
+        tiny_dataset.__class__(
+            with_cost, *(tiny_dataset.table(t) for t in ("lists", "kommuner", "grunnkretser"))
+        ),
+        tmp_path,
+    )
     assert (load_dataset(tmp_path, training=True).persons["months_listed"] == 12).all()
 
 
@@ -84,7 +98,9 @@ def test_cli_validate_exits_nonzero_and_names_the_rule(broken_dataset):
     directory, _ = broken_dataset("grunnkrets_unknown")
     result = subprocess.run(
         [sys.executable, "-m", "ptb", "validate", "--data", str(directory)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1
     assert "persons.grunnkrets" in result.stderr
@@ -95,7 +111,9 @@ def test_cli_validate_accepts_a_valid_data_set(tiny_dataset, tmp_path: Path):
     write_dataset(tiny_dataset, tmp_path)
     result = subprocess.run(
         [sys.executable, "-m", "ptb", "validate", "--data", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stdout

@@ -97,8 +97,13 @@ def test_unknown_practice_kommune_is_named(persons, reference):
 
 @pytest.mark.parametrize(
     "bad",
-    [{"age_edges": (5, 10)}, {"age_edges": (0, 10, 10)}, {"copayment_edges": (0.0, 100.0)},
-     {"education_threshold": 1.5}, {"education_area": "fylke"}],
+    [
+        {"age_edges": (5, 10)},
+        {"age_edges": (0, 10, 10)},
+        {"copayment_edges": (0.0, 100.0)},
+        {"education_threshold": 1.5},
+        {"education_area": "fylke"},
+    ],
 )
 def test_invalid_configurations_are_refused(bad):
     with pytest.raises(ValueError):

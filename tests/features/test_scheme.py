@@ -36,8 +36,10 @@ def test_default_budget_is_the_average_grant_per_listed_person():
     assert SchemeParameters(budget_nok=5.0).budget_for(1000) == 5.0
 
 
-@pytest.mark.parametrize("field,value", [("dampening", 1.2), ("dampening", -0.1),
-                                         ("budget_nok", -1.0), ("refugee_rate_nok", -5.0)])
+@pytest.mark.parametrize(
+    "field,value",
+    [("dampening", 1.2), ("dampening", -0.1), ("budget_nok", -1.0), ("refugee_rate_nok", -5.0)],
+)
 def test_scheme_bounds_are_enforced(field, value):
     with pytest.raises(ValueError, match=field):
         SchemeParameters(**{field: value})
