@@ -260,7 +260,7 @@ def read_dataset(directory: str | Path) -> Dataset:
         raise ContractError([Violation(str(directory), "", "is not a directory", 0)])
     paths = {table: _table_path(directory, table) for table in TABLES}
     missing = [
-        Violation(table, "", f"no {table}.parquet or {table}.csv in {directory}", 0)
+        Violation(table, "", f"no {table}.parquet or .csv in {directory}", 0)
         for table, path in paths.items()
         if path is None
     ]

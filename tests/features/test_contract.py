@@ -61,7 +61,7 @@ def test_missing_table_is_named(tiny_dataset, tmp_path):
     write_dataset(tiny_dataset, tmp_path)
     (tmp_path / "grunnkretser.parquet").unlink()
     with pytest.raises(
-        ContractError, match="grunnkretser: no grunnkretser.parquet or grunnkretser.csv"
+        ContractError, match="grunnkretser: no grunnkretser.parquet or .csv"
     ):
         read_dataset(tmp_path)
 

@@ -1,0 +1,372 @@
+"""Every person's and every list's grant, one vectorised path for ``ptb grants`` and the API.
+
+The API's request is a batch of one through the same code that prices five million persons. Two
+observations make that path fast without a second pricing rule:
+
+- *codes repeat*: 5.5 million persons live in 14,000 grunnkretser, are listed in 357 kommuner
+  and paid a few thousand distinct copayment amounts, so each column is factorised once
+  (``PersonColumns``) and each distinct value is looked up once;
+- *the tariff is a table of cells*: every indicator is categorical, so a person's weight, grant
+  and contributions depend only on the combination of factor levels, a few thousand cells.
+  ``PersonScorer`` prices every cell once with ``features.bundle.score_features`` (the one
+  pricing path) and a person's scores are read from their cell.
+
+Rounding: amounts are carried unrounded. A person's ``grant_nok`` is rounded to øre (half away
+from zero) only where it is reported; a list total is the sum of the unrounded person grants,
+rounded once; reported contributions are apportioned so they add up exactly to the rounded grant.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.bundle import ModelBundle, score_features
+from features.contract import Dataset
+from features.errors import UnknownCodeError
+from features.indicators import age_band, copayment_band
+from features.scheme import round_nok
+
+PERSON_GRANTS_FILE = "person_grants.parquet"
+LIST_GRANTS_FILE = "list_grants.parquet"
+MAX_AGE = 120
+# Above this many cells the tariff is priced person by person instead of cell by cell.
+MAX_CELLS = 2_000_000
+
+
+@dataclass(frozen=True)
+class Coded:
+    """A column as positions into its distinct values: ``column == values[codes]``."""
+
+    values: np.ndarray
+    codes: np.ndarray
+
+    @classmethod
+    def from_series(cls, column: pd.Series) -> Coded:
+        codes, uniques = pd.factorize(column, sort=False)
+        if (codes < 0).any():
+            raise ValueError(f"{column.name}: missing values cannot be scored")
+        return cls(np.asarray(uniques, dtype=object), codes.astype(np.intp, copy=False))
+
+    @classmethod
+    def from_values(cls, values: Sequence) -> Coded:
+        """Factorise a short Python sequence (a request) without pandas overhead."""
+        positions: dict = {}
+        codes = [positions.setdefault(value, len(positions)) for value in values]
+        return cls(np.array(list(positions), dtype=object), np.array(codes, dtype=np.intp))
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+@dataclass(frozen=True)
+class PersonColumns:
+    """The person fields of ``indicators.PERSON_FIELDS`` as arrays, codes factorised."""
+
+    age: np.ndarray  # whole years, int64
+    male: np.ndarray  # bool
+    grunnkrets: Coded
+    copayment_prev_year: Coded  # NOK last year, float64 values
+    refugee_first_year: np.ndarray  # bool
+    practice_kommune: Coded
+
+    def __len__(self) -> int:
+        return len(self.age)
+
+    @classmethod
+    def from_frame(
+        cls, persons: pd.DataFrame, practice_kommune: Coded | None = None
+    ) -> PersonColumns:
+        """From a frame with the person fields; ``practice_kommune`` a column or given coded."""
+        if practice_kommune is None:
+            practice_kommune = Coded.from_series(persons["practice_kommune"].astype("string"))
+        return cls(
+            age=persons["age"].to_numpy(dtype=np.int64),
+            male=(persons["sex"].astype("string") == "M").to_numpy(dtype=bool),
+            grunnkrets=Coded.from_series(persons["grunnkrets"].astype("string")),
+            copayment_prev_year=Coded.from_series(persons["copayment_prev_year"].astype("float64")),
+            refugee_first_year=persons["refugee_first_year"].to_numpy(dtype=bool),
+            practice_kommune=practice_kommune,
+        )
+
+    @classmethod
+    def from_records(
+        cls,
+        *,
+        age: Sequence[int],
+        sex: Sequence[str],
+        grunnkrets: Sequence[str],
+        copayment_prev_year: Sequence[float],
+        refugee_first_year: Sequence[bool],
+        practice_kommune: Sequence[str],
+    ) -> PersonColumns:
+        """From plain Python sequences, as an API request holds them (one or a list's persons)."""
+        return cls(
+            age=np.array(age, dtype=np.int64),
+            male=np.array([s == "M" for s in sex], dtype=bool),
+            grunnkrets=Coded.from_values(grunnkrets),
+            copayment_prev_year=Coded(
+                np.array(copayment_prev_year, dtype=np.float64),
+                np.arange(len(copayment_prev_year), dtype=np.intp),
+            ),
+            refugee_first_year=np.array(refugee_first_year, dtype=bool),
+            practice_kommune=Coded.from_values(practice_kommune),
+        )
+
+
+@dataclass(frozen=True)
+class PersonTable:
+    """A data set's persons as columns, with each person's position in the ``lists`` table."""
+
+    person_id: pd.Series
+    list_ids: np.ndarray  # lists.list_id as str, the order of list codes
+    practice_kommune: np.ndarray  # lists.practice_kommune as str, per list
+    list_codes: np.ndarray  # position of each person's list in list_ids
+    columns: PersonColumns
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset) -> PersonTable:
+        persons, lists = dataset.persons, dataset.lists
+        list_ids = lists["list_id"].astype("string").to_numpy(dtype=object)
+        practice = lists["practice_kommune"].astype("string").to_numpy(dtype=object)
+        by_person = Coded.from_series(persons["list_id"].astype("string"))
+        positions = pd.Index(list_ids).get_indexer(by_person.values)
+        if (positions < 0).any():
+            unknown = [str(code) for code in by_person.values[positions < 0]]
+            raise UnknownCodeError("list_id", unknown, "list")
+        list_codes = positions[by_person.codes]
+        # A person's practice kommune is their list's: factorise per list, then take per person.
+        kommune = Coded.from_values(practice.tolist())
+        columns = PersonColumns.from_frame(
+            persons, Coded(kommune.values, kommune.codes[list_codes])
+        )
+        return cls(persons["person_id"], list_ids, practice, list_codes, columns)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per person: relative weight, unrounded annual grant in NOK, and the cell priced."""
+
+    weight: np.ndarray
+    grant_nok: np.ndarray
+    cell: np.ndarray | None
+    contributions: dict[str, np.ndarray] | None = None
+
+
+def _lookup(coded: Coded, table: dict, field: str, reference: str) -> np.ndarray:
+    """Each distinct code looked up once; unknown codes raise as ``derive_features`` does."""
+    found = [table.get(code) for code in coded.values]
+    unknown = [str(code) for code, value in zip(coded.values, found, strict=True) if value is None]
+    if unknown:
+        raise UnknownCodeError(field, unknown, reference)
+    return np.asarray(found)[coded.codes]
+
+
+def _as_dict(table: pd.Series) -> dict:
+    return dict(zip(table.index, table.to_numpy(), strict=True))
+
+
+def _residence_kommune(grunnkrets: Coded) -> Coded:
+    return Coded(np.array([code[:4] for code in grunnkrets.values], dtype=object), grunnkrets.codes)
+
+
+class PersonScorer:
+    """A bundle compiled for scoring: indicator lookups as dictionaries, the tariff as cells.
+
+    Built once per loaded model (it also holds the bundle's ``Tariff``, which is costly to
+    rebuild); thread-safe, as nothing changes after construction. ``features`` equals
+    ``indicators.derive_features`` and ``score`` equals ``ModelBundle.score``, column for
+    column (``tests/features/test_grants.py`` holds them to it for every indicator option).
+    """
+
+    def __init__(self, bundle: ModelBundle):
+        self.bundle = bundle
+        self.tariff = bundle.tariff
+        config, reference = bundle.indicators, bundle.reference
+        self._grunnkrets_share = _as_dict(reference.grunnkrets_share)
+        self._kommune_share = _as_dict(reference.kommune_share)
+        self._kommune_centrality = _as_dict(reference.kommune_centrality)
+        self._age_band = age_band(np.arange(MAX_AGE + 1), config.age_edges)
+        self.factors = tuple(self.tariff.effects)
+        self.dims = tuple(len(effect) for effect in self.tariff.effects.values())
+        self.cell_scores = self._price_cells() if math.prod(self.dims) <= MAX_CELLS else None
+
+    def _price_cells(self) -> Scores:
+        """Every combination of factor levels priced once through ``score_features``."""
+        levels = np.unravel_index(np.arange(math.prod(self.dims)), self.dims)
+        cells = pd.DataFrame(
+            {
+                factor: level.astype("int16")
+                for factor, level in zip(self.factors, levels, strict=True)
+            }
+        )
+        scored = score_features(cells, self.tariff, self.bundle.scheme, self.bundle.rate_nok)
+        return Scores(scored.weight, scored.grant_nok, None, scored.contributions)
+
+    def features(self, persons: PersonColumns) -> dict[str, np.ndarray]:
+        """One integer level per factor per person and the education share (derive_features)."""
+        config = self.bundle.indicators
+        age = persons.age
+        if len(age) and age.min() >= 0 and age.max() <= MAX_AGE:
+            band = self._age_band[age]
+        else:
+            band = age_band(age, config.age_edges)
+        if config.education_area == "grunnkrets":
+            share = _lookup(persons.grunnkrets, self._grunnkrets_share, "grunnkrets", "grunnkrets")
+        else:
+            residence = _residence_kommune(persons.grunnkrets)
+            share = _lookup(residence, self._kommune_share, "grunnkrets", "kommune")
+        if config.centrality_of == "practice":
+            kommune, field = persons.practice_kommune, "practice_kommune"
+        else:
+            kommune, field = _residence_kommune(persons.grunnkrets), "grunnkrets"
+        centrality = _lookup(kommune, self._kommune_centrality, field, "kommune")
+        copayment = persons.copayment_prev_year
+        health = copayment_band(copayment.values.astype(np.float64), config.copayment_edges)
+        found = {
+            "age_sex": (band * 2 + persons.male).astype("int16"),
+            "health_status": health.astype("int16")[copayment.codes],
+            "education": (share > config.education_threshold).astype("int16"),
+            "centrality": (centrality.astype("int64") - 1).astype("int16"),
+        }
+        if config.refugee:
+            found["refugee"] = persons.refugee_first_year.astype("int16")
+        found["education_share"] = share.astype("float64")
+        return found
+
+    def score(self, persons: PersonColumns, *, contributions: bool = False) -> Scores:
+        """Weight and unrounded annual grant per person; each factor's NOK on request."""
+        features = self.features(persons)
+        if self.cell_scores is None:
+            frame = pd.DataFrame({factor: features[factor] for factor in self.factors})
+            scored = score_features(frame, self.tariff, self.bundle.scheme, self.bundle.rate_nok)
+            shares = scored.contributions if contributions else None
+            return Scores(scored.weight, scored.grant_nok, None, shares)
+        cell = np.ravel_multi_index([features[factor] for factor in self.factors], self.dims)
+        shares = None
+        if contributions:
+            shares = {name: nok[cell] for name, nok in self.cell_scores.contributions.items()}
+        return Scores(self.cell_scores.weight[cell], self.cell_scores.grant_nok[cell], cell, shares)
+
+
+def apportion_nok(contributions: dict[str, float], grant_nok: float) -> dict[str, float]:
+    """Round each contribution to øre so that they add up exactly to the rounded grant.
+
+    Largest-remainder method: every contribution is rounded down to øre, and the øre still
+    missing to ``round_nok(grant_nok)`` go one each to the largest remainders.
+    """
+    target = round(round_nok(grant_nok) * 100)
+    scaled = {name: nok * 100.0 for name, nok in contributions.items()}
+    floors = {name: math.floor(value) for name, value in scaled.items()}
+    missing = min(max(target - sum(floors.values()), 0), len(floors))
+    by_remainder = sorted(scaled, key=lambda name: floors[name] - scaled[name])
+    for name in by_remainder[:missing]:
+        floors[name] += 1
+    return {name: ore / 100 for name, ore in floors.items()}
+
+
+def list_totals(
+    list_codes: np.ndarray, n_lists: int, weight: np.ndarray, grant_nok: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per list: persons, unrounded total annual NOK and mean weight (NaN for an empty list).
+
+    Sums run in person order, so a list's total is the same whether it is priced alone or
+    inside a data set.
+    """
+    persons = np.bincount(list_codes, minlength=n_lists)
+    total = np.bincount(list_codes, weights=grant_nok, minlength=n_lists)
+    weight_sum = np.bincount(list_codes, weights=weight, minlength=n_lists)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_weight = weight_sum / persons
+    return persons, total, mean_weight
+
+
+def person_grants(
+    bundle: ModelBundle, dataset: Dataset, *, scorer: PersonScorer | None = None
+) -> pd.DataFrame:
+    """Every person's relative weight and annual grant in NOK, unrounded.
+
+    Columns ``person_id``, ``list_id`` (categorical over the data set's lists), ``weight``,
+    ``grant_nok``. Amounts are unrounded so that ``list_grants`` can sum them; round with
+    ``features.scheme.round_nok`` to report them (``write_grants`` does).
+    """
+    table = PersonTable.from_dataset(dataset)
+    scores = (scorer or PersonScorer(bundle)).score(table.columns)
+    return pd.DataFrame(
+        {
+            "person_id": table.person_id.to_numpy(),
+            "list_id": pd.Categorical.from_codes(table.list_codes, categories=table.list_ids),
+            "weight": scores.weight,
+            "grant_nok": scores.grant_nok,
+        }
+    )
+
+
+def list_grants(person_grants: pd.DataFrame) -> pd.DataFrame:
+    """Per list, from unrounded person grants: ``list_id``, ``persons``, ``total_nok``,
+    ``mean_weight``.
+
+    ``total_nok`` is the sum of the unrounded person grants, rounded once to øre. Lists are in
+    ``list_id`` order; with a categorical ``list_id`` (as ``person_grants`` gives), lists with
+    no persons are kept with ``persons`` 0 and ``total_nok`` 0.
+    """
+    ids = person_grants["list_id"]
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        codes, categories = ids.cat.codes.to_numpy(), np.asarray(ids.cat.categories, dtype=object)
+    else:
+        codes, categories = pd.factorize(ids.astype("string"), sort=True)
+        categories = np.asarray(categories, dtype=object)
+    persons, total, mean_weight = list_totals(
+        codes.astype(np.intp),
+        len(categories),
+        person_grants["weight"].to_numpy(dtype=np.float64),
+        person_grants["grant_nok"].to_numpy(dtype=np.float64),
+    )
+    frame = pd.DataFrame(
+        {
+            "list_id": pd.array(categories, dtype="string"),
+            "persons": persons.astype(np.int64),
+            "total_nok": round_nok(total),
+            "mean_weight": mean_weight,
+        }
+    )
+    return frame.sort_values("list_id", ignore_index=True)
+
+
+def write_grants(bundle: ModelBundle, dataset: Dataset, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``person_grants.parquet`` and ``list_grants.parquet`` (what ``ptb grants`` does).
+
+    Person grants are written rounded to øre; list totals are the unrounded person grants
+    summed, rounded once, so a list total can differ from the sum of its rounded person grants
+    by at most half an øre per person.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    persons = person_grants(bundle, dataset)
+    lists = list_grants(persons)
+    written = persons.assign(
+        list_id=persons["list_id"].astype("string"), grant_nok=round_nok(persons["grant_nok"])
+    )
+    person_path, list_path = out / PERSON_GRANTS_FILE, out / LIST_GRANTS_FILE
+    written.to_parquet(person_path, index=False)
+    lists.to_parquet(list_path, index=False)
+    return person_path, list_path
+
+
+__all__ = [
+    "Coded",
+    "PersonColumns",
+    "PersonScorer",
+    "PersonTable",
+    "Scores",
+    "apportion_nok",
+    "list_grants",
+    "list_totals",
+    "person_grants",
+    "write_grants",
+]
