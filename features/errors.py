@@ -91,4 +91,17 @@ class PromotionRefused(PtbError):
 
 
 class ScenarioError(PtbError, ValueError):
-    """A what-if scenario that cannot be computed as written."""
+    """A what-if scenario that cannot be computed as written; every problem is listed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        problems: Sequence[tuple[str, str]] = (),
+        path: str | None = None,
+    ):
+        self.field = field
+        self.problems = tuple(problems)
+        self.path = path
+        super().__init__(message)

@@ -156,6 +156,11 @@ def copayment_band(copayment: np.ndarray, edges: tuple[float, ...]) -> np.ndarra
     return np.where(copayment > 0, bands, 0)
 
 
+def education_level(share: np.ndarray, threshold: float) -> np.ndarray:
+    """Low-education level (1) where the area's primary-only share exceeds the threshold."""
+    return (np.asarray(share) > threshold).astype("int16")
+
+
 def derive_features(
     persons: pd.DataFrame, reference: ReferenceTables, config: IndicatorConfig
 ) -> pd.DataFrame:
@@ -182,7 +187,7 @@ def derive_features(
     features = {
         "age_sex": (age_band(age, config.age_edges) * 2 + male).astype("int16"),
         "health_status": copayment_band(copayment, config.copayment_edges).astype("int16"),
-        "education": (share > config.education_threshold).astype("int16"),
+        "education": education_level(share, config.education_threshold),
         "centrality": (centrality.astype("int64") - 1).astype("int16"),
     }
     if config.refugee:
