@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 
 from features.errors import ContractError, Violation
 
@@ -293,12 +294,40 @@ def write_dataset(dataset: Dataset, directory: str | Path, fmt: str = "parquet")
     return directory
 
 
+def _column_bytes(column: pd.Series) -> list[bytes]:
+    """A column's content as bytes, independent of how it is chunked or sliced in memory."""
+    if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+        values = column.to_numpy()
+        return [str(values.dtype).encode(), np.ascontiguousarray(values).tobytes()]
+    strings = pyarrow.array(column.astype("string"), type=pyarrow.large_string())
+    if isinstance(strings, pyarrow.ChunkedArray):
+        strings = strings.combine_chunks()
+    _, offsets_buffer, data = strings.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
+        strings.offset : strings.offset + len(strings) + 1
+    ]
+    nulls = (
+        strings.is_null().to_numpy(zero_copy_only=False).tobytes() if strings.null_count else b""
+    )
+    return [
+        b"text",
+        (offsets - offsets[0]).tobytes(),
+        data[offsets[0] : offsets[-1]].to_pybytes(),
+        nulls,
+    ]
+
+
 def fingerprint(dataset: Dataset) -> str:
-    """A SHA-256 over every table's content, so a run names exactly the data it was trained on."""
+    """A SHA-256 over every table's content, so a run names exactly the data it was trained on.
+
+    Columns are hashed in name order, so column order does not change the fingerprint.
+    """
     digest = hashlib.sha256()
     for table in TABLES:
         frame = dataset.table(table)
-        digest.update(table.encode())
-        digest.update(",".join(map(str, frame.columns)).encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        digest.update(f"{table}:{len(frame)}".encode())
+        for name in sorted(map(str, frame.columns)):
+            digest.update(name.encode())
+            for part in _column_bytes(frame[name]):
+                digest.update(part)
     return digest.hexdigest()

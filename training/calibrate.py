@@ -40,22 +40,23 @@ def cell_statistics(
     features: pd.DataFrame, y: np.ndarray, weight: np.ndarray, model_factors: tuple[Factor, ...]
 ) -> pd.DataFrame:
     """Per combination of factor levels: persons, exposure, weighted sum and sum of squares of y."""
-    key = np.zeros(len(features), dtype="int64")
-    for factor in model_factors:
-        key = key * len(factor.levels) + features[factor.name].to_numpy(dtype="int64")
-    cells, cell_of_person = np.unique(key, return_inverse=True)
+    sizes = [len(factor.levels) for factor in model_factors]
+    # Every person's cell as one integer in the (small) space of all level combinations, so
+    # the sums are single passes of bincount rather than a sort of five million keys.
+    key = np.ravel_multi_index([features[f.name].to_numpy() for f in model_factors], sizes)
+    n_cells = int(np.prod(sizes))
+    persons = np.bincount(key, minlength=n_cells)
+    seen = np.flatnonzero(persons)
     stats_ = pd.DataFrame(
         {
-            "persons": np.bincount(cell_of_person, minlength=len(cells)),
-            "exposure": np.bincount(cell_of_person, weights=weight, minlength=len(cells)),
-            "sum_wy": np.bincount(cell_of_person, weights=weight * y, minlength=len(cells)),
-            "sum_wyy": np.bincount(cell_of_person, weights=weight * y * y, minlength=len(cells)),
+            "persons": persons[seen],
+            "exposure": np.bincount(key, weights=weight, minlength=n_cells)[seen],
+            "sum_wy": np.bincount(key, weights=weight * y, minlength=n_cells)[seen],
+            "sum_wyy": np.bincount(key, weights=weight * y * y, minlength=n_cells)[seen],
         }
     )
-    remainder = cells.copy()
-    for factor in reversed(model_factors):
-        stats_[factor.name] = (remainder % len(factor.levels)).astype("int16")
-        remainder //= len(factor.levels)
+    for factor, level in zip(model_factors, np.unravel_index(seen, sizes), strict=True):
+        stats_[factor.name] = level.astype("int16")
     return stats_
 
 

@@ -243,6 +243,5 @@ def _validate_on_sample(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "predictive_ratios.csv"
         report.predictive_ratios.to_csv(path, index=False)
-        plot_predictive_ratios(report.predictive_ratios, Path(tmp) / "predictive_ratios.png")
         mlflow.log_artifacts(tmp, "validation")
     return report.metrics

@@ -1,6 +1,7 @@
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -60,9 +61,7 @@ def test_every_violation_is_reported_in_one_pass(tiny_dataset, tmp_path):
 def test_missing_table_is_named(tiny_dataset, tmp_path):
     write_dataset(tiny_dataset, tmp_path)
     (tmp_path / "grunnkretser.parquet").unlink()
-    with pytest.raises(
-        ContractError, match="grunnkretser: no grunnkretser.parquet or .csv"
-    ):
+    with pytest.raises(ContractError, match="grunnkretser: no grunnkretser.parquet or .csv"):
         read_dataset(tmp_path)
 
 
@@ -117,3 +116,14 @@ def test_cli_validate_accepts_a_valid_data_set(tiny_dataset, tmp_path: Path):
     )
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stdout
+
+
+def test_fingerprint_follows_content_not_format_or_column_order(tiny_dataset, tmp_path):
+    write_dataset(tiny_dataset, tmp_path / "csv", fmt="csv")
+    from_csv = load_dataset(tmp_path / "csv", training=True)
+    assert fingerprint(from_csv) == fingerprint(tiny_dataset)
+    reordered = replace(tiny_dataset, lists=tiny_dataset.lists[["practice_kommune", "list_id"]])
+    assert fingerprint(reordered) == fingerprint(tiny_dataset)
+    persons = tiny_dataset.persons.copy()
+    persons.loc[100, "cost"] += 1.0
+    assert fingerprint(replace(tiny_dataset, persons=persons)) != fingerprint(tiny_dataset)
