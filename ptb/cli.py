@@ -157,3 +157,127 @@ def promote(
     )
     promoted = promote_version(settings.tracking_uri, version, gate)
     console.print(f"champion is now ptb version {promoted}")
+
+
+def _model_store(settings: Settings):
+    from serving.model_store import ModelStore
+
+    return ModelStore(settings.tracking_uri, settings.registered_model)
+
+
+@app.command()
+@reports_errors
+def serve(
+    model: ModelOption = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="registry snapshot for list look-ups and what-if")
+    ] = None,
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+) -> None:
+    """Serve grants per person and per list, model info and what-if over HTTP."""
+    import uvicorn
+
+    from serving.app import create_app
+
+    settings = _settings()
+    if data is not None:
+        load_dataset(data)  # refuse a broken snapshot before binding the port
+    application = create_app(
+        _model_store(settings),
+        snapshot=data,
+        default_model=model or settings.serving_alias,
+    )
+    console.print(f"serving ptb {model or settings.serving_alias} on http://{host}:{port}/docs")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@app.command()
+@reports_errors
+def grants(
+    data: DataOption,
+    out: Annotated[Path, typer.Option("--out", help="directory for the two Parquet files")],
+    model: ModelOption = None,
+) -> None:
+    """Every person's and every list's annual grant for a registry snapshot."""
+    from features.grants import write_grants
+
+    settings = _settings()
+    dataset = load_dataset(data)
+    loaded = _model_store(settings).get(model or settings.serving_alias)
+    person_path, list_path = write_grants(loaded.bundle, dataset, out)
+    console.print(
+        f"model ptb version {loaded.version}: wrote {person_path} and {list_path} "
+        f"({len(dataset.persons):,} persons, {len(dataset.lists):,} lists; annual NOK)"
+    )
+
+
+@app.command()
+@reports_errors
+def whatif(
+    scenario: Annotated[Path, typer.Option("--scenario", help="scenario YAML file")],
+    out: Annotated[Path, typer.Option("--out", help="directory for tables and charts")],
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", envvar="PTB_DATA_DIR", help="registry snapshot (or PTB_DATA_DIR)"),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="baseline model alias or version (champion)")
+    ] = None,
+) -> None:
+    """Price a scenario against the current scheme: who wins, who loses, by how much."""
+    from serving.scenario import load_scenario
+    from serving.whatif import WhatIfEngine
+    from serving.whatif_report import write_report
+
+    settings = _settings()
+    parsed = load_scenario(scenario)
+    if data is None:
+        raise typer.BadParameter("no registry snapshot: pass --data DIR or set PTB_DATA_DIR")
+    dataset = load_dataset(data)
+    store = _model_store(settings)
+    baseline = store.get(model or settings.serving_alias)
+    scenario_bundle = store.get(parsed.model_version).bundle if parsed.model_version else None
+    phase_in_from = store.get(parsed.phase_in.from_version).bundle if parsed.phase_in else None
+    engine = WhatIfEngine(dataset.persons, dataset.lists, dataset.kommuner, baseline.bundle)
+    result = engine.run(parsed, scenario_bundle=scenario_bundle, phase_in_from=phase_in_from)
+    written = write_report(result, out)
+    table = Table(
+        "figure", "value", title=f"{scenario.name} against ptb version {baseline.version}"
+    )
+    for key, value in result.summary().items():
+        table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    console.print(f"wrote {len(written)} tables and charts to {out}")
+
+
+@app.command()
+@reports_errors
+def demo(
+    persons: Annotated[
+        int | None, typer.Option("--persons", min=1000, help="listed persons (default: country)")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="where the demo data set goes")] = Path(
+        "data/demo"
+    ),
+    port: Annotated[int, typer.Option(help="port for the API")] = 8000,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="start the API at the end")
+    ] = True,
+) -> None:
+    """The embedded default end to end: synthetic data, training, registration, serving."""
+    synth(out=out, persons=persons, seed=2026, fmt="parquet")
+    validate(data=out, training=True)
+    train(data=out, folds=5, seed=0, challengers=True)
+    if serve_api:
+        example = (
+            '{"age": 82, "sex": "F", "grunnkrets": "03010101", "copayment_prev_year": 1800, '
+            '"refugee_first_year": false, "practice_kommune": "0301"}'
+        )
+        console.print(
+            f"try: curl -s -X POST localhost:{port}/v1/grants/person "
+            f"-H 'content-type: application/json' -d '{example}'",
+            highlight=False,
+            markup=False,
+        )
+        serve(model=None, data=out, port=port, host="127.0.0.1")
