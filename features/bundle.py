@@ -23,7 +23,6 @@ from features.scheme import (
     Tariff,
     budget_neutral_rate,
     person_grant,
-    relative_weight,
 )
 
 BUNDLE_FORMAT = 1
@@ -217,6 +216,5 @@ __all__ = [
     "PersonScores",
     "calibrate_rate",
     "mean_expected_cost",
-    "relative_weight",
     "score_features",
 ]
