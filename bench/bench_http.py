@@ -1,0 +1,342 @@
+"""Benchmark: the API under uvicorn on 127.0.0.1, driven by wrk at a fixed request rate.
+
+Run by hand (needs ``wrk``: ``apt-get install -y wrk``)::
+
+    .venv/bin/python bench/bench_http.py [--rate 500] [--seconds 20] [--list-rate 50]
+
+Builds (once, cached under ``$TMPDIR/ptb-bench``) the national data set, trains and registers
+``model_2026`` with ``training.pipeline`` in a local MLflow store, starts
+``uvicorn serving.app:create_app_from_env --factory`` on a free port with the national snapshot,
+and drives it with wrk (open connections, each pacing its requests with a fixed delay so the
+total rate is about ``--rate``). Scenarios:
+
+- ``POST /v1/grants/person``: one person per request, bodies drawn from the data set
+  (target p99 < 5 ms at 500 requests/s);
+- ``POST /v1/grants/list``: 2,000 persons per request (target p99 < 20 ms);
+- ``GET /v1/grants/lists/{list_id}``: a list of the snapshot;
+- the same person and list requests against ``mlflow models serve`` of the same version
+  (the pyfunc logged by training under the run's ``model`` artifact), for comparison.
+
+wrk measures latency per request from send to last byte; the figures are printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_scoring import national_data  # noqa: E402
+
+from features.contract import load_dataset  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+LIST_PERSONS = 2000
+BODIES = 2000
+LIST_BODIES = 16
+
+WRK_SCRIPT = r"""
+local bodies = {}
+local paths = {}
+local method = "POST"
+local pause = 0
+
+function init(args)
+  method = args[1]
+  pause = tonumber(args[2])
+  for line in io.lines(args[3]) do
+    if method == "POST" then
+      table.insert(bodies, line)
+    else
+      table.insert(paths, line)
+    end
+  end
+  math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+end
+
+function request()
+  if method == "POST" then
+    local body = bodies[math.random(#bodies)]
+    return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+  end
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+
+function delay()
+  return pause
+end
+
+function done(summary, latency, requests)
+  io.write(string.format(
+    'RESULT {"requests": %d, "seconds": %.3f, "non2xx": %d, "socket_errors": %d, ' ..
+    '"p50_us": %d, "p90_us": %d, "p99_us": %d, "p999_us": %d, "max_us": %d, "mean_us": %.1f}\n',
+    summary.requests, summary.duration / 1e6, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency:percentile(99.9), latency.max, latency.mean))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def registry(data: Path, root: Path) -> tuple[str, str]:
+    """A local MLflow store with model_2026 trained on the national data (built once)."""
+    root.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    marker = root / "version.txt"
+    if not marker.exists():
+        from training.pipeline import TrainingOptions, train_and_register
+
+        started = time.perf_counter()
+        outcome = train_and_register(
+            load_dataset(data, training=True),
+            tracking_uri=uri,
+            artifact_root=str(root / "artifacts"),
+            options=TrainingOptions(folds=2, challengers=False, models=("model_2026",)),
+        )
+        marker.write_text(outcome.versions["challenger"])
+        print(f"trained and registered in {time.perf_counter() - started:.0f} s")
+    return uri, marker.read_text().strip()
+
+
+def request_files(data: Path, out: Path, seed: int = 1) -> dict[str, Path]:
+    """Person bodies, 2,000-person list bodies and list paths, one per line, for wrk."""
+    dataset = load_dataset(data)
+    persons, lists = dataset.persons, dataset.lists
+    practice = lists.set_index("list_id")["practice_kommune"]
+    rng = np.random.default_rng(seed)
+    rows = persons.iloc[rng.choice(len(persons), BODIES, replace=False)]
+    fields = ["age", "sex", "grunnkrets", "copayment_prev_year", "refugee_first_year"]
+    records = [
+        {
+            "age": int(r.age),
+            "sex": str(r.sex),
+            "grunnkrets": str(r.grunnkrets),
+            "copayment_prev_year": float(r.copayment_prev_year),
+            "refugee_first_year": bool(r.refugee_first_year),
+            "practice_kommune": str(practice[r.list_id]),
+        }
+        for r in rows.itertuples()
+    ]
+    files = {name: out / f"{name}.txt" for name in ("person", "list", "paths", "mlflow_person")}
+    files["person"].write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    columns = [*fields, "practice_kommune"]
+    files["mlflow_person"].write_text(
+        "\n".join(
+            json.dumps({"dataframe_split": {"columns": columns, "data": [list(r.values())]}})
+            for r in records
+        )
+        + "\n"
+    )
+    list_lines, mlflow_lines = [], []
+    for list_id in rng.choice(lists["list_id"].to_numpy(), LIST_BODIES, replace=False):
+        members = persons[persons["list_id"] == list_id]
+        members = members.iloc[np.resize(np.arange(len(members)), LIST_PERSONS)]
+        kommune = str(practice[list_id])
+        body = [
+            {
+                "age": int(p.age),
+                "sex": str(p.sex),
+                "grunnkrets": str(p.grunnkrets),
+                "copayment_prev_year": float(p.copayment_prev_year),
+                "refugee_first_year": bool(p.refugee_first_year),
+            }
+            for p in members.itertuples()
+        ]
+        list_lines.append(json.dumps({"practice_kommune": kommune, "persons": body}))
+        data_rows = [[*p.values(), kommune] for p in body]
+        mlflow_lines.append(
+            json.dumps({"dataframe_split": {"columns": columns, "data": data_rows}})
+        )
+    files["list"].write_text("\n".join(list_lines) + "\n")
+    files["mlflow_list"] = out / "mlflow_list.txt"
+    files["mlflow_list"].write_text("\n".join(mlflow_lines) + "\n")
+    sample = rng.choice(lists["list_id"].to_numpy(), 500, replace=False)
+    files["paths"].write_text("\n".join(f"/v1/grants/lists/{i}" for i in sample) + "\n")
+    return files
+
+
+@contextmanager
+def service(command: list[str], env: dict, ready_url: str, log: Path, timeout: float = 600):
+    with log.open("w") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{command[2]} exited:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(ready_url, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wrk(
+    url: str, method: str, lines: Path, rate: float, seconds: int, connections: int, script: Path
+) -> dict:
+    """Drive ``url`` at about ``rate`` requests/s: each connection waits between requests."""
+    # Each connection sends, waits for the answer (about 1 ms), then pauses: C / (pause + 1 ms).
+    pause_ms = max(0, round(connections * 1000 / rate) - 1)
+    threads = min(2, connections)
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
+    command += ["--timeout", "5s", "-s", str(script), url, "--", method, str(pause_ms), str(lines)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    results = [json.loads(line[7:]) for line in out.splitlines() if line.startswith("RESULT ")]
+    merged = results[0]  # wrk calls done() once, with the summary of all threads
+    merged["rate"] = merged["requests"] / merged["seconds"]
+    return merged
+
+
+def show(label: str, result: dict) -> None:
+    print(
+        f"{label:<46} {result['rate']:7.0f} req/s  p50 {result['p50_us'] / 1e3:6.2f} ms  "
+        f"p90 {result['p90_us'] / 1e3:6.2f} ms  p99 {result['p99_us'] / 1e3:6.2f} ms  "
+        f"p99.9 {result['p999_us'] / 1e3:6.2f} ms  max {result['max_us'] / 1e3:6.1f} ms  "
+        f"non-2xx {result['non2xx']}  errors {result['socket_errors']}"
+    )
+
+
+def warm(url: str, lines: Path, count: int = 200) -> None:
+    bodies = lines.read_text().splitlines()
+    with httpx.Client(timeout=30) as client:
+        for i in range(count):
+            response = client.post(
+                url, content=bodies[i % len(bodies)], headers={"Content-Type": "application/json"}
+            )
+            response.raise_for_status()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=None, help="default: the whole country")
+    parser.add_argument("--rate", type=float, default=500, help="person requests per second")
+    parser.add_argument("--list-rate", type=float, default=50, help="list requests per second")
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--no-snapshot", action="store_true", help="serve without --data")
+    parser.add_argument("--skip-mlflow", action="store_true", help="skip mlflow models serve")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ptb-bench")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install -y wrk")
+
+    data, _ = national_data(args.persons, 2026, args.cache)
+    uri, version = registry(data, data.parent / "registry")
+    work = Path(tempfile.mkdtemp(prefix="ptb-bench-http-"))
+    files = request_files(data, work)
+    script = work / "drive.lua"
+    script.write_text(WRK_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
+    env.update(PTB_TRACKING_URI=uri, PTB_MODEL=version, PTB_MODEL_CACHE_DIR=str(work / "cache"))
+    if not args.no_snapshot:
+        env["PTB_DATA_DIR"] = str(data)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "uvicorn", "serving.app:create_app_from_env", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
+    command += ["--log-level", "warning", "--no-access-log"]
+    print(f"model version {version}; {args.workers} uvicorn worker(s); {os.cpu_count()} CPUs")
+    started = time.perf_counter()
+    with service(command, env, f"{url}/readyz", work / "uvicorn.log"):
+        print(f"ptb service ready in {time.perf_counter() - started:.1f} s")
+        warm(f"{url}/v1/grants/person", files["person"])
+        warm(f"{url}/v1/grants/list", files["list"], 20)
+        show(
+            "ptb POST /v1/grants/person",
+            wrk(
+                f"{url}/v1/grants/person",
+                "POST",
+                files["person"],
+                args.rate,
+                args.seconds,
+                args.connections,
+                script,
+            ),
+        )
+        show(
+            f"ptb POST /v1/grants/list ({LIST_PERSONS} persons)",
+            wrk(
+                f"{url}/v1/grants/list",
+                "POST",
+                files["list"],
+                args.list_rate,
+                args.seconds,
+                max(2, args.connections // 2),
+                script,
+            ),
+        )
+        if not args.no_snapshot:
+            show(
+                "ptb GET /v1/grants/lists/{list_id}",
+                wrk(url, "GET", files["paths"], args.rate, args.seconds, args.connections, script),
+            )
+    if args.skip_mlflow:
+        return
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env["MLFLOW_TRACKING_URI"] = uri
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # uvicorn
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/ptb/{version}"]
+    command += ["-h", "127.0.0.1", "-p", str(port), "--env-manager", "local"]
+    started = time.perf_counter()
+    with service(command, env, f"{url}/ping", work / "mlflow.log"):
+        print(f"mlflow models serve ready in {time.perf_counter() - started:.1f} s")
+        warm(f"{url}/invocations", files["mlflow_person"])
+        show(
+            "mlflow POST /invocations (1 person)",
+            wrk(
+                f"{url}/invocations",
+                "POST",
+                files["mlflow_person"],
+                args.rate,
+                args.seconds,
+                args.connections,
+                script,
+            ),
+        )
+        show(
+            f"mlflow POST /invocations ({LIST_PERSONS} persons)",
+            wrk(
+                f"{url}/invocations",
+                "POST",
+                files["mlflow_list"],
+                args.list_rate,
+                args.seconds,
+                max(2, args.connections // 2),
+                script,
+            ),
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""Model bundles by alias or version from the MLflow registry, loaded once per version.
+
+Convention (set by ``training``): registered model ``ptb``; a version's source run holds the
+bundle files under the artifact path ``bundle/``; aliases ``champion`` and ``challenger``.
+
+A version never changes, so a loaded version is kept in memory for the life of the process and,
+with a ``cache_dir``, on disk: a restart while the tracking server is down still serves the last
+model it resolved, verified against the bundle's own SHA-256 checksums. An alias can move, so an
+alias is resolved again after ``alias_ttl_seconds``; the version it pointed to last is remembered
+on disk for the same offline restart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from features.bundle import BundleError, ModelBundle
+from features.errors import ModelNotFoundError, PtbError
+from features.grants import PersonScorer
+
+logger = logging.getLogger(__name__)
+
+BUNDLE_ARTIFACT = "bundle"
+CACHE_INDEX = "index.json"
+ALIAS_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
+
+
+class RegistryUnavailableError(PtbError, ConnectionError):
+    """The registry cannot be reached and no cached copy answers the request."""
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A model version ready to score: its bundle, compiled scorer and where it came from.
+
+    ``alias`` is the name the version was asked for by, if any (``champion``); copies made for
+    another alias share the bundle, the scorer and the memo.
+    """
+
+    bundle: ModelBundle
+    version: str
+    run_id: str
+    scorer: PersonScorer = field(repr=False)
+    alias: str | None = None
+    memo: dict = field(default_factory=dict, repr=False)  # derived views, e.g. API schemas
+
+    @classmethod
+    def build(
+        cls, bundle: ModelBundle, version: str, run_id: str, alias: str | None = None
+    ) -> LoadedModel:
+        return cls(bundle, str(version), run_id, PersonScorer(bundle), alias)
+
+    @property
+    def name(self) -> str:
+        return self.bundle.name
+
+
+def normalise_ref(ref: str | int) -> str | None:
+    """A version number as its decimal string, or an alias name; None if it can be neither."""
+    text = str(ref).strip()
+    if text.isdigit():
+        return str(int(text)) if int(text) > 0 else None
+    return text if ALIAS_PATTERN.match(text) else None
+
+
+class ModelStore:
+    """Resolve ``champion``, ``challenger`` or a version number to a ``LoadedModel``.
+
+    Thread-safe: concurrent requests for a version not yet loaded wait for one download.
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        model_name: str = "ptb",
+        *,
+        cache_dir: str | Path | None = None,
+        alias_ttl_seconds: float = 60.0,
+    ):
+        self.tracking_uri = tracking_uri
+        self.model_name = model_name
+        self.cache_dir = Path(cache_dir) / model_name if cache_dir is not None else None
+        self.alias_ttl_seconds = alias_ttl_seconds
+        self._client: MlflowClient | None = None
+        self._models: dict[str, LoadedModel] = {}
+        self._aliases: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+        self._version_locks: dict[str, threading.Lock] = {}
+
+    # -- public -------------------------------------------------------------------------------
+
+    def get(self, ref: str | int) -> LoadedModel:
+        """The model for an alias or version; ``ModelNotFoundError`` lists existing versions."""
+        name = normalise_ref(ref)
+        if name is None:
+            raise ModelNotFoundError(str(ref), self.versions())
+        ref = name
+        alias = None if ref.isdigit() else ref
+        version = ref if alias is None else self._alias_version(ref)
+        model = self._load_version(version)
+        return model if alias is None else replace(model, alias=alias)
+
+    def cached(self, ref: str | int | None) -> LoadedModel | None:
+        """A version already in memory, or an alias resolved within its TTL; no I/O."""
+        text = None if ref is None else normalise_ref(ref)
+        if text is None:
+            return None
+        if text.isdigit():
+            return self._models.get(text)
+        entry = self._aliases.get(text)
+        if entry is None or time.monotonic() - entry[1] > self.alias_ttl_seconds:
+            return None
+        model = self._models.get(entry[0])
+        return None if model is None else replace(model, alias=text)
+
+    def versions(self) -> list[str]:
+        """Registered version numbers in ascending order (cached ones when offline)."""
+        try:
+            found = self.client.search_model_versions(f"name='{self.model_name}'")
+            return sorted({str(v.version) for v in found}, key=int)
+        except Exception:  # noqa: BLE001 - offline: what the disk cache knows
+            return sorted(self._read_index().get("versions", {}), key=int)
+
+    @property
+    def client(self) -> MlflowClient:
+        if self._client is None:
+            self._client = MlflowClient(
+                tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
+            )
+        return self._client
+
+    # -- resolution ---------------------------------------------------------------------------
+
+    def _alias_version(self, alias: str) -> str:
+        entry = self._aliases.get(alias)
+        if entry is not None and time.monotonic() - entry[1] <= self.alias_ttl_seconds:
+            return entry[0]
+        try:
+            version = self.client.get_model_version_by_alias(self.model_name, alias).version
+        except MlflowException as exc:
+            if exc.error_code in _NOT_FOUND:
+                raise ModelNotFoundError(alias, self.versions()) from exc
+            version = self._offline_alias(alias, exc)
+        except Exception as exc:  # noqa: BLE001 - the store itself is unreachable
+            version = self._offline_alias(alias, exc)
+        else:
+            self._remember(aliases={alias: str(version)})
+        self._aliases[alias] = (str(version), time.monotonic())
+        return str(version)
+
+    def _offline_alias(self, alias: str, exc: Exception) -> str:
+        version = self._read_index().get("aliases", {}).get(alias)
+        if version is None:
+            raise RegistryUnavailableError(
+                f"model registry {self.tracking_uri} unreachable and no cached {alias!r}: {exc}"
+            ) from exc
+        logger.warning("registry unreachable (%s); %r is cached version %s", exc, alias, version)
+        return version
+
+    def _load_version(self, version: str) -> LoadedModel:
+        model = self._models.get(version)
+        if model is not None:
+            return model
+        with self._lock:
+            lock = self._version_locks.setdefault(version, threading.Lock())
+        with lock:
+            model = self._models.get(version)
+            if model is None:
+                model = self._fetch(version)
+                self._models[version] = model
+        return model
+
+    def _fetch(self, version: str) -> LoadedModel:
+        try:
+            found = self.client.get_model_version(self.model_name, version)
+        except MlflowException as exc:
+            if exc.error_code in _NOT_FOUND:
+                raise ModelNotFoundError(version, self.versions()) from exc
+            return self._from_cache(version, exc)
+        except Exception as exc:  # noqa: BLE001 - the store itself is unreachable
+            return self._from_cache(version, exc)
+        run_id = found.run_id
+        bundle = self._cached_bundle(version, run_id)
+        if bundle is None:
+            bundle = self._download(version, run_id)
+        self._remember(versions={version: {"run_id": run_id, "name": bundle.name}})
+        return LoadedModel.build(bundle, version, run_id)
+
+    def _download(self, version: str, run_id: str) -> ModelBundle:
+        with tempfile.TemporaryDirectory(prefix="ptb-bundle-") as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=run_id,
+                artifact_path=BUNDLE_ARTIFACT,
+                dst_path=tmp,
+                tracking_uri=self.tracking_uri,
+            )
+            bundle = ModelBundle.load(local)
+            if self.cache_dir is not None:
+                target = self.cache_dir / f"v{version}"
+                staging = self.cache_dir / f".v{version}.{run_id}.partial"
+                shutil.rmtree(staging, ignore_errors=True)
+                shutil.copytree(local, staging)
+                shutil.rmtree(target, ignore_errors=True)
+                staging.rename(target)  # whole or not at all
+        logger.info("loaded model version %s (run %s) from the registry", version, run_id)
+        return bundle
+
+    # -- disk cache ---------------------------------------------------------------------------
+
+    def _cached_bundle(self, version: str, run_id: str | None) -> ModelBundle | None:
+        if self.cache_dir is None:
+            return None
+        entry = self._read_index().get("versions", {}).get(version)
+        directory = self.cache_dir / f"v{version}"
+        if entry is None or not directory.is_dir():
+            return None
+        if run_id is not None and entry.get("run_id") != run_id:
+            return None
+        try:
+            return ModelBundle.load(directory)
+        except BundleError as exc:
+            logger.warning("cached bundle of version %s refused: %s", version, exc)
+            shutil.rmtree(directory, ignore_errors=True)
+            return None
+
+    def _from_cache(self, version: str, exc: Exception) -> LoadedModel:
+        entry = self._read_index().get("versions", {}).get(version)
+        bundle = self._cached_bundle(version, None) if entry else None
+        if bundle is None:
+            raise RegistryUnavailableError(
+                f"model registry {self.tracking_uri} unreachable and version {version} "
+                f"is not cached: {exc}"
+            ) from exc
+        logger.warning("registry unreachable (%s); serving cached version %s", exc, version)
+        return LoadedModel.build(bundle, version, entry["run_id"])
+
+    def _read_index(self) -> dict:
+        if self.cache_dir is None:
+            return {}
+        try:
+            return json.loads((self.cache_dir / CACHE_INDEX).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _remember(self, *, aliases: dict | None = None, versions: dict | None = None) -> None:
+        if self.cache_dir is None:
+            return
+        with self._lock:
+            index = self._read_index()
+            index.setdefault("aliases", {}).update(aliases or {})
+            index.setdefault("versions", {}).update(versions or {})
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            staging = self.cache_dir / f".{CACHE_INDEX}.partial"
+            staging.write_text(json.dumps(index, indent=2, sort_keys=True))
+            staging.replace(self.cache_dir / CACHE_INDEX)

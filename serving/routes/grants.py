@@ -1,0 +1,234 @@
+"""Grants per person and per list: ``/v1/grants``.
+
+A handler turns the request into columns, prices them with the model's ``PersonScorer`` (the
+same vectorised path that prices a whole snapshot) and wraps the result. Amounts are computed
+unrounded and rounded to øre only here, where they are reported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+import numpy as np
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from features.errors import UnknownCodeError
+from features.grants import PersonColumns, apportion_nok, list_totals
+from features.scheme import round_nok
+from serving.deps import ModelDep, SnapshotDep, SnapshotMissingError, StateDep, resolve_model
+from serving.model_store import LoadedModel
+from serving.schemas import (
+    ErrorBody,
+    ListGrant,
+    ListGrantRow,
+    ListIn,
+    PersonGrant,
+    PersonIn,
+    SchemeInfo,
+)
+from serving.snapshot import ListRow, Snapshot, SnapshotGrants
+
+router = APIRouter(prefix="/v1/grants", tags=["grants"])
+
+ERRORS = {
+    404: {"model": ErrorBody, "description": "unknown model version or list"},
+    422: {"model": ErrorBody, "description": "invalid request or unknown code"},
+    503: {"model": ErrorBody, "description": "model not loaded yet or registry unreachable"},
+}
+EXPORT_COLUMNS = tuple(ListGrantRow.model_fields)
+EXPORT_CHUNK = 1000
+
+
+def scheme_info(model: LoadedModel) -> SchemeInfo:
+    """The scheme a model prices with, built once per loaded version."""
+    found = model.memo.get("scheme_info")
+    if found is None:
+        bundle = model.bundle
+        found = SchemeInfo(
+            dampening=bundle.scheme.dampening,
+            rate_nok=bundle.rate_nok,
+            budget_nok=bundle.budget_nok,
+            average_grant_nok=bundle.scheme.average_grant_nok,
+            refugee_rate_nok=bundle.scheme.refugee_rate_nok,
+            reference_persons=bundle.reference_persons,
+        )
+        model.memo["scheme_info"] = found
+    return found
+
+
+def model_fields(model: LoadedModel) -> dict:
+    """The fields every grant answer carries: which model and scheme it was computed with."""
+    return {
+        "model_version": model.version,
+        "model_name": model.name,
+        "model_alias": model.alias,
+        "run_id": model.run_id,
+        "scheme": scheme_info(model),
+    }
+
+
+@router.post("/person", response_model=PersonGrant, responses=ERRORS)
+async def person_grant(body: PersonIn, state: StateDep) -> PersonGrant:
+    """One person's relative weight, annual grant and each indicator's contribution in NOK."""
+    model = await resolve_model(state, body.model_version)
+    columns = PersonColumns.from_records(
+        age=[body.age],
+        sex=[body.sex],
+        grunnkrets=[body.grunnkrets],
+        copayment_prev_year=[body.copayment_prev_year],
+        refugee_first_year=[body.refugee_first_year],
+        practice_kommune=[body.practice_kommune],
+    )
+    scores = model.scorer.score(columns, contributions=True)
+    grant = float(scores.grant_nok[0])
+    shares = {factor: float(nok[0]) for factor, nok in scores.contributions.items()}
+    return PersonGrant(
+        weight=float(scores.weight[0]),
+        grant_nok=round_nok(grant),
+        monthly_nok=round_nok(grant / 12.0),
+        contributions=apportion_nok(shares, grant),
+        **model_fields(model),
+    )
+
+
+@router.post("/list", response_model=ListGrant, responses=ERRORS)
+async def list_grant(body: ListIn, state: StateDep) -> ListGrant:
+    """A list's total annual grant: its persons' unrounded grants summed, rounded once."""
+    model = await resolve_model(state, body.model_version)
+    persons = body.persons
+    columns = PersonColumns.from_records(
+        age=[p.age for p in persons],
+        sex=[p.sex for p in persons],
+        grunnkrets=[p.grunnkrets for p in persons],
+        copayment_prev_year=[p.copayment_prev_year for p in persons],
+        refugee_first_year=[p.refugee_first_year for p in persons],
+        practice_kommune=[body.practice_kommune] * len(persons),
+    )
+    try:
+        scores = model.scorer.score(columns)
+    except UnknownCodeError as exc:
+        where = f"persons.{exc.field}" if exc.field == "grunnkrets" else exc.field
+        raise UnknownCodeError(where, exc.codes, exc.reference) from exc
+    count, total, mean_weight = list_totals(
+        np.zeros(len(persons), dtype=np.intp), 1, scores.weight, scores.grant_nok
+    )
+    return ListGrant(
+        practice_kommune=body.practice_kommune,
+        persons=int(count[0]),
+        total_nok=round_nok(float(total[0])),
+        monthly_nok=round_nok(float(total[0]) / 12.0),
+        mean_weight=float(mean_weight[0]),
+        **model_fields(model),
+    )
+
+
+async def snapshot_grants(snapshot: Snapshot, model: LoadedModel) -> SnapshotGrants:
+    """The snapshot priced under a model: cached, or computed once in a worker thread."""
+    found = snapshot.cached_grants(model.version)
+    if found is None:
+        found = await run_in_threadpool(snapshot.grants, model.version, model.scorer)
+    return found
+
+
+def _row(row: ListRow, model: LoadedModel) -> ListGrantRow:
+    return ListGrantRow(
+        list_id=row.list_id,
+        practice_kommune=row.practice_kommune,
+        persons=row.persons,
+        total_nok=row.total_nok,
+        monthly_nok=round_nok(row.total_nok / 12.0),
+        mean_weight=row.mean_weight,
+        model_version=model.version,
+    )
+
+
+@router.get("/lists/{list_id}", response_model=ListGrant, responses=ERRORS)
+async def snapshot_list_grant(
+    list_id: Annotated[str, Path(min_length=1, max_length=64, description="the GP list")],
+    model: ModelDep,
+    snapshot: SnapshotDep,
+) -> ListGrant:
+    """A list in the loaded registry snapshot: total annual grant, persons, mean weight."""
+    position = snapshot.list_position(list_id)
+    if position is None:
+        raise SnapshotMissingError(f"list {list_id!r} is not in the registry snapshot", list_id)
+    grants = await snapshot_grants(snapshot, model)
+    row = _row(snapshot.list_row(grants, position), model)
+    return ListGrant(
+        list_id=row.list_id,
+        practice_kommune=row.practice_kommune,
+        persons=row.persons,
+        total_nok=row.total_nok,
+        monthly_nok=row.monthly_nok,
+        mean_weight=row.mean_weight,
+        **model_fields(model),
+    )
+
+
+def _csv_lines(rows: Iterator[ListGrantRow]) -> Iterator[str]:
+    yield ",".join(EXPORT_COLUMNS) + "\n"
+    for row in rows:
+        mean_weight = "" if row.mean_weight is None else f"{row.mean_weight:.6f}"
+        yield (
+            f"{row.list_id},{row.practice_kommune},{row.persons},{row.total_nok:.2f},"
+            f"{row.monthly_nok:.2f},{mean_weight},{row.model_version}\n"
+        )
+
+
+def _jsonl_lines(rows: Iterator[ListGrantRow]) -> Iterator[str]:
+    for row in rows:
+        yield json.dumps(row.model_dump(), separators=(",", ":")) + "\n"
+
+
+def _chunks(lines: Iterator[str]) -> Iterator[str]:
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= EXPORT_CHUNK:
+            yield "".join(batch)
+            batch = []
+    if batch:
+        yield "".join(batch)
+
+
+@router.get(
+    "/lists",
+    response_model=None,
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "one line per list (ListGrantRow), streamed, in list_id order",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": ListGrantRow.model_json_schema()},
+            },
+        },
+        **ERRORS,
+    },
+)
+async def export_list_grants(
+    model: ModelDep,
+    snapshot: SnapshotDep,
+    export_format: Annotated[
+        Literal["csv", "jsonl"], Query(alias="format", description="csv or JSON Lines")
+    ] = "csv",
+) -> StreamingResponse:
+    """Every list's annual grant in the snapshot, for the monthly settlement (streamed).
+
+    The body is a stream of ``ListGrantRow`` lines, so no response model applies to it.
+    """
+    grants = await snapshot_grants(snapshot, model)
+    rows = (_row(row, model) for row in snapshot.list_rows(grants))
+    lines = _csv_lines(rows) if export_format == "csv" else _jsonl_lines(rows)
+    media = "text/csv; charset=utf-8" if export_format == "csv" else "application/x-ndjson"
+    filename = f"list_grants_v{model.version}.{export_format}"
+    headers = {
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "X-PTB-Model-Version": model.version,
+        "X-PTB-Model-Name": model.name,
+    }
+    return StreamingResponse(_chunks(lines), media_type=media, headers=headers)

@@ -1,0 +1,146 @@
+"""Serving fixtures: a registry with real calibrated bundles, a snapshot and a test client.
+
+Versions registered once per run, following training's convention (bundle files under the
+source run's ``bundle/`` artifact path, version tag ``ptb_model``):
+
+- ``1``: model_2026, undampened, alias ``champion``;
+- ``2``: model_2026 with dampening 0.5, alias ``challenger``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from mlflow import MlflowClient
+
+from features.bundle import ModelBundle
+from features.contract import Dataset
+from features.scheme import SchemeParameters
+from serving.app import create_app
+from serving.model_store import ModelStore
+from serving.snapshot import Snapshot
+from training.fit import calibrate
+
+MODEL = "ptb"
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A local MLflow registry in a temporary folder and what was registered in it."""
+
+    tracking_uri: str
+    root: Path
+    bundles: dict[str, ModelBundle]  # version -> bundle
+
+
+def register_bundle(
+    tracking_uri: str, artifact_root: Path, bundle: ModelBundle, alias: str | None = None
+) -> str:
+    """Log a bundle as a run's ``bundle/`` artifacts and register a version from that run."""
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("ptb")
+    experiment_id = (
+        experiment.experiment_id
+        if experiment is not None
+        else client.create_experiment("ptb", artifact_location=artifact_root.as_uri())
+    )
+    run = client.create_run(experiment_id, run_name=bundle.name)
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle.save(Path(tmp) / "bundle")
+        client.log_artifacts(run.info.run_id, str(Path(tmp) / "bundle"), "bundle")
+    client.set_terminated(run.info.run_id)
+    if not client.search_registered_models(f"name='{MODEL}'"):
+        client.create_registered_model(MODEL)
+    version = client.create_model_version(
+        MODEL,
+        source=f"runs:/{run.info.run_id}/bundle",
+        run_id=run.info.run_id,
+        tags={"ptb_model": bundle.name},
+    )
+    if alias is not None:
+        client.set_registered_model_alias(MODEL, alias, version.version)
+    return str(version.version)
+
+
+@pytest.fixture(scope="session")
+def bundle(tiny_dataset: Dataset) -> ModelBundle:
+    """model_2026 calibrated on the tiny data set, undampened."""
+    return calibrate(tiny_dataset, name="model_2026").bundle
+
+
+@pytest.fixture(scope="session")
+def dampened_bundle(tiny_dataset: Dataset) -> ModelBundle:
+    """The same model with half of the grant kept flat (dampening 0.5)."""
+    return calibrate(tiny_dataset, name="model_2026", scheme=SchemeParameters(dampening=0.5)).bundle
+
+
+@pytest.fixture(scope="session")
+def registry(
+    tmp_path_factory: pytest.TempPathFactory, bundle: ModelBundle, dampened_bundle: ModelBundle
+) -> Registry:
+    root = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    bundles = {
+        register_bundle(uri, root / "artifacts", bundle, "champion"): bundle,
+        register_bundle(uri, root / "artifacts", dampened_bundle, "challenger"): dampened_bundle,
+    }
+    return Registry(uri, root, bundles)
+
+
+@pytest.fixture(scope="session")
+def snapshot(tiny_dataset: Dataset) -> Snapshot:
+    """The training data set itself as the registry snapshot: its lists spend the budget."""
+    return Snapshot(tiny_dataset, source="tiny_dataset")
+
+
+@pytest.fixture(scope="module")
+def store(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> ModelStore:
+    return ModelStore(registry.tracking_uri, cache_dir=tmp_path_factory.mktemp("model-cache"))
+
+
+@pytest.fixture(scope="module")
+def client(store: ModelStore, snapshot: Snapshot) -> Iterator[TestClient]:
+    """The API on the champion with the snapshot, loaded before the first request."""
+    app = create_app(store, snapshot=snapshot, load_in_background=False, freeze_gc=False)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def person_body(dataset: Dataset, row: int = 0, **changes) -> dict:
+    """A person of the data set as a POST /v1/grants/person body."""
+    person = dataset.persons.iloc[row]
+    lists = dataset.lists.set_index("list_id")["practice_kommune"]
+    body = {
+        "age": int(person["age"]),
+        "sex": str(person["sex"]),
+        "grunnkrets": str(person["grunnkrets"]),
+        "copayment_prev_year": float(person["copayment_prev_year"]),
+        "refugee_first_year": bool(person["refugee_first_year"]),
+        "practice_kommune": str(lists[person["list_id"]]),
+    }
+    return {**body, **changes}
+
+
+def list_body(dataset: Dataset, list_id: str, **changes) -> dict:
+    """A list of the data set, persons in data set order, as a POST /v1/grants/list body."""
+    persons = dataset.persons[dataset.persons["list_id"] == list_id]
+    kommune = dataset.lists.set_index("list_id").loc[list_id, "practice_kommune"]
+    body = {
+        "practice_kommune": str(kommune),
+        "persons": [
+            {
+                "age": int(p.age),
+                "sex": str(p.sex),
+                "grunnkrets": str(p.grunnkrets),
+                "copayment_prev_year": float(p.copayment_prev_year),
+                "refugee_first_year": bool(p.refugee_first_year),
+            }
+            for p in persons.itertuples()
+        ],
+    }
+    return {**body, **changes}

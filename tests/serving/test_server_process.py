@@ -1,0 +1,98 @@
+"""The real service under uvicorn on 127.0.0.1: the same answers across restarts."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from features.contract import write_dataset
+from tests.serving.conftest import list_body, person_body
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_service(tracking_uri: str, data_dir: Path, cache_dir: Path) -> Iterator[str]:
+    """``uvicorn serving.app:create_app_from_env --factory`` until the block ends."""
+    port = free_port()
+    log = cache_dir.parent / f"uvicorn-{port}.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
+    env.update(
+        PTB_TRACKING_URI=tracking_uri,
+        PTB_DATA_DIR=str(data_dir),
+        PTB_MODEL_CACHE_DIR=str(cache_dir),
+    )
+    command = [sys.executable, "-m", "uvicorn", "serving.app:create_app_from_env", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"service exited: {log.read_text()}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"service never became ready: {log.read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def answers(url: str, dataset) -> list[dict]:
+    list_id = str(dataset.lists["list_id"].iloc[1])
+    with httpx.Client(base_url=url, timeout=10) as client:
+        found = [
+            client.post("/v1/grants/person", json=person_body(dataset, row)).json()
+            for row in (0, 99, 12_345)
+        ]
+        found.append(client.post("/v1/grants/list", json=list_body(dataset, list_id)).json())
+        found.append(client.get(f"/v1/grants/lists/{list_id}").json())
+        found.append({"csv": client.get("/v1/grants/lists", params={"format": "csv"}).text})
+        found.append(client.get("/v1/model").json())
+    return found
+
+
+def test_identical_answers_across_restarts_even_with_the_registry_down(
+    registry, tiny_dataset, tmp_path
+):
+    data_dir = write_dataset(tiny_dataset, tmp_path / "snapshot")
+    cache_dir = tmp_path / "model-cache"
+    with running_service(registry.tracking_uri, data_dir, cache_dir) as url:
+        first = answers(url, tiny_dataset)
+    assert first[0]["model_version"] == "1"
+    with running_service(registry.tracking_uri, data_dir, cache_dir) as url:
+        assert answers(url, tiny_dataset) == first
+    blocker = tmp_path / "registry-down"
+    blocker.write_text("")
+    with running_service(f"sqlite:///{blocker / 'mlflow.db'}", data_dir, cache_dir) as url:
+        assert answers(url, tiny_dataset) == first
