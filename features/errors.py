@@ -6,6 +6,9 @@
     - ``ModelNotFoundError`` (also ``LookupError``): no model version or alias by that name
     - ``PromotionRefused``: a version failed the promotion gate
     - ``ScenarioError`` (also ``ValueError``): a what-if scenario is malformed
+    - ``RegistryUnavailableError`` (also ``ConnectionError``): no registry, and no cached copy
+    - ``ServiceNotReadyError``: the serving model or snapshot is still loading, or failed to
+    - ``SnapshotMissingError`` (also ``LookupError``): no registry snapshot, or no such list
 
 Errors carry fields, not only prose, so the API and the CLI can report them precisely.
 """
@@ -104,4 +107,20 @@ class ScenarioError(PtbError, ValueError):
         self.field = field
         self.problems = tuple(problems)
         self.path = path
+        super().__init__(message)
+
+
+class RegistryUnavailableError(PtbError, ConnectionError):
+    """The registry cannot be reached and no cached copy answers the request."""
+
+
+class ServiceNotReadyError(PtbError):
+    """The serving model (or snapshot) is still loading, or failed to load."""
+
+
+class SnapshotMissingError(PtbError, LookupError):
+    """A list look-up on a service started without a registry snapshot, or an unknown list."""
+
+    def __init__(self, message: str, list_id: str | None = None):
+        self.list_id = list_id
         super().__init__(message)

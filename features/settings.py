@@ -24,4 +24,7 @@ class Settings(BaseSettings):
     registered_model: str = "ptb"
     experiment: str = "ptb"
     serving_alias: str = "champion"
+    model: str | None = None  # PTB_MODEL: alias or version to serve (default serving_alias)
+    data_dir: str | None = None  # PTB_DATA_DIR: registry snapshot for list look-ups, what-if
+    model_cache_dir: str | None = "mlruns/serving-cache"  # bundles kept for offline restarts
     environment: str = "development"

@@ -162,7 +162,9 @@ def promote(
 def _model_store(settings: Settings):
     from serving.model_store import ModelStore
 
-    return ModelStore(settings.tracking_uri, settings.registered_model)
+    return ModelStore(
+        settings.tracking_uri, settings.registered_model, cache_dir=settings.model_cache_dir
+    )
 
 
 @app.command()
@@ -179,16 +181,15 @@ def serve(
     import uvicorn
 
     from serving.app import create_app
+    from serving.snapshot import Snapshot
 
     settings = _settings()
-    if data is not None:
-        load_dataset(data)  # refuse a broken snapshot before binding the port
-    application = create_app(
-        _model_store(settings),
-        snapshot=data,
-        default_model=model or settings.serving_alias,
-    )
-    console.print(f"serving ptb {model or settings.serving_alias} on http://{host}:{port}/docs")
+    data = data or (Path(settings.data_dir) if settings.data_dir else None)
+    # A broken snapshot is refused here, before the port is bound.
+    snapshot = Snapshot.load(data) if data is not None else None
+    served = model or settings.model or settings.serving_alias
+    application = create_app(_model_store(settings), snapshot=snapshot, default_model=served)
+    console.print(f"serving ptb {served} on http://{host}:{port}/docs")
     uvicorn.run(application, host=host, port=port, log_level="info")
 
 

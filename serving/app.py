@@ -29,14 +29,6 @@ from serving.snapshot import Snapshot
 DEFAULT_ROUTERS: tuple[APIRouter, ...] = (health.router, model.router, grants.router)
 
 
-class ServeSettings(Settings):
-    """What ``create_app_from_env`` reads beyond the shared settings (``PTB_*`` variables)."""
-
-    data_dir: str | None = None  # PTB_DATA_DIR: registry snapshot for list look-ups
-    model: str | None = None  # PTB_MODEL: alias or version to serve (default serving_alias)
-    model_cache_dir: str | None = None  # PTB_MODEL_CACHE_DIR: bundles kept for offline restarts
-
-
 def create_app(
     store: ModelStore,
     *,
@@ -85,7 +77,7 @@ def create_app(
 
 def create_app_from_env() -> FastAPI:
     """The uvicorn factory: settings from ``PTB_*`` / ``MLFLOW_TRACKING_URI``."""
-    settings = ServeSettings()
+    settings = Settings()
     store = ModelStore(
         settings.tracking_uri, settings.registered_model, cache_dir=settings.model_cache_dir
     )

@@ -16,24 +16,12 @@ from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from features.bundle import ModelBundle
-from features.errors import PtbError
+from features.errors import ServiceNotReadyError, SnapshotMissingError
 from serving.model_store import LoadedModel, ModelStore
 from serving.schemas import VERSION_PATTERN
 from serving.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
-
-
-class ServiceNotReadyError(PtbError):
-    """The serving model (or snapshot) is still loading, or failed to load."""
-
-
-class SnapshotMissingError(PtbError, LookupError):
-    """A list look-up on a service started without a registry snapshot, or an unknown list."""
-
-    def __init__(self, message: str, list_id: str | None = None):
-        self.list_id = list_id
-        super().__init__(message)
 
 
 class ServingState:

@@ -27,7 +27,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from features.bundle import BundleError, ModelBundle
-from features.errors import ModelNotFoundError, PtbError
+from features.errors import ModelNotFoundError, RegistryUnavailableError
 from features.grants import PersonScorer
 
 logger = logging.getLogger(__name__)
@@ -36,10 +36,6 @@ BUNDLE_ARTIFACT = "bundle"
 CACHE_INDEX = "index.json"
 ALIAS_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
-
-
-class RegistryUnavailableError(PtbError, ConnectionError):
-    """The registry cannot be reached and no cached copy answers the request."""
 
 
 @dataclass(frozen=True, eq=False)
