@@ -19,7 +19,6 @@ rounded once; reported contributions are apportioned so they add up exactly to t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,94 +28,13 @@ import pandas as pd
 from features.bundle import ModelBundle, score_features
 from features.contract import Dataset
 from features.errors import UnknownCodeError
-from features.indicators import age_band, copayment_band
+from features.indicators import Coded, PersonColumns, indicator_levels
 from features.scheme import round_nok
 
 PERSON_GRANTS_FILE = "person_grants.parquet"
 LIST_GRANTS_FILE = "list_grants.parquet"
-MAX_AGE = 120
 # Above this many cells the tariff is priced person by person instead of cell by cell.
 MAX_CELLS = 2_000_000
-
-
-@dataclass(frozen=True)
-class Coded:
-    """A column as positions into its distinct values: ``column == values[codes]``."""
-
-    values: np.ndarray
-    codes: np.ndarray
-
-    @classmethod
-    def from_series(cls, column: pd.Series) -> Coded:
-        codes, uniques = pd.factorize(column, sort=False)
-        if (codes < 0).any():
-            raise ValueError(f"{column.name}: missing values cannot be scored")
-        return cls(np.asarray(uniques, dtype=object), codes.astype(np.intp, copy=False))
-
-    @classmethod
-    def from_values(cls, values: Sequence) -> Coded:
-        """Factorise a short Python sequence (a request) without pandas overhead."""
-        positions: dict = {}
-        codes = [positions.setdefault(value, len(positions)) for value in values]
-        return cls(np.array(list(positions), dtype=object), np.array(codes, dtype=np.intp))
-
-    def __len__(self) -> int:
-        return len(self.codes)
-
-
-@dataclass(frozen=True)
-class PersonColumns:
-    """The person fields of ``indicators.PERSON_FIELDS`` as arrays, codes factorised."""
-
-    age: np.ndarray  # whole years, int64
-    male: np.ndarray  # bool
-    grunnkrets: Coded
-    copayment_prev_year: Coded  # NOK last year, float64 values
-    refugee_first_year: np.ndarray  # bool
-    practice_kommune: Coded
-
-    def __len__(self) -> int:
-        return len(self.age)
-
-    @classmethod
-    def from_frame(
-        cls, persons: pd.DataFrame, practice_kommune: Coded | None = None
-    ) -> PersonColumns:
-        """From a frame with the person fields; ``practice_kommune`` a column or given coded."""
-        if practice_kommune is None:
-            practice_kommune = Coded.from_series(persons["practice_kommune"].astype("string"))
-        return cls(
-            age=persons["age"].to_numpy(dtype=np.int64),
-            male=(persons["sex"].astype("string") == "M").to_numpy(dtype=bool),
-            grunnkrets=Coded.from_series(persons["grunnkrets"].astype("string")),
-            copayment_prev_year=Coded.from_series(persons["copayment_prev_year"].astype("float64")),
-            refugee_first_year=persons["refugee_first_year"].to_numpy(dtype=bool),
-            practice_kommune=practice_kommune,
-        )
-
-    @classmethod
-    def from_records(
-        cls,
-        *,
-        age: Sequence[int],
-        sex: Sequence[str],
-        grunnkrets: Sequence[str],
-        copayment_prev_year: Sequence[float],
-        refugee_first_year: Sequence[bool],
-        practice_kommune: Sequence[str],
-    ) -> PersonColumns:
-        """From plain Python sequences, as an API request holds them (one or a list's persons)."""
-        return cls(
-            age=np.array(age, dtype=np.int64),
-            male=np.array([s == "M" for s in sex], dtype=bool),
-            grunnkrets=Coded.from_values(grunnkrets),
-            copayment_prev_year=Coded(
-                np.array(copayment_prev_year, dtype=np.float64),
-                np.arange(len(copayment_prev_year), dtype=np.intp),
-            ),
-            refugee_first_year=np.array(refugee_first_year, dtype=bool),
-            practice_kommune=Coded.from_values(practice_kommune),
-        )
 
 
 @dataclass(frozen=True)
@@ -158,23 +76,6 @@ class Scores:
     contributions: dict[str, np.ndarray] | None = None
 
 
-def _lookup(coded: Coded, table: dict, field: str, reference: str) -> np.ndarray:
-    """Each distinct code looked up once; unknown codes raise as ``derive_features`` does."""
-    found = [table.get(code) for code in coded.values]
-    unknown = [str(code) for code, value in zip(coded.values, found, strict=True) if value is None]
-    if unknown:
-        raise UnknownCodeError(field, unknown, reference)
-    return np.asarray(found)[coded.codes]
-
-
-def _as_dict(table: pd.Series) -> dict:
-    return dict(zip(table.index, table.to_numpy(), strict=True))
-
-
-def _residence_kommune(grunnkrets: Coded) -> Coded:
-    return Coded(np.array([code[:4] for code in grunnkrets.values], dtype=object), grunnkrets.codes)
-
-
 class PersonScorer:
     """A bundle compiled for scoring: indicator lookups as dictionaries, the tariff as cells.
 
@@ -187,11 +88,6 @@ class PersonScorer:
     def __init__(self, bundle: ModelBundle):
         self.bundle = bundle
         self.tariff = bundle.tariff
-        config, reference = bundle.indicators, bundle.reference
-        self._grunnkrets_share = _as_dict(reference.grunnkrets_share)
-        self._kommune_share = _as_dict(reference.kommune_share)
-        self._kommune_centrality = _as_dict(reference.kommune_centrality)
-        self._age_band = age_band(np.arange(MAX_AGE + 1), config.age_edges)
         self.factors = tuple(self.tariff.effects)
         self.dims = tuple(len(effect) for effect in self.tariff.effects.values())
         self.cell_scores = self._price_cells() if math.prod(self.dims) <= MAX_CELLS else None
@@ -209,35 +105,8 @@ class PersonScorer:
         return Scores(scored.weight, scored.grant_nok, None, scored.contributions)
 
     def features(self, persons: PersonColumns) -> dict[str, np.ndarray]:
-        """One integer level per factor per person and the education share (derive_features)."""
-        config = self.bundle.indicators
-        age = persons.age
-        if len(age) and age.min() >= 0 and age.max() <= MAX_AGE:
-            band = self._age_band[age]
-        else:
-            band = age_band(age, config.age_edges)
-        if config.education_area == "grunnkrets":
-            share = _lookup(persons.grunnkrets, self._grunnkrets_share, "grunnkrets", "grunnkrets")
-        else:
-            residence = _residence_kommune(persons.grunnkrets)
-            share = _lookup(residence, self._kommune_share, "grunnkrets", "kommune")
-        if config.centrality_of == "practice":
-            kommune, field = persons.practice_kommune, "practice_kommune"
-        else:
-            kommune, field = _residence_kommune(persons.grunnkrets), "grunnkrets"
-        centrality = _lookup(kommune, self._kommune_centrality, field, "kommune")
-        copayment = persons.copayment_prev_year
-        health = copayment_band(copayment.values.astype(np.float64), config.copayment_edges)
-        found = {
-            "age_sex": (band * 2 + persons.male).astype("int16"),
-            "health_status": health.astype("int16")[copayment.codes],
-            "education": (share > config.education_threshold).astype("int16"),
-            "centrality": (centrality.astype("int64") - 1).astype("int16"),
-        }
-        if config.refugee:
-            found["refugee"] = persons.refugee_first_year.astype("int16")
-        found["education_share"] = share.astype("float64")
-        return found
+        """One integer level per factor per person and the education share."""
+        return indicator_levels(persons, self.bundle.reference, self.bundle.indicators)
 
     def score(self, persons: PersonColumns, *, contributions: bool = False) -> Scores:
         """Weight and unrounded annual grant per person; each factor's NOK on request."""

@@ -8,7 +8,9 @@ features. Band edges and thresholds live in ``IndicatorConfig``, which travels w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from itertools import pairwise
 from typing import Literal
@@ -20,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.contract import Dataset
 from features.errors import UnknownCodeError
+
+MAX_AGE = 120  # the contract's upper bound on age
 
 PERSON_FIELDS = (
     "age",
@@ -122,6 +126,21 @@ class ReferenceTables:
     kommune_share: pd.Series  # primary_only_share by kommune, for the 2023 rule
     kommune_centrality: pd.Series  # SSB centrality class 1-6 by kommune code
 
+    # The same tables as dictionaries, built once: a request looks up a handful of codes, and
+    # a dictionary answers that faster than an index does.
+    @cached_property
+    def grunnkrets_shares(self) -> dict[str, float]:
+        return dict(zip(self.grunnkrets_share.index, self.grunnkrets_share.to_numpy(), strict=True))
+
+    @cached_property
+    def kommune_shares(self) -> dict[str, float]:
+        return dict(zip(self.kommune_share.index, self.kommune_share.to_numpy(), strict=True))
+
+    @cached_property
+    def kommune_centralities(self) -> dict[str, int]:
+        table = self.kommune_centrality
+        return dict(zip(table.index, table.to_numpy(), strict=True))
+
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> ReferenceTables:
         """Build the tables; a kommune's share is the person-weighted mean of its grunnkretser."""
@@ -138,35 +157,87 @@ class ReferenceTables:
 
 
 @dataclass(frozen=True)
-class Codes:
-    """A code column as positions into its distinct values, so each value is looked up once.
+class Coded:
+    """A column as positions into its distinct values: ``column == values[codes]``."""
 
-    Five million persons live in 14,000 grunnkretser and are listed in 357 kommuner: looking up
-    the distinct codes and spreading the answers is what makes a national data set fast.
-    """
-
-    values: pd.Index
-    positions: np.ndarray
+    values: np.ndarray
+    codes: np.ndarray
 
     @classmethod
-    def of(cls, column: pd.Series) -> Codes:
-        positions, values = pd.factorize(pd.Series(column).astype("string"))
-        return cls(pd.Index(np.asarray(values, dtype=object), dtype=object), positions)
+    def from_series(cls, column: pd.Series) -> Coded:
+        codes, uniques = pd.factorize(column, sort=False)
+        if (codes < 0).any():
+            raise ValueError(f"{column.name}: missing values cannot be scored")
+        return cls(np.asarray(uniques, dtype=object), codes.astype(np.intp, copy=False))
 
-    def kommune(self) -> Codes:
+    @classmethod
+    def from_values(cls, values: Sequence) -> Coded:
+        """Factorise a short Python sequence (a request) without pandas overhead."""
+        positions: dict = {}
+        codes = [positions.setdefault(value, len(positions)) for value in values]
+        return cls(np.array(list(positions), dtype=object), np.array(codes, dtype=np.intp))
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def kommune(self) -> Coded:
         """The kommune of each grunnkrets code: its first four digits."""
-        return Codes(
-            pd.Index([str(code)[:4] for code in self.values], dtype=object), self.positions
+        return Coded(np.array([str(code)[:4] for code in self.values], dtype=object), self.codes)
+
+
+@dataclass(frozen=True)
+class PersonColumns:
+    """The person fields of ``indicators.PERSON_FIELDS`` as arrays, codes factorised."""
+
+    age: np.ndarray  # whole years, int64
+    male: np.ndarray  # bool
+    grunnkrets: Coded
+    copayment_prev_year: Coded  # NOK last year, float64 values
+    refugee_first_year: np.ndarray  # bool
+    practice_kommune: Coded
+
+    def __len__(self) -> int:
+        return len(self.age)
+
+    @classmethod
+    def from_frame(
+        cls, persons: pd.DataFrame, practice_kommune: Coded | None = None
+    ) -> PersonColumns:
+        """From a frame with the person fields; ``practice_kommune`` a column or given coded."""
+        if practice_kommune is None:
+            practice_kommune = Coded.from_series(persons["practice_kommune"].astype("string"))
+        return cls(
+            age=persons["age"].to_numpy(dtype=np.int64),
+            male=(persons["sex"].astype("string") == "M").to_numpy(dtype=bool),
+            grunnkrets=Coded.from_series(persons["grunnkrets"].astype("string")),
+            copayment_prev_year=Coded.from_series(persons["copayment_prev_year"].astype("float64")),
+            refugee_first_year=persons["refugee_first_year"].to_numpy(dtype=bool),
+            practice_kommune=practice_kommune,
         )
 
-    def lookup(self, table: pd.Series, field: str, reference: str) -> np.ndarray:
-        """The table's value for each code; unknown codes raise, naming the field."""
-        found = table.index.get_indexer(self.values)
-        missing = found < 0
-        if missing.any() or (self.positions < 0).any():
-            unknown = [str(code) for code in self.values[missing]] or ["(empty)"]
-            raise UnknownCodeError(field, unknown, reference)
-        return table.to_numpy()[found][self.positions]
+    @classmethod
+    def from_records(
+        cls,
+        *,
+        age: Sequence[int],
+        sex: Sequence[str],
+        grunnkrets: Sequence[str],
+        copayment_prev_year: Sequence[float],
+        refugee_first_year: Sequence[bool],
+        practice_kommune: Sequence[str],
+    ) -> PersonColumns:
+        """From plain Python sequences, as an API request holds them (one or a list's persons)."""
+        return cls(
+            age=np.array(age, dtype=np.int64),
+            male=np.array([s == "M" for s in sex], dtype=bool),
+            grunnkrets=Coded.from_values(grunnkrets),
+            copayment_prev_year=Coded(
+                np.array(copayment_prev_year, dtype=np.float64),
+                np.arange(len(copayment_prev_year), dtype=np.intp),
+            ),
+            refugee_first_year=np.array(refugee_first_year, dtype=bool),
+            practice_kommune=Coded.from_values(practice_kommune),
+        )
 
 
 def age_band(age: np.ndarray, edges: tuple[int, ...]) -> np.ndarray:
@@ -185,43 +256,66 @@ def education_level(share: np.ndarray, threshold: float) -> np.ndarray:
     return (np.asarray(share) > threshold).astype("int16")
 
 
-def derive_features(
-    persons: pd.DataFrame, reference: ReferenceTables, config: IndicatorConfig
-) -> pd.DataFrame:
-    """One integer level per factor per person, plus the education share itself.
+def _lookup(codes: Coded, table: dict, field: str, reference: str) -> np.ndarray:
+    """Each distinct code looked up once; an unknown code raises, naming the field."""
+    found = [table.get(code) for code in codes.values]
+    unknown = [str(code) for code, value in zip(codes.values, found, strict=True) if value is None]
+    if unknown:
+        raise UnknownCodeError(field, unknown, reference)
+    return np.asarray(found)[codes.codes]
 
-    ``persons`` needs the fields in ``PERSON_FIELDS`` (``practice_kommune`` from the person's
-    list). Unknown grunnkrets or kommune codes raise ``UnknownCodeError``; nothing is guessed.
+
+def indicator_levels(
+    persons: PersonColumns, reference: ReferenceTables, config: IndicatorConfig
+) -> dict[str, np.ndarray]:
+    """The one definition: an integer level per factor per person, plus the education share.
+
+    Unknown grunnkrets or kommune codes raise ``UnknownCodeError``; nothing is guessed.
     """
-    age = persons["age"].to_numpy(dtype="int64")
-    male = (persons["sex"].astype("string") == "M").to_numpy(dtype=bool)
-    grunnkrets = Codes.of(persons["grunnkrets"])
+    age = persons.age
+    if len(age) and age.min() >= 0 and age.max() <= MAX_AGE:
+        band = age_band(np.arange(MAX_AGE + 1), config.age_edges)[age]
+    else:
+        band = age_band(age, config.age_edges)
     if config.education_area == "grunnkrets":
-        share = grunnkrets.lookup(reference.grunnkrets_share, "grunnkrets", "grunnkrets")
+        share = _lookup(persons.grunnkrets, reference.grunnkrets_shares, "grunnkrets", "grunnkrets")
     else:
-        share = grunnkrets.kommune().lookup(reference.kommune_share, "grunnkrets", "kommune")
+        residence = persons.grunnkrets.kommune()
+        share = _lookup(residence, reference.kommune_shares, "grunnkrets", "kommune")
     if config.centrality_of == "practice":
-        kommune, field = Codes.of(persons["practice_kommune"]), "practice_kommune"
+        kommune, field = persons.practice_kommune, "practice_kommune"
     else:
-        kommune, field = grunnkrets.kommune(), "grunnkrets"
-    centrality = kommune.lookup(reference.kommune_centrality, field, "kommune")
-    copayment = persons["copayment_prev_year"].to_numpy(dtype="float64")
-    features = {
-        "age_sex": (age_band(age, config.age_edges) * 2 + male).astype("int16"),
-        "health_status": copayment_band(copayment, config.copayment_edges).astype("int16"),
+        kommune, field = persons.grunnkrets.kommune(), "grunnkrets"
+    centrality = _lookup(kommune, reference.kommune_centralities, field, "kommune")
+    copayment = persons.copayment_prev_year
+    health = copayment_band(copayment.values.astype(np.float64), config.copayment_edges)
+    levels = {
+        "age_sex": (band * 2 + persons.male).astype("int16"),
+        "health_status": health.astype("int16")[copayment.codes],
         "education": education_level(share, config.education_threshold),
         "centrality": (centrality.astype("int64") - 1).astype("int16"),
     }
     if config.refugee:
-        features["refugee"] = persons["refugee_first_year"].to_numpy(dtype=bool).astype("int16")
-    frame = pd.DataFrame(features, index=persons.index)
-    frame["education_share"] = share.astype("float64")
-    return frame
+        levels["refugee"] = persons.refugee_first_year.astype("int16")
+    levels["education_share"] = share.astype("float64")
+    return levels
+
+
+def derive_features(
+    persons: pd.DataFrame, reference: ReferenceTables, config: IndicatorConfig
+) -> pd.DataFrame:
+    """``indicator_levels`` for a frame with the fields of ``PERSON_FIELDS``, as a frame.
+
+    ``practice_kommune`` is the person's list's (``persons_with_practice``).
+    """
+    levels = indicator_levels(PersonColumns.from_frame(persons), reference, config)
+    return pd.DataFrame(levels, index=persons.index)
 
 
 def persons_with_practice(dataset: Dataset) -> pd.DataFrame:
     """Persons with their list's practice kommune attached, as the indicators need them."""
     practice = dataset.lists.set_index("list_id")["practice_kommune"]
     out = dataset.persons.copy(deep=False)  # copy-on-write: the caller's frame is untouched
-    out["practice_kommune"] = Codes.of(out["list_id"]).lookup(practice, "list_id", "list")
+    lists = Coded.from_series(out["list_id"].astype("string"))
+    out["practice_kommune"] = _lookup(lists, dict(practice.items()), "list_id", "list")
     return out

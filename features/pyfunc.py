@@ -13,7 +13,8 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 from features.bundle import ModelBundle
-from features.indicators import PERSON_FIELDS
+from features.grants import PersonScorer
+from features.indicators import PERSON_FIELDS, PersonColumns
 
 BUNDLE_ARTIFACT = "bundle"
 
@@ -36,14 +37,12 @@ class CapitationPyfunc(mlflow.pyfunc.PythonModel):
     """Scores persons with the bundle shipped as the model's ``bundle`` artifact."""
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
-        self.bundle = ModelBundle.load(context.artifacts[BUNDLE_ARTIFACT])
+        self.scorer = PersonScorer(ModelBundle.load(context.artifacts[BUNDLE_ARTIFACT]))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         persons = pd.DataFrame(model_input)
         missing = [name for name in PERSON_FIELDS if name not in persons.columns]
         if missing:
             raise ValueError(f"person fields missing: {', '.join(missing)}")
-        persons["grunnkrets"] = persons["grunnkrets"].astype(str)
-        persons["practice_kommune"] = persons["practice_kommune"].astype(str)
-        scores = self.bundle.score(persons)
+        scores = self.scorer.score(PersonColumns.from_frame(persons))
         return pd.DataFrame({"weight": scores.weight, "grant_nok": scores.grant_nok})
