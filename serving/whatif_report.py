@@ -114,7 +114,7 @@ def _group_table(lists: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return table
 
 
-def _histogram(change_pct: np.ndarray, max_bins: int = 41) -> pd.DataFrame:
+def change_histogram(change_pct: np.ndarray, max_bins: int = 41) -> pd.DataFrame:
     """Lists per bin of change in per cent; bins of a round width, one centred on 0."""
     values = change_pct[np.isfinite(change_pct)]
     span = float(np.max(np.abs(values))) if len(values) else 0.0
@@ -175,7 +175,7 @@ def build_result(
         kommuner=kommuner,
         centrality=centrality,
         distribution=distribution,
-        histogram=_histogram(change_pct),
+        histogram=change_histogram(change_pct),
         largest_gains=by_change[by_change["outcome"] == "gains"].iloc[::-1].head(top_n),
         largest_losses=by_change[by_change["outcome"] == "loses"].head(top_n),
     )

@@ -1,0 +1,178 @@
+"""Benchmark: a national what-if over HTTP, end to end (target: under 1 s per scenario).
+
+Run by hand::
+
+    .venv/bin/python bench/bench_whatif_http.py [--persons N] [--repeat 20] [--warmup 2]
+
+Builds once, cached under ``$TMPDIR/ptb-bench``: the national data set (``synthesise(None)``,
+about 5.5 million persons on 5,400 lists) and a local MLflow store with ``model_2026``
+(champion) and ``model0_2023`` (incumbent) trained by ``training.pipeline``. Starts the service
+under uvicorn on 127.0.0.1 with the snapshot and the what-if routers, waits until it is ready,
+and times ``POST /v1/whatif`` per scenario with an httpx client: from sending the request to the
+last byte of the answer, parsed. Prints the first what-if (the engine's set-up, when the
+background warm-up has not finished yet), then p50 / p99 / max per scenario after
+``--warmup`` requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+from bench_http import free_port, service  # noqa: E402
+from bench_scoring import national_data  # noqa: E402
+
+from features.contract import load_dataset  # noqa: E402
+
+SCENARIOS: dict[str, tuple[dict, dict]] = {
+    "identical to the baseline": ({}, {}),
+    "dampened 0.5": ({"dampening": 0.5}, {}),
+    "strengthened centrality (NOK 500 / 1,000)": (
+        {"centrality_supplement_nok": {"5": 500, "6": 1000}},
+        {},
+    ),
+    "centrality effects doubled, new money": (
+        {"centrality_scale": 2.0, "budget_neutral": False},
+        {},
+    ),
+    "education threshold 0.25": ({"education_threshold": 0.25}, {}),
+    "refugee rate NOK 3,000": ({"refugee_rate_nok": 3000}, {}),
+    "floor 500 and break point 1,500 at 0.6": (
+        {"floor_persons": 500, "break_point_persons": 1500, "break_point_rate_share": 0.6},
+        {},
+    ),
+    "model0_2023 against the 2026 champion": ({"model_version": "incumbent"}, {}),
+    "phase-in 50 % from model0_2023": (
+        {"phase_in": {"from_version": "incumbent", "share": 0.5}},
+        {},
+    ),
+    "dampened 0.5, every list (?lists=true)": (
+        {"dampening": 0.5},
+        {"lists": "true", "limit": 10_000},
+    ),
+}
+# What the /policy page asks for on every lever move.
+PAGE_PARAMS = {"kommuner": 15, "kommune_order": "change_nok", "top": 8, "bins": 121}
+
+
+def service_app():
+    """uvicorn factory: the service as ``create_app_from_env`` builds it, with what-if."""
+    from serving.app import DEFAULT_ROUTERS, create_app_from_env
+    from serving.routes import policy, whatif
+
+    app = create_app_from_env()
+    for router in (whatif.router, policy.router):
+        if router not in DEFAULT_ROUTERS:
+            app.include_router(router)
+    return app
+
+
+def registry(data: Path, root: Path) -> str:
+    """A local MLflow store with model_2026 and model0_2023 trained on the data (built once)."""
+    root.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    marker = root / "versions.json"
+    if not marker.exists():
+        from training.pipeline import TrainingOptions, train_and_register  # the bench trains
+
+        started = time.perf_counter()
+        outcome = train_and_register(
+            load_dataset(data, training=True),
+            tracking_uri=uri,
+            artifact_root=str(root / "artifacts"),
+            options=TrainingOptions(folds=2, challengers=False),
+        )
+        marker.write_text(json.dumps(outcome.versions))
+        print(f"trained and registered {outcome.versions} in {time.perf_counter() - started:.0f} s")
+    return uri
+
+
+def timed_post(client: httpx.Client, body: dict, params: dict) -> tuple[float, dict, int]:
+    started = time.perf_counter()
+    response = client.post("/v1/whatif", json=body, params={**PAGE_PARAMS, **params})
+    answer = response.json()
+    seconds = time.perf_counter() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"{response.status_code}: {answer}")
+    return seconds, answer, len(response.content)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=None, help="default: the whole country")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--repeat", type=int, default=20, help="timed requests per scenario")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed requests per scenario")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ptb-bench")
+    args = parser.parse_args()
+
+    data, _ = national_data(args.persons, args.seed, args.cache)
+    uri = registry(data, data.parent / "registry-whatif")
+    work = Path(tempfile.mkdtemp(prefix="ptb-bench-whatif-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
+    env.update(PTB_TRACKING_URI=uri, PTB_DATA_DIR=str(data), PYTHONPATH=str(ROOT))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "uvicorn", "bench_whatif_http:service_app", "--factory"]
+    command += ["--app-dir", str(BENCH), "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--log-level", "warning", "--no-access-log"]
+    print(f"{os.cpu_count()} CPUs; data {data}")
+    started = time.perf_counter()
+    with (
+        service(command, env, f"{url}/readyz", work / "uvicorn.log") as process,
+        httpx.Client(base_url=url, timeout=120) as client,
+    ):
+        ready = time.perf_counter() - started
+        print(f"service ready (snapshot and model loaded) in {ready:.1f} s")
+        seconds, answer, _ = timed_post(client, {}, {})
+        print(
+            f"first what-if (waits for the engine's set-up if not warm yet): {seconds:.2f} s; "
+            f"{answer['persons']:,} persons on {answer['lists']:,} lists"
+        )
+        header = f"{'scenario':<44} {'p50':>9} {'p99':>9} {'max':>9}  {'bytes':>9}  result"
+        print(f"\n{header}\n{'-' * len(header)}")
+        for label, (body, params) in SCENARIOS.items():
+            for _ in range(args.warmup):
+                timed_post(client, body, params)
+            times, size = [], 0
+            for _ in range(args.repeat):
+                seconds, answer, size = timed_post(client, body, params)
+                times.append(seconds)
+            ms = 1000 * np.asarray(times)
+            moved = answer["scenario_total_nok"] - answer["baseline_total_nok"]
+            print(
+                f"{label:<44} {np.percentile(ms, 50):7.1f}ms {np.percentile(ms, 99):7.1f}ms "
+                f"{ms.max():7.1f}ms  {size:>9,}  {answer['winners']:,} gain, "
+                f"{answer['losers']:,} lose, total {moved:+,.0f} NOK"
+            )
+        times = []
+        for _ in range(max(3, args.repeat // 4)):
+            begun = time.perf_counter()
+            response = client.post("/v1/whatif/lists.csv", json={"dampening": 0.5})
+            response.raise_for_status()
+            times.append(time.perf_counter() - begun)
+        print(
+            f"{'POST /v1/whatif/lists.csv (dampened 0.5)':<44} "
+            f"{1000 * statistics.median(times):7.1f}ms {'':>9} {1000 * max(times):7.1f}ms  "
+            f"{len(response.content):>9,}"
+        )
+        status = Path(f"/proc/{process.pid}/status")
+        if status.exists():
+            rss = next(line for line in status.read_text().splitlines() if line.startswith("VmRSS"))
+            print(f"\nservice process: {int(rss.split()[1]) / 1024:,.0f} MiB resident")
+
+
+if __name__ == "__main__":
+    main()

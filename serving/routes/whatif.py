@@ -1,0 +1,344 @@
+"""What-if: ``POST /v1/whatif`` and ``POST /v1/whatif/lists.csv``.
+
+The body is a scenario, the same fields as a scenario file (``{"dampening": 0.5}``), parsed by
+``serving.scenario.parse_scenario`` so the API refuses what the CLI refuses, with the same
+messages. The baseline is the served model as it is (or the version ``?baseline=`` pins); the
+snapshot is the service's registry snapshot. A what-if prices a copy of the scheme: the model
+the service pays grants with never changes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from features.errors import ModelNotFoundError, ScenarioError
+from serving.deps import (
+    ServingState,
+    SnapshotMissingError,
+    StateDep,
+    get_snapshot,
+    resolve_model,
+)
+from serving.model_store import LoadedModel
+from serving.scenario import Scenario, parse_scenario
+from serving.schemas import VERSION_PATTERN, ErrorBody, ErrorDetail
+from serving.snapshot import Snapshot
+from serving.whatif import TOLERANCE_NOK, TOP_N
+from serving.whatif_service import (
+    HISTOGRAM_BINS,
+    KommuneOrder,
+    ListChange,
+    Redistribution,
+    WhatIfEngines,
+    list_changes,
+    redistribution,
+    run,
+)
+
+logger = logging.getLogger(__name__)
+
+CSV_CHUNK = 1000
+_ENGINES_LOCK = threading.Lock()
+
+
+def engines_of(app: FastAPI) -> WhatIfEngines:
+    """The app's what-if engines, made on first use."""
+    with _ENGINES_LOCK:
+        found = getattr(app.state, "whatif_engines", None)
+        if found is None:
+            found = app.state.whatif_engines = WhatIfEngines()
+        return found
+
+
+def _warm_up(app: FastAPI) -> None:
+    """Build the served model's engine as soon as the model and snapshot are loaded."""
+    state: ServingState = app.state.serving
+    state.loaded.wait()
+    if state.status == "ready" and state.model is not None and state.snapshot is not None:
+        try:
+            engines_of(app).get(state.snapshot, state.model)
+        except Exception:  # noqa: BLE001 - the first what-if reports the same error
+            logger.exception("what-if engine warm-up failed")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Prepare the what-if engine in the background, so the first what-if is fast too."""
+    if isinstance(getattr(app.state, "serving", None), ServingState):
+        threading.Thread(target=_warm_up, args=(app,), name="ptb-whatif-warm", daemon=True).start()
+    yield
+
+
+def _inline_schema(schema: dict) -> dict:
+    """A JSON schema with its ``$defs`` written in place, for an OpenAPI request body."""
+    definitions = schema.pop("$defs", {})
+
+    def inline(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(definitions[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return inline(schema)
+
+
+router = APIRouter(prefix="/v1/whatif", tags=["what-if"], lifespan=lifespan)
+
+ERRORS = {
+    404: {
+        "model": ErrorBody,
+        "description": "unknown model version (model_version, phase_in.from_version, baseline), "
+        "or a service without a registry snapshot",
+    },
+    422: {"model": ErrorBody, "description": "invalid scenario: the field and what is wrong"},
+    503: {"model": ErrorBody, "description": "model or snapshot still loading"},
+}
+SCENARIO_BODY = {
+    "requestBody": {
+        "required": False,
+        "description": "the scenario: the fields of a scenario file; an empty object changes "
+        "nothing",
+        "content": {
+            "application/json": {
+                "schema": _inline_schema(Scenario.model_json_schema()),
+                "examples": {
+                    "dampened": {"summary": "the 2023 dampening", "value": {"dampening": 0.5}},
+                    "centrality": {
+                        "summary": "strengthened centrality supplement, same budget",
+                        "value": {"centrality_supplement_nok": {"5": 500, "6": 1000}},
+                    },
+                    "list_rules": {
+                        "summary": "floor and break point",
+                        "value": {
+                            "floor_persons": 500,
+                            "break_point_persons": 1500,
+                            "break_point_rate_share": 0.6,
+                        },
+                    },
+                },
+            }
+        },
+    }
+}
+
+
+class _Invalid(Exception):
+    """A request the handler answers with an ``ErrorBody`` instead of a result."""
+
+    def __init__(self, status: int, body: ErrorBody):
+        self.status, self.body = status, body
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body.model_dump(exclude_none=True), status_code=self.status)
+
+
+def _scenario_refused(exc: ScenarioError) -> _Invalid:
+    problems = exc.problems or ((exc.field or "", str(exc)),)
+    details = [
+        ErrorDetail(field=field or "body", rule="invalid_scenario", message=message)
+        for field, message in problems
+    ]
+    return _Invalid(
+        422,
+        ErrorBody(
+            error="invalid_scenario", message=str(exc), field=exc.field or "body", details=details
+        ),
+    )
+
+
+def _model_missing(exc: ModelNotFoundError) -> _Invalid:
+    return _Invalid(
+        404,
+        ErrorBody(
+            error="model_not_found",
+            message=str(exc),
+            field=getattr(exc, "field", "model_version"),
+            available_versions=list(exc.available),
+        ),
+    )
+
+
+async def read_scenario(request: Request) -> Scenario:
+    """The request body as a scenario; an empty body is the empty scenario."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise _Invalid(
+            422, ErrorBody(error="invalid_json", message=f"body is not JSON: {exc}", field="body")
+        ) from None
+    try:
+        return parse_scenario(data)
+    except ScenarioError as exc:
+        raise _scenario_refused(exc) from None
+
+
+async def _snapshot(state: ServingState) -> Snapshot:
+    try:
+        return await get_snapshot(state)
+    except SnapshotMissingError as exc:
+        raise _Invalid(404, ErrorBody(error="no_snapshot", message=str(exc))) from None
+
+
+async def _baseline(state: ServingState, ref: str | None) -> LoadedModel:
+    try:
+        return await resolve_model(state, ref)
+    except ModelNotFoundError as exc:
+        exc.field = "baseline"
+        raise _model_missing(exc) from None
+
+
+Baseline = Annotated[
+    str | None,
+    Query(
+        pattern=VERSION_PATTERN,
+        description="the current scheme's model (version or alias); default: the served model",
+    ),
+]
+Top = Annotated[int, Query(ge=1, le=1000, description="lists in largest_gains and largest_losses")]
+Tolerance = Annotated[
+    float, Query(ge=0, description="a list moving by at most this many NOK a year is unchanged")
+]
+
+
+async def _run(request: Request, state: ServingState, baseline_ref: str | None, **options):
+    """Snapshot, baseline, scenario, then the run in a worker thread; ``_Invalid`` if refused."""
+    scenario = await read_scenario(request)
+    snapshot = await _snapshot(state)
+    baseline = await _baseline(state, baseline_ref)
+    try:
+        found = await run_in_threadpool(
+            run, engines_of(request.app), state.store, snapshot, baseline, scenario, **options
+        )
+    except ScenarioError as exc:
+        raise _scenario_refused(exc) from None
+    except ModelNotFoundError as exc:
+        raise _model_missing(exc) from None
+    return (baseline, *found)
+
+
+@router.post(
+    "",
+    response_model=Redistribution,
+    responses=ERRORS,
+    openapi_extra=SCENARIO_BODY,
+)
+async def whatif(
+    request: Request,
+    state: StateDep,
+    baseline: Baseline = None,
+    lists: Annotated[bool, Query(description="include every list's change, one page")] = False,
+    offset: Annotated[int, Query(ge=0, description="first list of the page")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="lists per page")] = 1000,
+    kommuner: Annotated[int, Query(ge=0, le=1000, description="kommuner in the answer")] = 20,
+    kommune_order: Annotated[
+        KommuneOrder, Query(description="what ranks the kommuner (absolute value)")
+    ] = "change_nok",
+    bins: Annotated[
+        int, Query(ge=3, le=401, description="at most this many histogram bins (round widths)")
+    ] = HISTOGRAM_BINS,
+    top: Top = TOP_N,
+    tolerance_nok: Tolerance = TOLERANCE_NOK,
+):
+    """Price a scenario against the current scheme: totals, winners and losers, and where.
+
+    Per centrality class, the distribution of the per-list change (quantiles and histogram),
+    the largest gains and losses, the kommuner that move most, and with ``?lists=true`` every
+    list (paged by ``offset`` and ``limit``, in ``list_id`` order). Annual NOK.
+    """
+    try:
+        model, result, scenario_model, old = await _run(
+            request, state, baseline, top_n=top, tolerance_nok=tolerance_nok
+        )
+    except _Invalid as refused:
+        return refused.response()
+    return await run_in_threadpool(
+        redistribution,
+        result,
+        baseline=model,
+        scenario_model=scenario_model,
+        phase_in_from=old,
+        kommuner=kommuner,
+        kommune_order=kommune_order,
+        list_page=(offset, limit) if lists else None,
+        histogram_bins=bins,
+    )
+
+
+def _csv_chunks(rows: list[dict]) -> Iterator[str]:
+    columns = list(ListChange.model_fields)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for start in range(0, len(rows), CSV_CHUNK):
+        for row in rows[start : start + CSV_CHUNK]:
+            pct = row["change_pct"]
+            writer.writerow(
+                [
+                    row["list_id"],
+                    row["practice_kommune"],
+                    row["kommune_name"],
+                    row["centrality"],
+                    row["persons"],
+                    f"{row['baseline_nok']:.2f}",
+                    f"{row['scenario_nok']:.2f}",
+                    f"{row['change_nok']:.2f}",
+                    "" if pct != pct else f"{pct:.6f}",
+                    row["outcome"],
+                ]
+            )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+@router.post(
+    "/lists.csv",
+    response_model=None,
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "one line per list (ListChange), in list_id order",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        **ERRORS,
+    },
+    openapi_extra=SCENARIO_BODY,
+)
+async def whatif_lists_csv(
+    request: Request,
+    state: StateDep,
+    baseline: Baseline = None,
+    tolerance_nok: Tolerance = TOLERANCE_NOK,
+):
+    """Every list's annual grant under the baseline and the scenario, as CSV (streamed)."""
+    try:
+        model, result, scenario_model, _ = await _run(
+            request, state, baseline, top_n=1, tolerance_nok=tolerance_nok
+        )
+    except _Invalid as refused:
+        return refused.response()
+    rows = list_changes(result)[list(ListChange.model_fields)].to_dict(orient="records")
+    headers = {
+        "Content-Disposition": 'attachment; filename="whatif_lists.csv"',
+        "X-PTB-Baseline-Version": model.version,
+        "X-PTB-Scenario-Version": scenario_model.version,
+    }
+    return StreamingResponse(
+        _csv_chunks(rows), media_type="text/csv; charset=utf-8", headers=headers
+    )

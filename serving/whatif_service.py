@@ -1,0 +1,379 @@
+"""What-if behind the API: engines kept per snapshot and baseline version, answers as API models.
+
+Setting up a ``WhatIfEngine`` derives the features of every person in the snapshot (about 4 s for
+the country); a scenario then costs tens of milliseconds. ``WhatIfEngines`` builds one engine per
+(snapshot, baseline version), once, while concurrent requests for the same key wait for that one
+build, and keeps the few used last. ``redistribution`` turns the engine's ``WhatIfResult`` into
+the declared response model, so no DataFrame leaves a handler. No HTTP here.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from features.errors import ModelNotFoundError
+from serving.model_store import LoadedModel, ModelStore, normalise_ref
+from serving.scenario import Scenario
+from serving.snapshot import Snapshot
+from serving.whatif import WhatIfEngine, WhatIfResult
+from serving.whatif_report import change_histogram
+
+KEEP_ENGINES = 2
+HISTOGRAM_BINS = 41  # what the engine's result holds; a request may ask for finer bins
+NAME_TTL_SECONDS = 60.0
+KommuneOrder = Literal["change_nok", "change_pct", "change_per_person_nok"]
+
+
+# -- response models ----------------------------------------------------------------------------
+
+
+class ModelUsed(BaseModel):
+    """A registered model version a what-if priced with."""
+
+    model_version: str = Field(description="registered version number")
+    model_name: str = Field(description="the calibrated model, e.g. model_2026 or model0_2023")
+    model_alias: str | None = Field(None, description="the alias it was resolved by, if any")
+    run_id: str = Field(description="MLflow run that trained the version")
+
+
+class ScenarioScheme(BaseModel):
+    """The scheme the scenario pays with: dampening, refugee rate, rate and total."""
+
+    dampening: float = Field(description="share of the grant kept flat per person, 0-1")
+    refugee_rate_nok: float | None = Field(description="fixed annual NOK per first-year refugee")
+    rate_nok: float = Field(description="annual NOK per unit of relative weight")
+    budget_neutral: bool = Field(description="the rate was rescaled to spend target_total_nok")
+    target_total_nok: float | None = Field(description="the total the rate spends, annual NOK")
+
+
+class _Change(BaseModel):
+    lists: int
+    persons: int
+    baseline_nok: float = Field(description="annual grant under the current scheme, NOK")
+    scenario_nok: float = Field(description="annual grant under the scenario, NOK")
+    change_nok: float = Field(description="scenario minus baseline, annual NOK")
+    change_pct: float | None = Field(description="change in per cent of the baseline")
+    change_per_person_nok: float = Field(description="change per listed person, annual NOK")
+    winners: int
+    losers: int
+    unchanged: int
+
+
+class CentralityChange(_Change):
+    """The change summed over the lists whose practice kommune is in one centrality class."""
+
+    centrality: int = Field(description="centrality class, 1 most central to 6 least")
+
+
+class KommuneChange(_Change):
+    """The change summed over the lists of one practice kommune."""
+
+    practice_kommune: str
+    kommune_name: str
+    centrality: int
+
+
+class ListChange(BaseModel):
+    """One list under the baseline and the scenario."""
+
+    list_id: str
+    practice_kommune: str
+    kommune_name: str
+    centrality: int
+    persons: int
+    baseline_nok: float
+    scenario_nok: float
+    change_nok: float
+    change_pct: float | None
+    outcome: Literal["gains", "loses", "unchanged"]
+
+
+class Quantile(BaseModel):
+    """A quantile of the per-list change, in NOK and in per cent."""
+
+    quantile: float = Field(ge=0, le=1)
+    change_nok: float
+    change_pct: float | None
+
+
+class HistogramBin(BaseModel):
+    """Lists whose change in per cent falls in ``[bin_low_pct, bin_high_pct)``."""
+
+    bin_low_pct: float
+    bin_high_pct: float
+    lists: int
+
+
+class ListPage(BaseModel):
+    """Every list's change, one page in ``list_id`` order."""
+
+    offset: int
+    limit: int
+    total: int = Field(description="lists in the snapshot")
+    rows: list[ListChange]
+
+
+class Redistribution(BaseModel):
+    """A scenario priced against the current scheme: totals, winners, losers and where."""
+
+    title: str | None = Field(description="the scenario's title")
+    scenario: dict = Field(description="the fields the scenario sets, as in its YAML file")
+    baseline: ModelUsed = Field(description="the current scheme: the served model as it is")
+    scenario_model: ModelUsed = Field(description="the model the scenario prices with")
+    phase_in_from: ModelUsed | None = Field(description="the old model of a phase-in")
+    phase_in_share: float | None = Field(description="the new model's share in a phase-in")
+    scheme: ScenarioScheme
+    persons: int = Field(description="listed persons in the snapshot")
+    lists: int = Field(description="lists with persons in the snapshot")
+    baseline_total_nok: float = Field(description="annual total of the current scheme, NOK")
+    scenario_total_nok: float = Field(description="annual total of the scenario, NOK")
+    change_total_nok: float
+    baseline_rate_nok: float = Field(description="NOK per weight unit under the current scheme")
+    scenario_rate_nok: float = Field(description="NOK per weight unit under the scenario")
+    tolerance_nok: float = Field(description="a list moving by at most this is unchanged")
+    winners: int = Field(description="lists whose annual grant rises by more than the tolerance")
+    losers: int = Field(description="lists whose annual grant falls by more than the tolerance")
+    unchanged: int
+    median_change_pct: float | None
+    centrality: list[CentralityChange]
+    distribution: list[Quantile]
+    histogram: list[HistogramBin]
+    largest_gains: list[ListChange]
+    largest_losses: list[ListChange]
+    kommuner: list[KommuneChange] = Field(
+        description="the kommuner that move most by kommune_order (absolute value), top first"
+    )
+    kommuner_total: int = Field(description="practice kommuner in the snapshot")
+    kommune_order: KommuneOrder
+    list_page: ListPage | None = Field(None, description="the lists, when asked (?lists=true)")
+    period: Literal["annual"] = "annual"
+    currency: Literal["NOK"] = "NOK"
+
+
+def model_used(model: LoadedModel) -> ModelUsed:
+    return ModelUsed(
+        model_version=model.version,
+        model_name=model.name,
+        model_alias=model.alias,
+        run_id=model.run_id,
+    )
+
+
+def _records(frame: pd.DataFrame, columns) -> list[dict]:
+    """Rows as plain dicts; a NaN (a change in per cent of a zero baseline) becomes None."""
+    rows = frame[list(columns)].to_dict(orient="records")
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, float) and math.isnan(value):
+                row[key] = None
+    return rows
+
+
+def _rows(model: type[BaseModel], frame: pd.DataFrame) -> list:
+    return [model.model_validate(row) for row in _records(frame, model.model_fields)]
+
+
+def list_changes(result: WhatIfResult) -> pd.DataFrame:
+    """The lists of a result in ``list_id`` order: the order of the pages and the CSV."""
+    return result.lists.sort_values("list_id", kind="stable")
+
+
+def redistribution(
+    result: WhatIfResult,
+    *,
+    baseline: LoadedModel,
+    scenario_model: LoadedModel,
+    phase_in_from: LoadedModel | None,
+    kommuner: int,
+    kommune_order: KommuneOrder,
+    list_page: tuple[int, int] | None = None,
+    histogram_bins: int = HISTOGRAM_BINS,
+) -> Redistribution:
+    """The API's answer for a what-if result; ``list_page`` is ``(offset, limit)`` if asked.
+
+    ``histogram_bins`` caps the bins of the histogram (round widths, one bin centred on 0).
+    """
+    summary = result.summary()
+    scenario = result.scenario
+    movers = result.kommuner.assign(_size=result.kommuner[kommune_order].abs())
+    movers = movers.sort_values(["_size", "practice_kommune"], ascending=[False, True])
+    page = None
+    if list_page is not None:
+        offset, limit = list_page
+        rows = list_changes(result).iloc[offset : offset + limit]
+        page = ListPage(
+            offset=offset, limit=limit, total=len(result.lists), rows=_rows(ListChange, rows)
+        )
+    median = summary["median_change_pct"]
+    histogram = result.histogram
+    if histogram_bins != HISTOGRAM_BINS:
+        histogram = change_histogram(result.lists["change_pct"].to_numpy(), histogram_bins)
+    return Redistribution(
+        title=scenario.title,
+        scenario=scenario.changed_fields(),
+        baseline=model_used(baseline),
+        scenario_model=model_used(scenario_model),
+        phase_in_from=model_used(phase_in_from) if phase_in_from is not None else None,
+        phase_in_share=scenario.phase_in.share if scenario.phase_in is not None else None,
+        scheme=ScenarioScheme(
+            dampening=result.scenario_scheme.dampening,
+            refugee_rate_nok=result.scenario_scheme.refugee_rate_nok,
+            rate_nok=result.scenario_rate_nok,
+            budget_neutral=result.target_total_nok is not None,
+            target_total_nok=result.target_total_nok,
+        ),
+        persons=summary["persons"],
+        lists=summary["lists"],
+        baseline_total_nok=result.baseline_total_nok,
+        scenario_total_nok=result.scenario_total_nok,
+        change_total_nok=summary["change_total_nok"],
+        baseline_rate_nok=result.baseline_rate_nok,
+        scenario_rate_nok=result.scenario_rate_nok,
+        tolerance_nok=result.tolerance_nok,
+        winners=result.winners,
+        losers=result.losers,
+        unchanged=result.unchanged,
+        median_change_pct=None if math.isnan(median) else median,
+        centrality=_rows(CentralityChange, result.centrality),
+        distribution=_rows(Quantile, result.distribution),
+        histogram=_rows(HistogramBin, histogram),
+        largest_gains=_rows(ListChange, result.largest_gains),
+        largest_losses=_rows(ListChange, result.largest_losses),
+        kommuner=_rows(KommuneChange, movers.head(kommuner)),
+        kommuner_total=len(result.kommuner),
+        kommune_order=kommune_order,
+        list_page=page,
+    )
+
+
+# -- engines ------------------------------------------------------------------------------------
+
+
+class WhatIfEngines:
+    """``WhatIfEngine`` per (snapshot, baseline version), built once and kept for a few keys.
+
+    Thread-safe: the first request for a key builds its engine, concurrent ones wait for it.
+    A version never changes, so an engine stays right as long as its snapshot is served.
+    """
+
+    def __init__(self, keep: int = KEEP_ENGINES):
+        self._keep = keep
+        self._engines: OrderedDict[tuple[int, str], tuple[Snapshot, WhatIfEngine]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple[int, str], threading.Lock] = {}
+        self._names: dict[str, tuple[str, float]] = {}
+
+    def cached(self, snapshot: Snapshot, baseline: LoadedModel) -> WhatIfEngine | None:
+        """The engine for this snapshot and baseline version if built; never builds."""
+        key = (id(snapshot), baseline.version)
+        with self._lock:
+            found = self._engines.get(key)
+            if found is None:
+                return None
+            self._engines.move_to_end(key)
+            return found[1]
+
+    def get(self, snapshot: Snapshot, baseline: LoadedModel) -> WhatIfEngine:
+        """The engine for this snapshot and baseline version, built on first use (blocking)."""
+        found = self.cached(snapshot, baseline)
+        if found is not None:
+            return found
+        key = (id(snapshot), baseline.version)  # the entry holds the snapshot: its id stays
+        with self._lock:
+            lock = self._key_locks.setdefault(key, threading.Lock())
+        with lock:
+            found = self.cached(snapshot, baseline)
+            if found is None:
+                dataset = snapshot.dataset
+                found = WhatIfEngine(
+                    dataset.persons, dataset.lists, dataset.kommuner, baseline.bundle
+                )
+                with self._lock:
+                    self._engines[key] = (snapshot, found)
+                    while len(self._engines) > self._keep:
+                        self._engines.popitem(last=False)
+        return found
+
+    def resolve(self, store: ModelStore, ref: str, baseline: LoadedModel) -> LoadedModel:
+        """A scenario's model by version, alias or model name (``model0_2023``), blocking.
+
+        A model name is the newest registered version trained as that model (its ``ptb_model``
+        tag); the baseline's own name is the baseline. ``ModelNotFoundError`` otherwise.
+        """
+        try:
+            return store.get(ref)
+        except ModelNotFoundError as missing:
+            if ref == baseline.name:
+                return baseline
+            version = self._version_named(store, ref)
+            if version is None:
+                raise missing from None
+            return store.get(version)
+
+    def _version_named(self, store: ModelStore, name: str) -> str | None:
+        if normalise_ref(name) is None:
+            return None
+        entry = self._names.get(name)
+        if entry is not None and time.monotonic() - entry[1] <= NAME_TTL_SECONDS:
+            return entry[0]
+        try:
+            found = store.client.search_model_versions(f"name='{store.model_name}'")
+        except Exception:  # noqa: BLE001 - offline: only versions and aliases resolve
+            return None
+        versions = [int(v.version) for v in found if (v.tags or {}).get("ptb_model") == name]
+        if not versions:
+            return None
+        version = str(max(versions))
+        self._names[name] = (version, time.monotonic())
+        return version
+
+
+def run(
+    engines: WhatIfEngines,
+    store: ModelStore,
+    snapshot: Snapshot,
+    baseline: LoadedModel,
+    scenario: Scenario,
+    *,
+    top_n: int,
+    tolerance_nok: float,
+) -> tuple[WhatIfResult, LoadedModel, LoadedModel | None]:
+    """Resolve the scenario's models, run it; blocking (a handler calls it in a worker thread).
+
+    Returns the result, the scenario's model and the phase-in's old model.
+    """
+    scenario_model = baseline
+    if scenario.model_version is not None:
+        scenario_model = engines.resolve(store, scenario.model_version, baseline)
+    old = None
+    if scenario.phase_in is not None:
+        try:
+            old = engines.resolve(store, scenario.phase_in.from_version, baseline)
+        except ModelNotFoundError as exc:
+            exc.field = "phase_in.from_version"
+            raise
+    engine = engines.get(snapshot, baseline)
+    result = engine.run(
+        scenario,
+        scenario_bundle=scenario_model.bundle,
+        phase_in_from=old.bundle if old is not None else None,
+        top_n=top_n,
+        tolerance_nok=tolerance_nok,
+    )
+    return result, scenario_model, old
+
+
+__all__ = [
+    "Redistribution",
+    "WhatIfEngines",
+    "list_changes",
+    "redistribution",
+    "run",
+]

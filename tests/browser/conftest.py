@@ -1,0 +1,130 @@
+"""Browser fixtures: the real service under uvicorn on 127.0.0.1 and headless Debian Chromium.
+
+Chromium comes from Debian (``.ci/setup-browser.sh``), driven by Playwright for Python with
+``executable_path``; Playwright's own browser download is never used. Without Chromium or
+Playwright the tests are skipped with the reason, except under ``CI``, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from features.contract import load_dataset, write_dataset
+from features.synth import synthesise
+from serving.app import DEFAULT_ROUTERS, create_app
+from serving.model_store import ModelStore
+from serving.routes import policy, whatif
+
+CHROMIUM = os.environ.get("PTB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PERSONS = 100_000  # about 100 lists: enough for a histogram worth looking at
+SEED = 2028
+ROUTERS = DEFAULT_ROUTERS + tuple(
+    router for router in (whatif.router, policy.router) if router not in DEFAULT_ROUTERS
+)
+
+
+def _unavailable(reason: str) -> None:
+    """Skip on a developer's machine; fail under CI, where the browser must be installed."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so the browser tests must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright, for the whole session."""
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        _unavailable(f"chromium not found at {CHROMIUM}: run .ci/setup-browser.sh")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright for Python is not installed (pip install playwright)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: ``PTB_SCREENSHOT_DIR``, or a temporary folder."""
+    configured = os.environ.get("PTB_SCREENSHOT_DIR")
+    folder = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def policy_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service with a trained registry and a snapshot on disk, under uvicorn in a thread."""
+    from training.pipeline import TrainingOptions, train_and_register  # tests may train
+
+    root = tmp_path_factory.mktemp("policy-service")
+    data_dir = write_dataset(synthesise(PERSONS, SEED), root / "snapshot")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    train_and_register(
+        load_dataset(data_dir, training=True),
+        tracking_uri=uri,
+        artifact_root=str(root / "artifacts"),
+        options=TrainingOptions(folds=2, challengers=False),
+    )
+    app = create_app(ModelStore(uri), snapshot=data_dir, routers=ROUTERS)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, name="ptb-policy-uvicorn", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise AssertionError("the service did not become ready")
+            time.sleep(0.1)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(browser, policy_service: str):
+    """A fresh page at desktop size; fails the test on any script error."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, base_url=policy_service)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
