@@ -21,92 +21,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import yaml
 from scipy.special import expit, logit
 
 from features.contract import Dataset
+from features.cost_model import (
+    age_cost_curve,
+    by_centrality_class,
+    draw_costs,
+    expected_annual_cost,
+    load_parameters,
+)
 
-PARAMETERS_FILE = "synth_cost_model.yaml"
 STEPS = ("kommuner", "grunnkretser", "persons", "lists", "costs")
-
-
-def load_parameters() -> dict[str, Any]:
-    """The generator's constants, read from the reference YAML file."""
-    path = resources.files("features").joinpath("reference", PARAMETERS_FILE)
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+__all__ = ["age_cost_curve", "expected_annual_cost", "load_parameters", "synthesise"]
 
 
 def _reference_csv(name: str) -> pd.DataFrame:
     with resources.files("features").joinpath("reference", name).open("rb") as handle:
         return pd.read_csv(handle, dtype=str, keep_default_na=False)
-
-
-def _by_class(mapping: dict, classes: np.ndarray) -> np.ndarray:
-    """Look up a {centrality class: value} table for an array of classes 1-6."""
-    table = np.array([float(mapping[c]) for c in range(1, 7)])
-    return table[classes - 1]
-
-
-def _by_sex(mapping: dict, male: np.ndarray) -> np.ndarray:
-    return np.where(male, float(mapping["M"]), float(mapping["F"]))
-
-
-def _age_curve(age: np.ndarray, male: np.ndarray, curve: dict) -> np.ndarray:
-    """a(age, sex) in NOK per year at h = 1; smooth in single-year age (formula in the docs)."""
-    x = np.asarray(age, dtype=np.float64)
-    ageing = expit((x - curve["ageing_mid_age"]) / curve["ageing_scale_years"])
-    oldest = expit((x - curve["oldest_mid_age"]) / curve["oldest_scale_years"])
-    fertile = expit((x - curve["fertile_onset_age"]) / curve["fertile_onset_scale_years"])
-    fertile *= np.exp(-0.5 * ((x - curve["fertile_peak_age"]) / curve["fertile_sd_years"]) ** 2)
-    return (
-        _by_sex(curve["base_nok"], male)
-        + _by_sex(curve["infant_nok"], male) * np.exp(-x / curve["infant_decay_years"])
-        + _by_sex(curve["fertile_nok"], male) * fertile
-        + _by_sex(curve["ageing_nok"], male) * ageing * (1.0 - curve["oldest_drop"] * oldest)
-    )
-
-
-def age_cost_curve(age: np.ndarray, sex: np.ndarray, parameters: dict | None = None) -> np.ndarray:
-    """a(age, sex): expected GP claims in NOK per year of a person of average health (h = 1).
-
-    ``age`` in whole years (0-120), ``sex`` "F" or "M". High for infants, lowest for teenagers
-    and young men, higher for women of fertile age, rising steeply from 50 to 90.
-    """
-    curve = (parameters or load_parameters())["cost_model"]["age_curve"]
-    return _age_curve(np.asarray(age), np.asarray(sex) == "M", curve)
-
-
-def expected_annual_cost(
-    age: np.ndarray,
-    sex: np.ndarray,
-    health: np.ndarray,
-    primary_only_share: np.ndarray,
-    practice_centrality: np.ndarray,
-    refugee_first_year: np.ndarray,
-    parameters: dict | None = None,
-) -> np.ndarray:
-    """The true annual expected cost mu_i in NOK per year of listing.
-
-    mu = a(age, sex) * h + education_nok * [primary_only_share > threshold]
-         + centrality_nok[practice centrality] + refugee_nok * refugee_first_year.
-    A person listed m months has expected claims mu * m / 12.
-    """
-    model = (parameters or load_parameters())["cost_model"]
-    health_part = _age_curve(np.asarray(age), np.asarray(sex) == "M", model["age_curve"])
-    health_part = health_part * np.asarray(health, dtype=np.float64)
-    refugee = np.asarray(refugee_first_year, dtype=bool)
-    return health_part + _additive_effects(
-        np.asarray(primary_only_share), np.asarray(practice_centrality), refugee, model
-    )
-
-
-def _additive_effects(share, centrality, refugee, model: dict) -> np.ndarray:
-    education = np.where(share > model["education_threshold"], float(model["education_nok"]), 0.0)
-    return (
-        education
-        + _by_class(model["centrality_nok"], centrality)
-        + refugee * float(model["refugee_nok"])
-    )
 
 
 def _apportion(weights: np.ndarray, total: int) -> np.ndarray:
@@ -207,7 +139,7 @@ def _grunnkretser(kommuner: pd.DataFrame, n_persons: int, params: dict, rng) -> 
     number += (rank // per_delomrade + 1) * 100 + rank % per_delomrade + 1
     share_params = gk["primary_only_share"]
     centrality = kommuner["centrality"].to_numpy()
-    kommune_logit = logit(_by_class(share_params["mean_by_centrality"], centrality))
+    kommune_logit = logit(by_centrality_class(share_params["mean_by_centrality"], centrality))
     kommune_logit += rng["kommune"].normal(0.0, share_params["kommune_sd_logit"], n_kommuner)
     _, delomrade = np.unique(number // 100, return_inverse=True)
     delomrade_logit = rng["grunnkrets"].normal(
@@ -238,7 +170,7 @@ def _age_distributions(params: dict, kommune_class_weight: np.ndarray) -> tuple:
     males, females = pyramid["males"].to_numpy(float), pyramid["females"].to_numpy(float)
     national = (males + females) / (males + females).sum()
     ages = pyramid["age"].to_numpy()
-    tilt = _by_class(params["population"]["age_tilt_by_centrality"], np.arange(1, 7))
+    tilt = by_centrality_class(params["population"]["age_tilt_by_centrality"], np.arange(1, 7))
     factor = np.exp(np.outer(tilt, (ages - 40) / 40))
     base = national.copy()
     for _ in range(20):
@@ -290,7 +222,7 @@ def _refugees(age, home, centrality, refugee_params: dict, rng) -> np.ndarray:
     """First-year refugees: about ``share`` of persons, younger, more in some kommuner."""
     steps = np.array(refugee_params["age_weights"], dtype=float)
     by_age = steps[np.searchsorted(steps[:, 0], age, side="right") - 1, 1]
-    by_kommune = _by_class(refugee_params["by_centrality"], centrality) * np.exp(
+    by_kommune = by_centrality_class(refugee_params["by_centrality"], centrality) * np.exp(
         rng["kommune"].normal(0.0, refugee_params["kommune_sd_log"], len(centrality))
     )
     relative = by_age * by_kommune[home]
@@ -302,7 +234,7 @@ def _list_counts(residents: np.ndarray, centrality: np.ndarray, params: dict) ->
     """Lists per kommune: n / persons_per_list in all, longer lists in central kommuner."""
     list_params = params["lists"]
     n_lists = max(1, round(residents.sum() / list_params["persons_per_list"]))
-    target = residents / _by_class(list_params["target_length_by_centrality"], centrality)
+    target = residents / by_centrality_class(list_params["target_length_by_centrality"], centrality)
     target *= n_lists / target.sum()
     has_residents = residents > 0
     if n_lists < has_residents.sum():
@@ -319,7 +251,7 @@ def _lists(kommuner: pd.DataFrame, persons: dict, params: dict, rng) -> dict:
     list_params = params["lists"]
     centrality = kommuner["centrality"].to_numpy()
     counts = _list_counts(persons["residents"], centrality, params)
-    capacity = counts * _by_class(list_params["target_length_by_centrality"], centrality)
+    capacity = counts * by_centrality_class(list_params["target_length_by_centrality"], centrality)
     home = persons["home"].astype(np.int64)
     n_persons = len(home)
     draw = rng["lists"]
@@ -363,43 +295,6 @@ def _lists(kommuner: pd.DataFrame, persons: dict, params: dict, rng) -> dict:
     }
 
 
-def _claims(rng, contacts_rate: np.ndarray, mean_nok: float, shape: float) -> np.ndarray:
-    """NOK of a year's contacts: N ~ Poisson(rate), claims ~ Gamma(N * shape, mean / shape)."""
-    contacts = rng.poisson(contacts_rate)
-    return rng.gamma(contacts * shape, mean_nok / shape)
-
-
-def _costs(persons: dict, share: np.ndarray, practice_class: np.ndarray, params: dict, rng):
-    """Last year's copayment and this year's claims from one persistent health level h_i."""
-    model, copay = params["cost_model"], params["copayment"]
-    draw = rng["costs"]
-    n_persons = len(persons["age"])
-    age = persons["age"]
-    health = draw.gamma(model["health_gamma_shape"], 1.0 / model["health_gamma_shape"], n_persons)
-    health_part = _age_curve(age, persons["male"], model["age_curve"]) * health
-    additive = _additive_effects(share, practice_class, persons["refugee"], model)
-    expected = health_part + additive
-    shock_shape = model["year_shock_gamma_shape"]
-    fee = model["fee_per_contact_nok"]
-    # Exposure: a person listed m months has m/12 of a year's expected contacts.
-    shock = draw.gamma(shock_shape, 1.0 / shock_shape, n_persons)
-    rate = (health_part * shock + additive) / fee * (persons["months"] / 12.0)
-    cost = np.round(_claims(draw, rate, fee, model["fee_gamma_shape"]))
-    # Last year: same h, the person's age then, a fresh shock, no additive effects, a full year.
-    last_age = np.maximum(age - 1, 0)
-    last_shock = draw.gamma(shock_shape, 1.0 / shock_shape, n_persons)
-    last_rate = _age_curve(last_age, persons["male"], model["age_curve"]) * health * last_shock
-    paid = _claims(
-        draw,
-        last_rate / fee,
-        copay["copayment_per_contact_nok"],
-        copay["copayment_gamma_shape"],
-    )
-    paid[(age == 0) | (last_age < copay["exempt_below_age"])] = 0.0
-    copayment = np.minimum(np.round(paid), float(copay["ceiling_nok"]))
-    return cost, copayment, expected
-
-
 def synthesise(
     n_persons: int | None = None,
     seed: int = 2026,
@@ -440,7 +335,7 @@ def synthesise(
         steps.done("lists")
         centrality = kommuner["centrality"].to_numpy()
         share = gk["primary_only_share"][persons["grunnkrets"]]
-        cost, copayment, expected = _costs(
+        cost, copayment, expected = draw_costs(
             persons, share, centrality[listing["practice"]], params, rng
         )
         width = max(7, len(str(n)))

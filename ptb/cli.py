@@ -31,17 +31,28 @@ ModelOption = Annotated[
 
 
 def reports_errors(command: Callable) -> Callable:
-    """Print the product's errors plainly and exit 1, instead of a traceback."""
+    """Print the product's errors, and a tracking store that fails, plainly; exit 1."""
 
     @wraps(command)
     def run(*args, **kwargs):
+        from mlflow.exceptions import MlflowException
+
         try:
             return command(*args, **kwargs)
         except PtbError as exc:
-            errors.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            _print_error(str(exc))
+            raise typer.Exit(1) from exc
+        except MlflowException as exc:
+            uri = _settings().tracking_uri
+            _print_error(f"MLflow tracking store {uri} failed: {exc.message}")
             raise typer.Exit(1) from exc
 
     return run
+
+
+def _print_error(message: str) -> None:
+    errors.print("[bold red]error:[/] ", end="")
+    errors.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def _settings() -> Settings:

@@ -50,7 +50,7 @@ def use_tracking(tracking_uri: str, artifact_root: str = "mlruns/artifacts") -> 
 
 def ensure_experiment(name: str, tracking_uri: str, artifact_root: str) -> str:
     """The experiment's id; a local store keeps artifacts under ``mlruns/`` beside the database."""
-    client = MlflowClient(tracking_uri)
+    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
@@ -100,7 +100,7 @@ def promote(
 
     Raises ``PromotionRefused`` with every reason otherwise; the alias then stays where it was.
     """
-    client = MlflowClient(tracking_uri)
+    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
     version = resolve_version(client, ref, model)
     local = mlflow.artifacts.download_artifacts(
         run_id=version.run_id, artifact_path=PREDICTIVE_RATIOS, tracking_uri=tracking_uri
@@ -130,7 +130,7 @@ def register(
     The first version ever registered also becomes champion. If anything fails, the versions
     created here are deleted and the aliases put back, so the registry is left as it was.
     """
-    client = MlflowClient(tracking_uri)
+    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
     first_ever = not registered_versions(client, model)
     aliases = {c.alias for c in candidates} | {CHAMPION}
     before = {alias: _alias_version(client, model, alias) for alias in aliases}
