@@ -9,6 +9,16 @@
     - ``RegistryUnavailableError`` (also ``ConnectionError``): no registry, and no cached copy
     - ``ServiceNotReadyError``: the serving model or snapshot is still loading, or failed to
     - ``SnapshotMissingError`` (also ``LookupError``): no registry snapshot, or no such list
+    - ``UnknownQueryError`` (also ``ValueError``): a query parameter the endpoint does not take
+    - ``AccessDeniedError`` (also ``PermissionError``): a request the API keys do not allow
+        - ``AuthenticationError``: no API key, or not a valid one (HTTP 401)
+        - ``PermissionDeniedError``: a valid key whose role may not do this (HTTP 403)
+    - ``KeyFileError`` (also ``ValueError``): the API keys file is unreadable or malformed
+    - ``ConfigurationError`` (also ``ValueError``): the service cannot start as configured
+    - ``ReloadRefused``: a model version failed to load or its checks; the old one serves on
+        - ``ReloadInProgressError``: another reload is running
+    - ``AuditLogError`` (also ``OSError``): the audit log cannot be written
+    - ``AuditChainError`` (also ``ValueError``): the audit log's hash chain is broken
 
 Errors carry fields, not only prose, so the API and the CLI can report them precisely.
 """
@@ -124,3 +134,88 @@ class SnapshotMissingError(PtbError, LookupError):
     def __init__(self, message: str, list_id: str | None = None):
         self.list_id = list_id
         super().__init__(message)
+
+
+class UnknownQueryError(PtbError, ValueError):
+    """Query parameters an endpoint does not take; refused, as misspelt body fields are."""
+
+    def __init__(self, unknown: Sequence[str], known: Sequence[str]):
+        self.unknown, self.known = tuple(unknown), tuple(known)
+        shown = ", ".join(repr(name[:40]) for name in self.unknown[:5])
+        takes = ", ".join(self.known) or "none"
+        super().__init__(f"unknown query parameter {shown}; this endpoint takes: {takes}")
+
+
+class AccessDeniedError(PtbError, PermissionError):
+    """A request the configured API keys do not allow; ``reason`` says why in one word."""
+
+    def __init__(self, reason: str, message: str):
+        self.reason = reason
+        super().__init__(message)
+
+
+class AuthenticationError(AccessDeniedError):
+    """No API key, or not a valid one (unknown, revoked, wrong secret): HTTP 401.
+
+    ``reason`` is ``missing``, ``malformed`` or ``invalid``; the key itself is never kept.
+    """
+
+
+class PermissionDeniedError(AccessDeniedError):
+    """A valid key whose role may not use the endpoint: HTTP 403."""
+
+    def __init__(self, key_id: str, role: str, required: str):
+        self.key_id, self.role, self.required = key_id, role, required
+        super().__init__(
+            "forbidden",
+            f"API key {key_id!r} has role {role!r}; this endpoint needs role {required!r}",
+        )
+
+
+class KeyFileError(PtbError, ValueError):
+    """The API keys file cannot be read or breaks its format; every problem is listed."""
+
+    def __init__(self, path: str, problems: Sequence[str]):
+        self.path = path
+        self.problems = tuple(problems)
+        super().__init__(f"API keys file {path}: " + "; ".join(self.problems))
+
+
+class ConfigurationError(PtbError, ValueError):
+    """The service refuses to start as configured (for example without API keys in production)."""
+
+    def __init__(self, setting: str, message: str):
+        self.setting = setting
+        super().__init__(message)
+
+
+class ReloadRefused(PtbError):
+    """A model version that failed to load or failed a check; the serving model is unchanged.
+
+    ``checks`` holds the checks that ran (``serving.reload.Check``), failed ones included.
+    """
+
+    def __init__(self, requested: str, reason: str, checks: Sequence = ()):
+        self.requested = requested
+        self.reason = reason
+        self.checks = tuple(checks)
+        super().__init__(f"reload to {requested!r} refused, still serving the old model: {reason}")
+
+
+class ReloadInProgressError(ReloadRefused):
+    """Another reload is still running; try again when it is done."""
+
+    def __init__(self, requested: str):
+        super().__init__(requested, "another reload is in progress")
+
+
+class AuditLogError(PtbError, OSError):
+    """The audit log cannot be written, so audited requests are refused until it can."""
+
+
+class AuditChainError(PtbError, ValueError):
+    """The audit log's hash chain is broken at ``line`` (1-based): a record was edited or lost."""
+
+    def __init__(self, path: str, line: int, reason: str):
+        self.path, self.line, self.reason = path, line, reason
+        super().__init__(f"{path}: line {line}: {reason}")

@@ -15,6 +15,8 @@ from rich.table import Table
 from features.contract import load_dataset, write_dataset
 from features.errors import ContractError, PtbError
 from features.settings import Settings
+from ptb.audit import audit_app
+from ptb.keys import keys_app
 
 app = typer.Typer(
     help="Calibrate and serve the patient-adjusted capitation grant (PTB) for GPs.",
@@ -23,6 +25,8 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 DataOption = Annotated[Path, typer.Option("--data", help="data set directory (data contract v1)")]
 ModelOption = Annotated[
@@ -191,7 +195,8 @@ def serve(
     """Serve grants per person and per list, model info and what-if over HTTP."""
     import uvicorn
 
-    from serving.app import create_app
+    from serving.app import create_app_from_settings
+    from serving.observability import configure_logging
     from serving.snapshot import Snapshot
 
     settings = _settings()
@@ -199,9 +204,10 @@ def serve(
     # A broken snapshot is refused here, before the port is bound.
     snapshot = Snapshot.load(data) if data is not None else None
     served = model or settings.model or settings.serving_alias
-    application = create_app(_model_store(settings), snapshot=snapshot, default_model=served)
+    configure_logging(settings.log_format, settings.log_level)
+    application = create_app_from_settings(settings, snapshot=snapshot, default_model=served)
     console.print(f"serving ptb {served} on http://{host}:{port}/docs")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()

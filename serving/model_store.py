@@ -8,12 +8,20 @@ with a ``cache_dir``, on disk: a restart while the tracking server is down still
 model it resolved, verified against the bundle's own SHA-256 checksums. An alias can move, so an
 alias is resolved again after ``alias_ttl_seconds``; the version it pointed to last is remembered
 on disk for the same offline restart.
+
+When the registry fails to answer, the store stops asking it for ``offline_seconds``: aliases
+resolve to the version they pointed to last (memory, then disk) and versions come from memory
+or the verified disk cache, so a dead registry costs one slow call, not one per request. A
+cached copy that fails its checksums is moved aside (``.corrupt-*``) and never served; the
+error says so. MLflow's own HTTP client retries for minutes by default:
+``apply_registry_http_defaults`` lowers that for a service (see docs/security.md).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -36,6 +44,20 @@ BUNDLE_ARTIFACT = "bundle"
 CACHE_INDEX = "index.json"
 ALIAS_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
+# A service must fail over to its cache in seconds, not after MLflow's default back-off (7
+# retries, about four minutes, each call up to 120 s). Operators may set their own.
+REGISTRY_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+
+
+def apply_registry_http_defaults(environ=os.environ) -> dict[str, str]:
+    """Set MLflow's HTTP retry and timeout variables for serving where the operator has not."""
+    for name, value in REGISTRY_HTTP_DEFAULTS.items():
+        environ.setdefault(name, value)
+    return {name: environ[name] for name in REGISTRY_HTTP_DEFAULTS}
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,11 +107,16 @@ class ModelStore:
         *,
         cache_dir: str | Path | None = None,
         alias_ttl_seconds: float = 60.0,
+        offline_seconds: float = 15.0,
     ):
         self.tracking_uri = tracking_uri
         self.model_name = model_name
         self.cache_dir = Path(cache_dir) / model_name if cache_dir is not None else None
         self.alias_ttl_seconds = alias_ttl_seconds
+        self.offline_seconds = offline_seconds
+        self._offline_until = 0.0
+        self._offline_reason: str | None = None
+        self._refused: dict[str, str] = {}  # version -> why its cached copy was refused
         self._client: MlflowClient | None = None
         self._models: dict[str, LoadedModel] = {}
         self._aliases: dict[str, tuple[str, float]] = {}
@@ -98,16 +125,41 @@ class ModelStore:
 
     # -- public -------------------------------------------------------------------------------
 
-    def get(self, ref: str | int) -> LoadedModel:
-        """The model for an alias or version; ``ModelNotFoundError`` lists existing versions."""
+    def get(self, ref: str | int, *, refresh: bool = False) -> LoadedModel:
+        """The model for an alias or version; ``ModelNotFoundError`` lists existing versions.
+
+        ``refresh`` asks the registry where an alias points now, whatever the TTL (a reload).
+        """
         name = normalise_ref(ref)
         if name is None:
             raise ModelNotFoundError(str(ref), self.versions())
         ref = name
         alias = None if ref.isdigit() else ref
-        version = ref if alias is None else self._alias_version(ref)
-        model = self._load_version(version)
+        version = ref if alias is None else self._alias_version(ref, refresh=refresh)
+        model = self._load_version(version, refresh=refresh)
         return model if alias is None else replace(model, alias=alias)
+
+    def resolve(self, ref: str | int) -> str:
+        """The version an alias points to now according to the registry (a number as is)."""
+        name = normalise_ref(ref)
+        if name is None:
+            raise ModelNotFoundError(str(ref), self.versions())
+        return name if name.isdigit() else self._alias_version(name, refresh=True)
+
+    def verify_cached(self, version: str) -> str | None:
+        """Read the disk copy of a version again against its checksums; ``BundleError`` if bad.
+
+        Returns what was checked, or None without a disk copy.
+        """
+        if self.cache_dir is None or not (self.cache_dir / f"v{version}").is_dir():
+            return None
+        directory = self.cache_dir / f"v{version}"
+        try:
+            ModelBundle.load(directory)
+        except BundleError as exc:
+            self._quarantine(version, exc)
+            raise
+        return f"cached copy {directory} re-verified"
 
     def cached(self, ref: str | int | None) -> LoadedModel | None:
         """A version already in memory, or an alias resolved within its TTL; no I/O."""
@@ -124,11 +176,17 @@ class ModelStore:
 
     def versions(self) -> list[str]:
         """Registered version numbers in ascending order (cached ones when offline)."""
-        try:
-            found = self.client.search_model_versions(f"name='{self.model_name}'")
-            return sorted({str(v.version) for v in found}, key=int)
-        except Exception:  # noqa: BLE001 - offline: what the disk cache knows
-            return sorted(self._read_index().get("versions", {}), key=int)
+        if not self._offline():
+            try:
+                found = self.client.search_model_versions(f"name='{self.model_name}'")
+                return sorted({str(v.version) for v in found}, key=int)
+            except MlflowException as exc:
+                if exc.error_code not in _NOT_FOUND:
+                    self._went_offline(exc)
+            except Exception as exc:  # noqa: BLE001 - offline: what the caches know
+                self._went_offline(exc)
+        known = set(self._read_index().get("versions", {})) | set(self._models)
+        return sorted(known, key=int)
 
     @property
     def client(self) -> MlflowClient:
@@ -140,33 +198,73 @@ class ModelStore:
 
     # -- resolution ---------------------------------------------------------------------------
 
-    def _alias_version(self, alias: str) -> str:
+    def _alias_version(self, alias: str, *, refresh: bool = False) -> str:
         entry = self._aliases.get(alias)
-        if entry is not None and time.monotonic() - entry[1] <= self.alias_ttl_seconds:
+        fresh = entry is not None and time.monotonic() - entry[1] <= self.alias_ttl_seconds
+        if fresh and not refresh:
             return entry[0]
+        if self._offline() and not refresh:
+            return self._offline_alias(alias, None)
         try:
             version = self.client.get_model_version_by_alias(self.model_name, alias).version
         except MlflowException as exc:
             if exc.error_code in _NOT_FOUND:
                 raise ModelNotFoundError(alias, self.versions()) from exc
+            self._went_offline(exc)
+            if refresh:
+                raise self._unavailable(f"{alias!r} cannot be resolved", exc) from exc
             version = self._offline_alias(alias, exc)
         except Exception as exc:  # noqa: BLE001 - the store itself is unreachable
+            self._went_offline(exc)
+            if refresh:
+                raise self._unavailable(f"{alias!r} cannot be resolved", exc) from exc
             version = self._offline_alias(alias, exc)
         else:
+            self._back_online()
             self._remember(aliases={alias: str(version)})
         self._aliases[alias] = (str(version), time.monotonic())
         return str(version)
 
-    def _offline_alias(self, alias: str, exc: Exception) -> str:
-        version = self._read_index().get("aliases", {}).get(alias)
+    def _offline_alias(self, alias: str, exc: Exception | None) -> str:
+        """Where an alias pointed last: in memory (even past its TTL), else on disk."""
+        entry = self._aliases.get(alias)
+        version = entry[0] if entry is not None else None
         if version is None:
-            raise RegistryUnavailableError(
-                f"model registry {self.tracking_uri} unreachable and no cached {alias!r}: {exc}"
-            ) from exc
-        logger.warning("registry unreachable (%s); %r is cached version %s", exc, alias, version)
+            version = self._read_index().get("aliases", {}).get(alias)
+        if version is None:
+            raise self._unavailable(f"no cached {alias!r}", exc)
+        if exc is not None:
+            logger.warning(
+                "registry unreachable (%s); %r is cached version %s", exc, alias, version
+            )
         return version
 
-    def _load_version(self, version: str) -> LoadedModel:
+    # -- the registry's health ----------------------------------------------------------------
+
+    def _offline(self) -> bool:
+        return time.monotonic() < self._offline_until
+
+    def _went_offline(self, exc: Exception) -> None:
+        if not self._offline():
+            logger.warning(
+                "model registry %s unreachable; answering from the cache for %g s: %s",
+                self.tracking_uri,
+                self.offline_seconds,
+                exc,
+            )
+        self._offline_reason = f"{type(exc).__name__}: {exc}"
+        self._offline_until = time.monotonic() + self.offline_seconds
+
+    def _back_online(self) -> None:
+        self._offline_until, self._offline_reason = 0.0, None
+
+    def _unavailable(self, what: str, exc: Exception | None) -> RegistryUnavailableError:
+        cause = exc if exc is not None else self._offline_reason
+        return RegistryUnavailableError(
+            f"model registry {self.tracking_uri} unreachable and {what}: {cause}"
+        )
+
+    def _load_version(self, version: str, *, refresh: bool = False) -> LoadedModel:
         model = self._models.get(version)
         if model is not None:
             return model
@@ -175,19 +273,24 @@ class ModelStore:
         with lock:
             model = self._models.get(version)
             if model is None:
-                model = self._fetch(version)
+                model = self._fetch(version, refresh=refresh)
                 self._models[version] = model
         return model
 
-    def _fetch(self, version: str) -> LoadedModel:
+    def _fetch(self, version: str, *, refresh: bool = False) -> LoadedModel:
+        if self._offline() and not refresh:
+            return self._from_cache(version, None)
         try:
             found = self.client.get_model_version(self.model_name, version)
         except MlflowException as exc:
             if exc.error_code in _NOT_FOUND:
                 raise ModelNotFoundError(version, self.versions()) from exc
+            self._went_offline(exc)
             return self._from_cache(version, exc)
         except Exception as exc:  # noqa: BLE001 - the store itself is unreachable
+            self._went_offline(exc)
             return self._from_cache(version, exc)
+        self._back_online()
         run_id = found.run_id
         bundle = self._cached_bundle(version, run_id)
         if bundle is None:
@@ -226,21 +329,42 @@ class ModelStore:
         if run_id is not None and entry.get("run_id") != run_id:
             return None
         try:
-            return ModelBundle.load(directory)
+            bundle = ModelBundle.load(directory)
         except BundleError as exc:
-            logger.warning("cached bundle of version %s refused: %s", version, exc)
-            shutil.rmtree(directory, ignore_errors=True)
+            self._quarantine(version, exc)
             return None
+        self._refused.pop(version, None)
+        return bundle
 
-    def _from_cache(self, version: str, exc: Exception) -> LoadedModel:
+    def _quarantine(self, version: str, exc: BundleError) -> None:
+        """Move a cached copy that failed its checksums aside, for inspection; never serve it."""
+        directory = self.cache_dir / f"v{version}"
+        target = self.cache_dir / f".v{version}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+        logger.error(
+            "cached copy of model version %s refused and moved to %s: %s", version, target, exc
+        )
+        try:
+            directory.rename(target)
+        except OSError:
+            shutil.rmtree(directory, ignore_errors=True)
+        self._refused[version] = str(exc)
+
+    def _from_cache(self, version: str, exc: Exception | None) -> LoadedModel:
         entry = self._read_index().get("versions", {}).get(version)
         bundle = self._cached_bundle(version, None) if entry else None
         if bundle is None:
-            raise RegistryUnavailableError(
-                f"model registry {self.tracking_uri} unreachable and version {version} "
-                f"is not cached: {exc}"
-            ) from exc
-        logger.warning("registry unreachable (%s); serving cached version %s", exc, version)
+            refused = self._refused.get(version)
+            what = (
+                f"the cached copy of version {version} was refused: {refused}"
+                if refused
+                else f"version {version} is not cached"
+            )
+            raise self._unavailable(what, exc) from exc
+        logger.warning(
+            "registry unreachable (%s); serving cached version %s",
+            exc or self._offline_reason,
+            version,
+        )
         return LoadedModel.build(bundle, version, entry["run_id"])
 
     def _read_index(self) -> dict:

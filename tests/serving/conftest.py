@@ -42,7 +42,7 @@ def register_bundle(
     tracking_uri: str, artifact_root: Path, bundle: ModelBundle, alias: str | None = None
 ) -> str:
     """Log a bundle as a run's ``bundle/`` artifacts and register a version from that run."""
-    client = MlflowClient(tracking_uri)
+    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)  # not the process-wide one
     experiment = client.get_experiment_by_name("ptb")
     experiment_id = (
         experiment.experiment_id

@@ -1,0 +1,91 @@
+"""``ptb keys``: create, list and revoke the service's API keys (hashed at rest)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from features.errors import KeyFileError
+from features.settings import Settings
+
+keys_app = typer.Typer(
+    help="API keys of the service: each has an id and a role (payment, policy, admin).",
+    no_args_is_help=True,
+)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+
+FileOption = Annotated[
+    Path | None,
+    typer.Option("--file", help="the keys file, JSON or YAML (default: PTB_API_KEYS_FILE)"),
+]
+
+
+def _key_file(file: Path | None) -> Path:
+    found = file or Settings().api_keys_file
+    if found is None:
+        errors.print("[bold red]error:[/] no keys file: pass --file PATH or set PTB_API_KEYS_FILE")
+        raise typer.Exit(1)
+    return found
+
+
+@keys_app.command("add")
+def add(
+    key_id: Annotated[
+        str, typer.Option("--id", help="who holds the key, e.g. settlement-batch (a-z, 0-9, -)")
+    ],
+    role: Annotated[str, typer.Option("--role", help="payment, policy or admin")],
+    file: FileOption = None,
+) -> None:
+    """Create a key and print it once; only its scrypt hash is stored."""
+    from serving.security import add_key
+
+    path = _key_file(file)
+    try:
+        key = add_key(path, key_id, role)
+    except KeyFileError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    errors.print(
+        f"added key {key_id!r} (role {role}) to {path}. It is shown this once; store it now:",
+        highlight=False,
+    )
+    print(key)  # stdout alone, for a script to capture
+
+
+@keys_app.command("list")
+def list_keys(file: FileOption = None) -> None:
+    """The keys' ids, roles and dates; never a key or a hash."""
+    from serving.security import read_key_file
+
+    path = _key_file(file)
+    try:
+        records = read_key_file(path)
+    except KeyFileError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    table = Table("id", "role", "created", "revoked", title=str(path))
+    for record in records:
+        table.add_row(record.key_id, record.role, record.created, record.revoked or "")
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="the id of the key to revoke")],
+    file: FileOption = None,
+) -> None:
+    """Revoke a key; a running service refuses it within a second."""
+    from serving.security import revoke_key
+
+    path = _key_file(file)
+    try:
+        record = revoke_key(path, key_id)
+    except KeyFileError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    console.print(f"revoked key {record.key_id!r} (role {record.role}) at {record.revoked}")

@@ -1,0 +1,206 @@
+"""The audit log: one JSON line per answered API request, each chained to the one before.
+
+A record holds when (UTC), who (the API key id, never the key), what (method, route template,
+status, model version), a SHA-256 of the request (``request_sha256``, see ``request_digest``)
+and the response size: no person data. Each record carries ``prev``, the SHA-256 of the previous
+line's bytes, and ``seq``, its position; the first record's ``prev`` is 64 zeros. Editing,
+inserting or deleting a record breaks the chain at the next line, which ``verify`` (and
+``ptb audit verify``) reports. Deleting the newest records is only visible against a head hash
+kept elsewhere: ``verify`` prints the head so operators can note it.
+
+The file is opened in append mode; each record is one ``write`` of one line, flushed at once,
+under a thread lock and an exclusive ``flock``, so threads and processes sharing a file keep
+one chain. A file moved away (rotation) is noticed at the next record, which starts a new file
+and a new chain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from features.errors import AuditChainError, AuditLogError
+
+GENESIS = "0" * 64
+TAIL_BYTES = 64 * 1024  # a record is well under a kilobyte
+
+
+def request_digest(method: str, path: str, query: bytes, body: bytes = b"") -> hashlib._Hash:
+    """SHA-256 over ``METHOD path?query`` and the body; ``update`` it with body chunks as read.
+
+    ``sha256(b"POST /v1/grants/person?\\n" + body)`` for a person request: an auditor holding
+    a request can show it is the one logged, and the log alone reveals nothing of it.
+    """
+    digest = hashlib.sha256(f"{method} {path}?".encode() + query + b"\n")
+    digest.update(body)
+    return digest
+
+
+def line_hash(line: bytes) -> str:
+    """The hash the next record's ``prev`` must carry: SHA-256 of the line without its newline."""
+    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
+
+
+class AuditLog:
+    """Append-only, hash-chained JSON lines at ``path``; thread- and process-safe appends."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._handle = None
+        self._end = -1  # the file size after our last append: if unchanged, _head is current
+        self._head = GENESIS
+        self._seq = 0
+        self.records_written = 0
+        self.failures = 0
+        self.last_error: str | None = None
+
+    def append(self, record: dict) -> str:
+        """Write one record (``prev``, ``seq`` and ``time`` are added); returns its line hash.
+
+        ``AuditLogError`` if the line cannot be written; the next call tries the file again.
+        """
+        with self._lock:
+            try:
+                handle = self._open()
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                try:
+                    prev, seq = self._tail(handle)
+                    entry = {"time": utc_now(), **record, "seq": seq + 1, "prev": prev}
+                    line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+                    handle.write(line + b"\n")
+                    handle.flush()
+                    self._end = os.fstat(handle.fileno()).st_size
+                finally:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            except OSError as exc:
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self._close()
+                raise AuditLogError(f"audit log {self.path} cannot be written: {exc}") from exc
+            self._head, self._seq = line_hash(line), seq + 1
+            self.records_written += 1
+            self.last_error = None
+            return self._head
+
+    def open(self) -> None:
+        """Open (create) the file now, so a service with an unwritable audit log never starts."""
+        with self._lock:
+            try:
+                self._open()
+            except OSError as exc:
+                self._close()
+                raise AuditLogError(f"audit log {self.path} cannot be written: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    @property
+    def head(self) -> str:
+        """The hash of the last record this process wrote (or of the file when opened)."""
+        return self._head
+
+    def _open(self):
+        if self._handle is not None and self._moved():
+            self._close()  # rotated: the next record starts a new file and a new chain
+        if self._handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.path, "ab")  # noqa: SIM115 - kept open between records
+            os.chmod(self.path, 0o600)
+            self._end = -1
+        return self._handle
+
+    def _moved(self) -> bool:
+        """Whether the path no longer names the file we hold open (moved away by rotation)."""
+        try:
+            return os.stat(self.path).st_ino != os.fstat(self._handle.fileno()).st_ino
+        except OSError:
+            return True
+
+    def _close(self) -> None:
+        if self._handle is not None:
+            with contextlib.suppress(OSError):
+                self._handle.close()
+            self._handle = None
+
+    def _tail(self, handle) -> tuple[str, int]:
+        """The last record's hash and seq: remembered, or read back if another writer appended."""
+        size = os.fstat(handle.fileno()).st_size
+        if size == self._end:
+            return self._head, self._seq
+        if size == 0:
+            return GENESIS, 0
+        with open(self.path, "rb") as reader:
+            reader.seek(max(0, size - TAIL_BYTES))
+            lines = reader.read(size).splitlines()
+        last = lines[-1] if lines else b""
+        try:
+            seq = int(json.loads(last)["seq"])
+        except (ValueError, KeyError, TypeError):
+            # An unreadable last line stays in the chain (verify reports it); count on from it.
+            seq = -1
+        return line_hash(last), seq
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class AuditSummary:
+    """What ``verify`` found: the number of records, the head hash and the time span."""
+
+    path: str
+    records: int
+    head: str
+    first_time: str | None
+    last_time: str | None
+
+
+def verify(path: str | Path) -> AuditSummary:
+    """Check every record's ``prev`` and ``seq``; ``AuditChainError`` names the first break."""
+    path = Path(path)
+    prev, count, first, last = GENESIS, 0, None, None
+    for number, line in _lines(path):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise AuditChainError(str(path), number, "not a JSON record") from None
+        if not isinstance(record, dict):
+            raise AuditChainError(str(path), number, "not a JSON object")
+        if record.get("prev") != prev:
+            raise AuditChainError(
+                str(path),
+                number,
+                "prev does not match the previous record's hash: a record before it was "
+                "changed, inserted or removed",
+            )
+        if record.get("seq") != count + 1:
+            raise AuditChainError(
+                str(path), number, f"seq {record.get('seq')!r} where {count + 1} was expected"
+            )
+        prev, count = line_hash(line), count + 1
+        first = first or record.get("time")
+        last = record.get("time")
+    return AuditSummary(str(path), count, prev, first, last)
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise AuditChainError(str(path), 0, f"cannot be read ({exc.strerror or exc})") from exc
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.endswith(b"\n"):
+                raise AuditChainError(str(path), number, "last line is incomplete")
+            yield number, line.rstrip(b"\n")

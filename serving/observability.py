@@ -1,0 +1,348 @@
+"""Metrics, one structured log line per request, and the audit record, from one middleware.
+
+``RequestWatch`` is a pure ASGI middleware: it times each request, counts the response bytes,
+hashes the request as the app reads it, and when the response is done it updates the
+Prometheus metrics, logs one JSON line (``ptb.access``) and appends the audit record for API
+routes. Handlers and dependencies report what only they know (the caller's key id, the model
+version that answered) into ``RequestFacts``, a per-request holder found through a context
+variable, so route modules need no changes.
+
+What is logged and labelled is the route template (``/v1/grants/lists/{list_id}``), never the
+raw path, the query or a body field: person data never reaches a log or a metric.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from features.errors import AuditLogError
+from serving.audit import AuditLog, request_digest
+
+access_log = logging.getLogger("ptb.access")
+logger = logging.getLogger(__name__)
+
+AUDITED_PREFIX = "/v1/"
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})  # logged at DEBUG: they come every second
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+@dataclass
+class RequestFacts:
+    """What one request's handlers learnt that the log and the audit record need."""
+
+    request_id: str
+    key_id: str | None = None
+    role: str | None = None
+    model_version: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+_facts: ContextVar[RequestFacts | None] = ContextVar("ptb_request_facts", default=None)
+
+
+def current_facts() -> RequestFacts | None:
+    """The facts of the request being served, or None outside a request."""
+    return _facts.get()
+
+
+def note_model(version: str) -> None:
+    """Record the model version that answered the current request."""
+    facts = _facts.get()
+    if facts is not None:
+        facts.model_version = version
+
+
+def note_caller(key_id: str | None, role: str | None) -> None:
+    facts = _facts.get()
+    if facts is not None:
+        facts.key_id, facts.role = key_id, role
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of its own (one per app)."""
+
+    def __init__(self, state=None, audit: AuditLog | None = None):
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "ptb_http_requests",
+            "HTTP requests answered, by route template, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "ptb_http_request_duration_seconds",
+            "Time from request to the last byte of the response, by route template",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "ptb_http_requests_in_flight", "Requests being answered", registry=self.registry
+        )
+        self.reloads = Counter(
+            "ptb_model_reloads",
+            "Model reloads by trigger (admin, watch) and outcome (switched, unchanged, refused)",
+            ["trigger", "outcome"],
+            registry=self.registry,
+        )
+        self.audit_records = Counter(
+            "ptb_audit_records", "Audit records written", registry=self.registry
+        )
+        self.audit_failures = Counter(
+            "ptb_audit_write_failures",
+            "Audit records that could not be written (requests refused meanwhile)",
+            registry=self.registry,
+        )
+        self.auth_refusals = Counter(
+            "ptb_auth_refusals",
+            "Requests refused for their API key: missing, malformed, invalid, forbidden",
+            ["reason"],
+            registry=self.registry,
+        )
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        if state is not None:
+            self.registry.register(ServingCollector(state))
+
+
+class ServingCollector:
+    """The serving model and readiness, read from the serving state at scrape time."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        state = self.state
+        model = state.model
+        ready = GaugeMetricFamily(
+            "ptb_serving_ready", "1 when the serving model is loaded and answering"
+        )
+        ready.add_metric([], 1.0 if state.status == "ready" and model is not None else 0.0)
+        yield ready
+        if model is None:
+            return
+        info = InfoMetricFamily("ptb_serving_model", "The model version answering by default")
+        info.add_metric(
+            [],
+            {
+                "version": model.version,
+                "name": model.name,
+                "alias": model.alias or "",
+                "run_id": model.run_id,
+            },
+        )
+        yield info
+        version = GaugeMetricFamily(
+            "ptb_serving_model_version", "Registered version number of the serving model"
+        )
+        version.add_metric([], float(model.version) if model.version.isdigit() else -1.0)
+        yield version
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template; ``unmatched`` for a path no route takes."""
+    route = scope.get("route")
+    path = getattr(route, "path", None) or getattr(route, "path_format", None)
+    return path if isinstance(path, str) and path else "unmatched"
+
+
+class RequestWatch:
+    """ASGI middleware: metrics, one access log line and, for ``/v1/`` routes, the audit record.
+
+    When the audit log cannot be written, ``/v1/`` requests are answered 503 (and that refusal
+    is itself offered to the audit log, so the first request after a recovery reopens it): a
+    grant is never paid out unaudited.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, audit: AuditLog | None = None):
+        self.app = app
+        self.metrics = metrics
+        self.audit = audit
+        self.audit_failing: str | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method = scope["method"]
+        path = scope.get("path", "")
+        audited = self.audit is not None and path.startswith(AUDITED_PREFIX)
+        facts = RequestFacts(request_id=_request_id(scope))
+        token = _facts.set(facts)
+        digest = request_digest(method, path, scope.get("query_string", b"")) if audited else None
+        sent = {"status": 500, "bytes": 0}
+
+        async def hashing_receive() -> Message:
+            message = await receive()
+            if digest is not None and message["type"] == "http.request":
+                digest.update(message.get("body", b""))
+            return message
+
+        async def watching_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                sent["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", facts.request_id.encode()))
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body":
+                sent["bytes"] += len(message.get("body", b""))
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            if audited and self.audit_failing is not None:
+                await self._refuse_unaudited(watching_send)
+            else:
+                await self.app(scope, hashing_receive, watching_send)
+        finally:
+            self.metrics.in_flight.dec()
+            _facts.reset(token)
+            duration = time.perf_counter() - started
+            route = route_template(scope)
+            self._observe(method, route, sent, duration, facts)
+            if audited:
+                self._audit(method, route, sent, duration, facts, digest)
+
+    def _observe(self, method, route, sent, duration, facts: RequestFacts) -> None:
+        status = sent["status"]
+        self.metrics.requests.labels(route, method, str(status)).inc()
+        self.metrics.latency.labels(route, method).observe(duration)
+        fields = {
+            "event": "request",
+            "request_id": facts.request_id,
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": round(duration * 1000, 3),
+            "response_bytes": sent["bytes"],
+            "key_id": facts.key_id,
+            "model_version": facts.model_version,
+        }
+        level = logging.DEBUG if route in PROBES else logging.INFO
+        access_log.log(level, "%s %s %s", method, route, status, extra={"ptb": fields})
+
+    def _audit(self, method, route, sent, duration, facts: RequestFacts, digest) -> None:
+        record = {
+            "request_id": facts.request_id,
+            "key_id": facts.key_id,
+            "role": facts.role,
+            "method": method,
+            "endpoint": route,
+            "status": sent["status"],
+            "model_version": facts.model_version,
+            "request_sha256": digest.hexdigest() if digest is not None else None,
+            "response_bytes": sent["bytes"],
+            "duration_ms": round(duration * 1000, 3),
+        }
+        try:
+            self.audit.append(record)  # type: ignore[union-attr]
+        except AuditLogError as exc:
+            self.metrics.audit_failures.inc()
+            if self.audit_failing is None:
+                logger.error("audit log failing, refusing API requests until it works: %s", exc)
+            self.audit_failing = str(exc)
+            return
+        if self.audit_failing is not None:
+            logger.warning("audit log writable again; API requests are answered again")
+        self.audit_failing = None
+        self.metrics.audit_records.inc()
+
+    async def _refuse_unaudited(self, send: Send) -> None:
+        body = json.dumps(
+            {
+                "error": "unavailable",
+                "message": f"requests are refused while the audit log fails: {self.audit_failing}",
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", b"5"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if REQUEST_ID.match(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+# -- structured logging ---------------------------------------------------------------------------
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and a record's ``ptb`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "ptb", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, separators=(",", ":"))
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        return f"{stamp}.{int(record.msecs):03d}Z"
+
+
+def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
+    """Route every logger (uvicorn's too) to stderr, as JSON lines or plain text; call once.
+
+    Start uvicorn with ``log_config=None`` and ``access_log=False``: ``ptb.access`` logs each
+    request with its route template, and uvicorn's own access line would add the raw path.
+    """
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True

@@ -1,0 +1,129 @@
+"""``ptb keys add|list|revoke`` and ``ptb audit verify`` on files in a temporary directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from ptb.audit import audit_app
+from ptb.keys import keys_app
+from serving.audit import AuditLog
+from serving.security import KeyRing, read_key_file
+
+
+def ptb_app() -> typer.Typer:
+    """The ``ptb`` command if it has the sub-commands yet, else them mounted as it will."""
+    from ptb.cli import app
+
+    if {"keys", "audit"} <= {group.name for group in app.registered_groups}:
+        return app
+    composed = typer.Typer()
+    composed.command("version")(lambda: None)  # a second command keeps the groups named
+    composed.add_typer(keys_app, name="keys")
+    composed.add_typer(audit_app, name="audit")
+    return composed
+
+
+@pytest.fixture
+def ptb(monkeypatch):
+    for name in ("PTB_API_KEYS_FILE", "PTB_AUDIT_LOG", "PTB_ENVIRONMENT"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+    app = ptb_app()
+    return lambda *args: runner.invoke(app, list(args))
+
+
+def test_add_prints_the_key_once_and_stores_only_its_hash(ptb, tmp_path):
+    path = tmp_path / "keys.json"
+    result = ptb("keys", "add", "--id", "settlement", "--role", "payment", "--file", str(path))
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip()
+    assert key.startswith("ptb.settlement.")
+    assert "shown this once" in result.stderr
+    assert key not in path.read_text()
+    assert key.split(".", 2)[2] not in path.read_text()
+    assert KeyRing.load(path).authenticate(key).role == "payment"
+    listed = ptb("keys", "list", "--file", str(path))
+    assert listed.exit_code == 0
+    assert "settlement" in listed.stdout and "payment" in listed.stdout
+    assert "scrypt" not in listed.stdout
+
+
+def test_the_keys_file_comes_from_the_settings(ptb, tmp_path, monkeypatch):
+    path = tmp_path / "keys.yaml"
+    monkeypatch.setenv("PTB_API_KEYS_FILE", str(path))
+    assert ptb("keys", "add", "--id", "ops", "--role", "admin").exit_code == 0
+    assert [r.key_id for r in read_key_file(path)] == ["ops"]
+    monkeypatch.delenv("PTB_API_KEYS_FILE")
+    missing = ptb("keys", "list")
+    assert missing.exit_code == 1
+    assert "PTB_API_KEYS_FILE" in missing.stderr
+
+
+def test_revoke_keeps_the_id_and_refuses_its_reuse(ptb, tmp_path):
+    path = str(tmp_path / "keys.json")
+    key = ptb("keys", "add", "--id", "analyst", "--role", "policy", "--file", path).stdout.strip()
+    assert ptb("keys", "add", "--id", "ops", "--role", "admin", "--file", path).exit_code == 0
+    revoked = ptb("keys", "revoke", "analyst", "--file", path)
+    assert revoked.exit_code == 0, revoked.output
+    assert "revoked key 'analyst'" in revoked.stdout
+    with pytest.raises(Exception, match="not valid"):
+        KeyRing.load(path).authenticate(key)
+    again = ptb("keys", "add", "--id", "analyst", "--role", "policy", "--file", path)
+    assert again.exit_code == 1
+    assert "never reused" in again.stderr
+    assert ptb("keys", "revoke", "nobody", "--file", path).exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--id", "x", "--role", "superuser"), "role 'superuser' must be one of"),
+        (("--id", "Not An Id", "--role", "admin"), "must match"),
+    ],
+)
+def test_add_refuses_a_bad_role_or_id(ptb, tmp_path, args, message):
+    result = ptb("keys", "add", *args, "--file", str(tmp_path / "keys.json"))
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert not (tmp_path / "keys.json").exists()
+
+
+def test_audit_verify_reports_an_intact_log_and_its_head(ptb, tmp_path):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    for status in (200, 200, 404):
+        log.append({"endpoint": "/v1/grants/person", "status": status})
+    result = ptb("audit", "verify", "--file", str(path))
+    assert result.exit_code == 0, result.output
+    assert "intact: 3 records" in result.stdout
+    assert log.head in result.stdout
+
+
+def test_audit_verify_exits_1_naming_the_broken_line(ptb, tmp_path):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    for status in (200, 200, 200, 200):
+        log.append({"endpoint": "/v1/grants/person", "status": status})
+    lines = path.read_text().splitlines()
+    record = json.loads(lines[1])
+    record["status"] = 500
+    lines[1] = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    path.write_text("\n".join(lines) + "\n")
+    result = ptb("audit", "verify", "--file", str(path))
+    assert result.exit_code == 1
+    assert "line 3" in result.stderr
+    assert "changed, inserted or removed" in result.stderr
+
+
+def test_audit_verify_reads_the_settings_path(ptb, tmp_path, monkeypatch):
+    path: Path = tmp_path / "var" / "audit.jsonl"
+    AuditLog(path).append({"endpoint": "/v1/model", "status": 200})
+    monkeypatch.setenv("PTB_AUDIT_LOG", str(path))
+    result = ptb("audit", "verify")
+    assert result.exit_code == 0
+    assert "intact: 1 records" in result.stdout

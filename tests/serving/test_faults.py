@@ -1,0 +1,291 @@
+"""Faults on the serving side, against a real ``mlflow server`` that is killed mid-service.
+
+The server runs on 127.0.0.1 with a sqlite backend and proxied artifacts in a temporary folder;
+``training.pipeline`` registers the models through it (version 1 ``model_2026``, champion).
+MLflow's client is told to fail at once (no retries, 5 s timeout) so a dead server costs
+milliseconds; production values are in docs/security.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import mlflow
+import pytest
+from fastapi.testclient import TestClient
+
+from serving.app import create_app
+from serving.model_store import ModelStore
+from tests.serving.conftest import person_body
+from training.pipeline import TrainingOptions, train_and_register
+
+pytestmark = pytest.mark.slow
+
+FAIL_FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class MlflowServer:
+    """``mlflow server`` on sqlite in ``root``, on a loopback port kept across restarts."""
+
+    root: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120) -> None:
+        command = [sys.executable, "-m", "mlflow", "server"]
+        command += ["--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}"]
+        command += ["--artifacts-destination", str(self.root / "artifacts")]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
+        with (self.root / "server.log").open("a") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stop() ends its workers too
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        self.stop()
+        log_tail = (self.root / "server.log").read_text()[-3000:]
+        raise RuntimeError(f"mlflow server did not come up:\n{log_tail}")
+
+    def stop(self) -> None:
+        """SIGKILL the whole process group, as a crash would."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@contextlib.contextmanager
+def mlflow_uris_restored() -> Iterator[None]:
+    """Training sets MLflow's process-wide URIs (and their env variables); put them back."""
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])
+        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def client_fails_fast(monkeypatch) -> None:
+    for name, value in FAIL_FAST.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[MlflowServer]:
+    found = MlflowServer(tmp_path_factory.mktemp("mlflow-server"))
+    found.start()
+    try:
+        yield found
+    finally:
+        found.stop()
+
+
+@pytest.fixture(scope="module")
+def trained(server, tiny_dataset) -> dict[str, str]:
+    """The models trained on the tiny data set and registered through the server."""
+    with mlflow_uris_restored(), pytest.MonkeyPatch.context() as patch:
+        for name, value in FAIL_FAST.items():
+            patch.setenv(name, value)
+        outcome = train_and_register(
+            tiny_dataset,
+            tracking_uri=server.url,
+            options=TrainingOptions(folds=2, challengers=False),
+        )
+    return outcome.versions
+
+
+@pytest.fixture
+def running(server, trained) -> MlflowServer:
+    """The server, started again if a test before killed it."""
+    if not server.running:
+        server.start()
+    return server
+
+
+def service(server: MlflowServer, snapshot, cache: Path, **options) -> TestClient:
+    store = ModelStore(server.url, cache_dir=cache, alias_ttl_seconds=0.0, offline_seconds=1.0)
+    app = create_app(store, snapshot=snapshot, freeze_gc=False, **options)
+    return TestClient(app)
+
+
+def wait_status(client: TestClient, statuses: set[str], seconds: float = 60) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        body = client.get("/readyz").json()
+        if body["status"] in statuses:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"readiness never reached {statuses}: {body}")
+
+
+def fill_cache(server: MlflowServer, snapshot, cache: Path) -> None:
+    """Serve the champion once with the server up, so the cache holds it."""
+    with service(server, snapshot, cache, load_in_background=False) as client:
+        assert client.get("/readyz").status_code == 200
+
+
+def test_the_service_answers_from_its_model_while_the_registry_is_down(
+    running, trained, snapshot, tiny_dataset, tmp_path
+):
+    assert trained == {"challenger": "1", "incumbent": "2"}  # the first is champion too
+    list_id = str(tiny_dataset.lists["list_id"].iloc[0])
+    with service(running, snapshot, tmp_path / "cache", load_in_background=False) as client:
+        assert client.get("/readyz").json()["model_version"] == "1"
+        running.stop()
+        for _ in range(5):
+            grant = client.post("/v1/grants/person", json=person_body(tiny_dataset))
+            assert grant.status_code == 200
+            assert grant.json()["model_version"] == "1"
+        assert client.get(f"/v1/grants/lists/{list_id}").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        # The alias asked by name: the registry is down, the version it last pointed to answers.
+        pinned = client.get("/v1/model", params={"model_version": "champion"})
+        assert (pinned.status_code, pinned.json()["model_version"]) == (200, "1")
+        # A version never loaded cannot be served: 503, naming the cause.
+        started = time.monotonic()
+        uncached = client.get("/v1/model", params={"model_version": trained["incumbent"]})
+        assert uncached.status_code == 503
+        assert time.monotonic() - started < 30
+        message = uncached.json()["message"]
+        assert f"model registry {running.url} unreachable" in message
+        assert f"version {trained['incumbent']} is not cached" in message
+        assert uncached.headers["retry-after"] == "5"
+        # A reload cannot resolve the alias: refused, and the old model serves on.
+        reload = client.post("/v1/admin/reload", json={})
+        assert reload.status_code == 503
+        assert "'champion' cannot be resolved" in reload.json()["message"]
+        assert client.post("/v1/grants/person", json=person_body(tiny_dataset)).status_code == 200
+        # The registry is back: after the store's back-off the pinned version loads.
+        running.start()
+        time.sleep(1.1)
+        again = client.get("/v1/model", params={"model_version": trained["incumbent"]})
+        assert again.status_code == 200, again.text
+
+
+def test_a_restart_with_the_registry_down_serves_the_verified_cache(
+    running, snapshot, tiny_dataset, tmp_path
+):
+    fill_cache(running, snapshot, tmp_path / "cache")
+    running.stop()
+    with service(running, snapshot, tmp_path / "cache", load_in_background=False) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["model_version"] == "1"
+        grant = client.post("/v1/grants/person", json=person_body(tiny_dataset))
+        assert (grant.status_code, grant.json()["model_version"]) == (200, "1")
+
+
+def test_a_restart_with_the_registry_down_and_no_cache_says_why_until_it_is_back(
+    running, snapshot, tiny_dataset, tmp_path
+):
+    running.stop()
+    with service(running, snapshot, tmp_path / "empty", startup_retry_seconds=0.2) as client:
+        failed = wait_status(client, {"failed", "ready"})
+        assert failed["status"] == "failed"
+        assert f"model registry {running.url} unreachable" in failed["error"]
+        assert "no cached 'champion'" in failed["error"]
+        assert "retrying every 0.2 s" in failed["error"]
+        assert client.get("/readyz").status_code == 503
+        refused = client.post("/v1/grants/person", json=person_body(tiny_dataset))
+        assert refused.status_code == 503
+        assert "failed to load" in refused.json()["message"]
+        running.start()
+        ready = wait_status(client, {"ready"})
+        assert ready["model_version"] == "1"
+        assert client.post("/v1/grants/person", json=person_body(tiny_dataset)).status_code == 200
+
+
+def test_a_corrupted_cached_model_is_refused_and_the_service_says_why(running, snapshot, tmp_path):
+    cache = tmp_path / "cache"
+    fill_cache(running, snapshot, cache)
+    running.stop()
+    weights = cache / "ptb" / "v1" / "weight_table.csv"
+    weights.write_text(weights.read_text().replace("0.", "9.", 1))
+    with service(running, snapshot, cache, load_in_background=False) as client:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        error = response.json()["error"]
+        assert "the cached copy of version 1 was refused" in error
+        assert "weight_table.csv is missing or corrupted" in error
+    assert not (cache / "ptb" / "v1").exists()
+    assert len(list((cache / "ptb").glob(".v1.corrupt-*"))) == 1
+    # With the registry back, the version is downloaded again and verified.
+    running.start()
+    with service(running, snapshot, cache, load_in_background=False) as client:
+        assert client.get("/readyz").json()["model_version"] == "1"
+    assert (cache / "ptb" / "v1" / "weight_table.csv").exists()
+
+
+def test_the_service_never_waits_minutes_on_a_dead_registry(running, snapshot, tmp_path):
+    """The default retry budget of the service is seconds, not MLflow's four minutes."""
+    cache = tmp_path / "cache"
+    fill_cache(running, snapshot, cache)
+    running.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in FAIL_FAST:
+            patch.delenv(name, raising=False)
+        from serving.model_store import apply_registry_http_defaults
+
+        applied = apply_registry_http_defaults(os.environ)
+        assert applied == {
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+        }
+        started = time.monotonic()
+        with service(running, snapshot, cache, load_in_background=False) as client:
+            assert client.get("/readyz").status_code == 200
+        assert time.monotonic() - started < 60
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cleanup_server_files(server) -> Iterator[None]:
+    yield
+    server.stop()
+    shutil.rmtree(server.root / "artifacts", ignore_errors=True)
