@@ -135,9 +135,24 @@ class ModelStore:
             raise ModelNotFoundError(str(ref), self.versions())
         ref = name
         alias = None if ref.isdigit() else ref
-        version = ref if alias is None else self._alias_version(ref, refresh=refresh)
+        try:
+            version = ref if alias is None else self._alias_version(ref, refresh=refresh)
+        except ModelNotFoundError:
+            # Not an alias: perhaps a model's name (model0_2023), its newest registered version.
+            version = self.newest_version_named(ref)
+            if version is None:
+                raise
         model = self._load_version(version, refresh=refresh)
         return model if alias is None else replace(model, alias=alias)
+
+    def newest_version_named(self, name: str) -> str | None:
+        """The newest version trained as the named model (its ``ptb_model`` tag), if any."""
+        try:
+            found = self.client.search_model_versions(f"name='{self.model_name}'")
+        except Exception:  # noqa: BLE001 - offline: only versions and aliases resolve
+            return None
+        versions = [int(v.version) for v in found if (v.tags or {}).get("ptb_model") == name]
+        return str(max(versions)) if versions else None
 
     def resolve(self, ref: str | int) -> str:
         """The version an alias points to now according to the registry (a number as is)."""

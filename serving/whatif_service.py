@@ -323,15 +323,9 @@ class WhatIfEngines:
         entry = self._names.get(name)
         if entry is not None and time.monotonic() - entry[1] <= NAME_TTL_SECONDS:
             return entry[0]
-        try:
-            found = store.client.search_model_versions(f"name='{store.model_name}'")
-        except Exception:  # noqa: BLE001 - offline: only versions and aliases resolve
-            return None
-        versions = [int(v.version) for v in found if (v.tags or {}).get("ptb_model") == name]
-        if not versions:
-            return None
-        version = str(max(versions))
-        self._names[name] = (version, time.monotonic())
+        version = store.newest_version_named(name)
+        if version is not None:
+            self._names[name] = (version, time.monotonic())
         return version
 
 

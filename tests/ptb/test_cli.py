@@ -94,3 +94,12 @@ def test_promote_moves_the_champion_through_the_gate(trained):
     result = run_ptb("promote", "1", cwd=trained)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "champion is now ptb version 1" in result.stdout
+
+
+def test_whatif_names_a_model_by_its_name(trained):
+    scenario = EXAMPLES / "model0_2023_vs_2026.yaml"
+    result = run_ptb(
+        "whatif", "--scenario", str(scenario), "--out", "vs2023", "--data", "data", cwd=trained
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (trained / "vs2023").is_dir()
