@@ -38,6 +38,7 @@ from features.errors import (
     PtbError,
     ReloadInProgressError,
     ReloadRefused,
+    ScenarioError,
     UnknownCodeError,
     UnknownQueryError,
 )
@@ -307,7 +308,13 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
             available_versions=list(exc.available),
         )
     if isinstance(exc, SnapshotMissingError):
-        return 404, ErrorBody(error="not_found", message=message, field="list_id")
+        field = "list_id" if exc.list_id is not None else None
+        return 404, ErrorBody(error="not_found", message=message, field=field)
+    if isinstance(exc, ScenarioError):
+        details = [ErrorDetail(field=f, rule="scenario", message=m) for f, m in exc.problems]
+        return 422, ErrorBody(
+            error="invalid_scenario", message=message, field=exc.field, details=details or None
+        )
     if isinstance(exc, AuthenticationError):
         return 401, ErrorBody(error="unauthorized", message=message)
     if isinstance(exc, PermissionDeniedError):
