@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from features.contract import Dataset, validate_dataset, write_dataset
 from features.synth import synthesise
+from tests.mlflow_server import mlflow_uris_restored
 
 TINY_PERSONS = 20_000
 TINY_SEED = 7
@@ -164,14 +164,5 @@ def broken_dataset(tiny_dataset: Dataset, tmp_path: Path) -> Callable[[str], tup
 @pytest.fixture(autouse=True)
 def _restore_mlflow_uris():
     """``mlflow.set_tracking_uri`` also writes the environment; put both back after each test."""
-    import mlflow
-
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    tracking = mlflow.get_tracking_uri()
-    yield
-    mlflow.set_tracking_uri(tracking)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with mlflow_uris_restored():
+        yield

@@ -10,28 +10,29 @@ skipped with the reason, except under ``CI``, where that is a failure: CI instal
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
 import pwd
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import mlflow
 import pytest
 from mlflow import MlflowClient
 
 from features.contract import Dataset, write_dataset
+from tests.mlflow_server import (
+    MlflowServer,
+    environment_without_settings,
+    free_port,
+    mlflow_uris_restored,
+)
 from training.pipeline import TrainingOptions, TrainingOutcome, train_and_register
 
 POSTGRES_USER = "postgres"  # the OS user the server runs as when the tests run as root
@@ -41,12 +42,6 @@ FAST = TrainingOptions(folds=2, challengers=False)
 # A down server must fail a client within seconds, not after MLflow's default back-off
 # (7 retries, about four minutes).
 CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def unavailable(reason: str):
@@ -71,8 +66,7 @@ def postgres_bin() -> Path | None:
 
 def client_env(**extra: str) -> dict[str, str]:
     """This process's environment without MLflow or PTB settings, plus fast client failure."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
-    return {**env, **CLIENT_ENV, **extra}
+    return environment_without_settings(**CLIENT_ENV, **extra)
 
 
 @dataclass
@@ -145,56 +139,6 @@ class PostgresCluster:
             return cursor.fetchall()
 
 
-@dataclass
-class MlflowServer:
-    """``mlflow server`` on a PostgreSQL backend, serving artifacts from a local directory."""
-
-    backend_uri: str
-    artifacts: Path
-    log: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 180) -> None:
-        """Start the server (same port on a restart) and wait until ``/health`` answers."""
-        command = [sys.executable, "-m", "mlflow", "server"]
-        command += ["--backend-store-uri", self.backend_uri]
-        command += ["--artifacts-destination", str(self.artifacts), "--serve-artifacts"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
-        with self.log.open("a") as output:
-            self.process = subprocess.Popen(
-                command,
-                cwd=self.log.parent,
-                env=client_env(),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() ends its workers too
-            )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mlflow server exited:\n{self.log.read_text()[-4000:]}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"mlflow server never healthy:\n{self.log.read_text()[-4000:]}")
-            time.sleep(0.25)
-
-    def stop(self) -> None:
-        """SIGKILL the server's process group, as a crash would."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-
 @pytest.fixture(scope="session")
 def integration_dir() -> Iterator[Path]:
     """A directory of our own for the run's servers and data.
@@ -247,34 +191,14 @@ def mlflow_server(postgres: PostgresCluster, integration_dir: Path) -> Iterator[
     """``mlflow server`` on the cluster, healthy, for the whole run; killed at the end."""
     folder = integration_dir / "mlflow"
     folder.mkdir()
-    server = MlflowServer(postgres.uri, folder / "artifacts", folder / "server.log")
+    server = MlflowServer(
+        postgres.uri, folder / "artifacts", folder / "server.log", env=client_env()
+    )
     server.start()
     try:
         yield server
     finally:
         server.stop()
-
-
-@contextlib.contextmanager
-def mlflow_uris_restored() -> Iterator[None]:
-    """Put MLflow's process-wide tracking and registry URIs back as they were after a block.
-
-    ``mlflow.set_tracking_uri`` and ``set_registry_uri`` also export ``MLFLOW_TRACKING_URI`` and
-    ``MLFLOW_REGISTRY_URI``, so left alone they would send later tests (and any ``Settings()``)
-    to this run's server.
-    """
-    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    saved = {name: os.environ.get(name) for name in names}
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # None unsets it
-        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)

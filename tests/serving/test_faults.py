@@ -8,106 +8,24 @@ milliseconds; production values are in docs/security.md.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-import mlflow
 import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.model_store import ModelStore
+from tests.mlflow_server import MlflowServer, mlflow_uris_restored
 from tests.serving.conftest import person_body
 from training.pipeline import TrainingOptions, train_and_register
 
 pytestmark = pytest.mark.slow
 
 FAIL_FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class MlflowServer:
-    """``mlflow server`` on sqlite in ``root``, on a loopback port kept across restarts."""
-
-    root: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 120) -> None:
-        command = [sys.executable, "-m", "mlflow", "server"]
-        command += ["--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}"]
-        command += ["--artifacts-destination", str(self.root / "artifacts")]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
-        with (self.root / "server.log").open("a") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=self.root,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() ends its workers too
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        self.stop()
-        log_tail = (self.root / "server.log").read_text()[-3000:]
-        raise RuntimeError(f"mlflow server did not come up:\n{log_tail}")
-
-    def stop(self) -> None:
-        """SIGKILL the whole process group, as a crash would."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-
-@contextlib.contextmanager
-def mlflow_uris_restored() -> Iterator[None]:
-    """Training sets MLflow's process-wide URIs (and their env variables); put them back."""
-    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    saved = {name: os.environ.get(name) for name in names}
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])
-        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)
@@ -118,7 +36,8 @@ def client_fails_fast(monkeypatch) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[MlflowServer]:
-    found = MlflowServer(tmp_path_factory.mktemp("mlflow-server"))
+    root = tmp_path_factory.mktemp("mlflow-server")
+    found = MlflowServer(f"sqlite:///{root / 'mlflow.db'}", root / "artifacts", root / "server.log")
     found.start()
     try:
         yield found
@@ -288,4 +207,4 @@ def test_the_service_never_waits_minutes_on_a_dead_registry(running, snapshot, t
 def _cleanup_server_files(server) -> Iterator[None]:
     yield
     server.stop()
-    shutil.rmtree(server.root / "artifacts", ignore_errors=True)
+    shutil.rmtree(server.artifacts, ignore_errors=True)
