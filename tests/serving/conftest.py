@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,9 @@ from features.bundle import ModelBundle
 from features.contract import Dataset
 from features.scheme import SchemeParameters
 from serving.app import create_app
+from serving.audit import AuditLog
 from serving.model_store import ModelStore
+from serving.security import KeyRing
 from serving.snapshot import Snapshot
 from training.fit import calibrate
 
@@ -109,6 +112,24 @@ def client(store: ModelStore, snapshot: Snapshot) -> Iterator[TestClient]:
     app = create_app(store, snapshot=snapshot, load_in_background=False, freeze_gc=False)
     with TestClient(app) as test_client:
         yield test_client
+
+
+@contextmanager
+def production_client(
+    store: ModelStore, snapshot: Snapshot, keys_file: Path, audit_file: Path
+) -> Iterator[TestClient]:
+    """The API as production runs it: keys required, every API request audited."""
+    app = create_app(
+        store,
+        snapshot=snapshot,
+        api_keys=KeyRing.load(keys_file),
+        environment="production",
+        audit=AuditLog(audit_file),
+        load_in_background=False,
+        freeze_gc=False,
+    )
+    with TestClient(app) as client:
+        yield client
 
 
 def person_body(dataset: Dataset, row: int = 0, **changes) -> dict:

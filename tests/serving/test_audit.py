@@ -14,7 +14,7 @@ from features.errors import AuditChainError
 from serving.app import create_app
 from serving.audit import GENESIS, AuditLog, line_hash, request_digest, verify
 from serving.security import KeyRing, add_key
-from tests.serving.conftest import list_body, person_body
+from tests.serving.conftest import list_body, person_body, production_client
 
 # Values no synthetic person has, so finding one in the log could only be a leak.
 DISTINCT = {"age": 117, "copayment_prev_year": 4321.987, "grunnkrets": "03010101"}
@@ -31,17 +31,8 @@ def keys(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def audited(store, snapshot, keys, tmp_path_factory) -> Iterator[TestClient]:
-    audit = AuditLog(tmp_path_factory.mktemp("audit") / "audit.jsonl")
-    app = create_app(
-        store,
-        snapshot=snapshot,
-        api_keys=KeyRing.load(keys[0]),
-        environment="production",
-        audit=audit,
-        load_in_background=False,
-        freeze_gc=False,
-    )
-    with TestClient(app) as client:
+    audit_file = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    with production_client(store, snapshot, keys[0], audit_file) as client:
         yield client
 
 

@@ -25,7 +25,7 @@ from serving.security import (
     read_key_file,
     revoke_key,
 )
-from tests.serving.conftest import list_body, person_body
+from tests.serving.conftest import list_body, person_body, production_client
 
 PROTECTED = {
     # path, method, body -> the least role that may call it
@@ -51,17 +51,8 @@ def auth(key: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def secured(store, snapshot, keys, tmp_path_factory) -> Iterator[TestClient]:
     """The API as production runs it: keys required, every API request audited."""
-    audit = AuditLog(tmp_path_factory.mktemp("audit") / "audit.jsonl")
-    app = create_app(
-        store,
-        snapshot=snapshot,
-        api_keys=KeyRing.load(keys[0]),
-        environment="production",
-        audit=audit,
-        load_in_background=False,
-        freeze_gc=False,
-    )
-    with TestClient(app) as client:
+    audit_file = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    with production_client(store, snapshot, keys[0], audit_file) as client:
         yield client
 
 
