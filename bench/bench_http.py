@@ -2,13 +2,15 @@
 
 Run by hand (needs ``wrk``: ``apt-get install -y wrk``)::
 
-    .venv/bin/python bench/bench_http.py [--rate 500] [--seconds 20] [--list-rate 50]
+    .venv/bin/python bench/bench_http.py [--rate 500] [--seconds 30] [--list-rates 10,50]
 
 Builds (once, cached under ``$TMPDIR/ptb-bench``) the national data set, trains and registers
 ``model_2026`` with ``training.pipeline`` in a local MLflow store, starts
 ``uvicorn serving.app:create_app_from_env --factory`` on a free port with the national snapshot,
-and drives it with wrk (open connections, each pacing its requests with a fixed delay so the
-total rate is about ``--rate``). Scenarios:
+and drives it with wrk: one thread, requests arriving at random (a Poisson process) at
+``--rate`` per second over ``--connections`` open connections, as independent payment systems
+would send them. (Connections that each pause a fixed time between requests fall into step and
+arrive in bursts, which measures the bursts rather than the service.) Scenarios:
 
 - ``POST /v1/grants/person``: one person per request, bodies drawn from the data set
   (target p99 < 5 ms at 500 requests/s);
@@ -32,6 +34,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -48,14 +51,30 @@ BODIES = 2000
 LIST_BODIES = 16
 
 WRK_SCRIPT = r"""
+-- An open load: requests arrive as a Poisson process at a fixed rate, whatever the answers do.
+-- delay() books the next arrival time for the connection that just finished; wrk measures
+-- each request from its send to its last byte.
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } ptb_timespec;
+int clock_gettime(int clk_id, ptb_timespec *tp);
+]]
+local CLOCK_MONOTONIC = 1
+local clock = ffi.new("ptb_timespec")
 local bodies = {}
 local paths = {}
 local method = "POST"
-local pause = 0
+local mean_gap_ms = 2
+local next_arrival = nil
+
+local function now_ms()
+  ffi.C.clock_gettime(CLOCK_MONOTONIC, clock)
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+end
 
 function init(args)
   method = args[1]
-  pause = tonumber(args[2])
+  mean_gap_ms = 1000 / tonumber(args[2])  -- this thread's share of the rate
   for line in io.lines(args[3]) do
     if method == "POST" then
       table.insert(bodies, line)
@@ -75,7 +94,16 @@ function request()
 end
 
 function delay()
-  return pause
+  local now = now_ms()
+  if next_arrival == nil or next_arrival < now - 1000 then
+    next_arrival = now  -- start, or more than a second behind: start the schedule afresh
+  end
+  next_arrival = next_arrival - mean_gap_ms * math.log(1 - math.random())
+  local wait = next_arrival - now
+  if wait < 1 then
+    return 0
+  end
+  return math.floor(wait)
 end
 
 function done(summary, latency, requests)
@@ -200,15 +228,26 @@ def service(command: list[str], env: dict, ready_url: str, log: Path, timeout: f
             process.wait()
 
 
-def wrk(
-    url: str, method: str, lines: Path, rate: float, seconds: int, connections: int, script: Path
-) -> dict:
-    """Drive ``url`` at about ``rate`` requests/s: each connection waits between requests."""
-    # Each connection sends, waits for the answer (about 1 ms), then pauses: C / (pause + 1 ms).
-    pause_ms = max(0, round(connections * 1000 / rate) - 1)
-    threads = min(2, connections)
-    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
-    command += ["--timeout", "5s", "-s", str(script), url, "--", method, str(pause_ms), str(lines)]
+@dataclass(frozen=True)
+class Load:
+    """One scenario: what wrk sends where, how fast and over how many connections."""
+
+    label: str
+    url: str
+    method: str
+    lines: Path
+    rate: float
+    connections: int
+
+
+def wrk(load: Load, seconds: int, script: Path) -> dict:
+    """Drive ``load.url`` with ``load.rate`` requests/s arriving at random (Poisson).
+
+    One wrk thread: the machine has 2 cores, and the service needs one of them.
+    """
+    command = ["wrk", "-t", "1", "-c", str(load.connections), "-d", f"{seconds}s"]
+    command += ["--timeout", "5s", "-s", str(script), load.url, "--"]
+    command += [load.method, str(load.rate), str(load.lines)]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     results = [json.loads(line[7:]) for line in out.splitlines() if line.startswith("RESULT ")]
     merged = results[0]  # wrk calls done() once, with the summary of all threads
@@ -216,31 +255,32 @@ def wrk(
     return merged
 
 
-def show(label: str, result: dict) -> None:
+def measure(load: Load, seconds: int, script: Path, warm_up: int) -> None:
+    """A warm-up run (every worker process sees requests; not reported), then the figures."""
+    if warm_up > 0:
+        wrk(load, warm_up, script)
+    result = wrk(load, seconds, script)
     print(
-        f"{label:<46} {result['rate']:7.0f} req/s  p50 {result['p50_us'] / 1e3:6.2f} ms  "
+        f"{load.label:<46} {result['rate']:7.0f} req/s  p50 {result['p50_us'] / 1e3:6.2f} ms  "
         f"p90 {result['p90_us'] / 1e3:6.2f} ms  p99 {result['p99_us'] / 1e3:6.2f} ms  "
         f"p99.9 {result['p999_us'] / 1e3:6.2f} ms  max {result['max_us'] / 1e3:6.1f} ms  "
-        f"non-2xx {result['non2xx']}  errors {result['socket_errors']}"
+        f"non-2xx {result['non2xx']}  errors {result['socket_errors']}",
+        flush=True,
     )
-
-
-def warm(url: str, lines: Path, count: int = 200) -> None:
-    bodies = lines.read_text().splitlines()
-    with httpx.Client(timeout=30) as client:
-        for i in range(count):
-            response = client.post(
-                url, content=bodies[i % len(bodies)], headers={"Content-Type": "application/json"}
-            )
-            response.raise_for_status()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=None, help="default: the whole country")
     parser.add_argument("--rate", type=float, default=500, help="person requests per second")
-    parser.add_argument("--list-rate", type=float, default=50, help="list requests per second")
-    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument(
+        "--list-rates",
+        type=lambda text: [float(rate) for rate in text.split(",")],
+        default=[10.0, 50.0],
+        help="2,000-person list requests per second, one run per rate (comma-separated)",
+    )
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--warm-up", type=int, default=5, help="seconds before each run")
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--no-snapshot", action="store_true", help="serve without --data")
@@ -260,6 +300,12 @@ def main() -> None:
     env.update(PTB_TRACKING_URI=uri, PTB_MODEL=version, PTB_MODEL_CACHE_DIR=str(work / "cache"))
     if not args.no_snapshot:
         env["PTB_DATA_DIR"] = str(data)
+    list_connections = max(2, args.connections // 2)
+
+    def run(loads: list[Load]) -> None:
+        for load in loads:
+            measure(load, args.seconds, script, args.warm_up)
+
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "uvicorn", "serving.app:create_app_from_env", "--factory"]
@@ -269,37 +315,39 @@ def main() -> None:
     started = time.perf_counter()
     with service(command, env, f"{url}/readyz", work / "uvicorn.log"):
         print(f"ptb service ready in {time.perf_counter() - started:.1f} s")
-        warm(f"{url}/v1/grants/person", files["person"])
-        warm(f"{url}/v1/grants/list", files["list"], 20)
-        show(
-            "ptb POST /v1/grants/person",
-            wrk(
+        loads = [
+            Load(
+                "ptb POST /v1/grants/person",
                 f"{url}/v1/grants/person",
                 "POST",
                 files["person"],
                 args.rate,
-                args.seconds,
                 args.connections,
-                script,
-            ),
-        )
-        show(
-            f"ptb POST /v1/grants/list ({LIST_PERSONS} persons)",
-            wrk(
+            )
+        ]
+        loads += [
+            Load(
+                f"ptb POST /v1/grants/list ({LIST_PERSONS} persons)",
                 f"{url}/v1/grants/list",
                 "POST",
                 files["list"],
-                args.list_rate,
-                args.seconds,
-                max(2, args.connections // 2),
-                script,
-            ),
-        )
-        if not args.no_snapshot:
-            show(
-                "ptb GET /v1/grants/lists/{list_id}",
-                wrk(url, "GET", files["paths"], args.rate, args.seconds, args.connections, script),
+                rate,
+                list_connections,
             )
+            for rate in args.list_rates
+        ]
+        if not args.no_snapshot:
+            loads.append(
+                Load(
+                    "ptb GET /v1/grants/lists/{list_id}",
+                    url,
+                    "GET",
+                    files["paths"],
+                    args.rate,
+                    args.connections,
+                )
+            )
+        run(loads)
     if args.skip_mlflow:
         return
     port = free_port()
@@ -311,31 +359,29 @@ def main() -> None:
     started = time.perf_counter()
     with service(command, env, f"{url}/ping", work / "mlflow.log"):
         print(f"mlflow models serve ready in {time.perf_counter() - started:.1f} s")
-        warm(f"{url}/invocations", files["mlflow_person"])
-        show(
-            "mlflow POST /invocations (1 person)",
-            wrk(
-                f"{url}/invocations",
+        invocations = f"{url}/invocations"
+        loads = [
+            Load(
+                "mlflow POST /invocations (1 person)",
+                invocations,
                 "POST",
                 files["mlflow_person"],
                 args.rate,
-                args.seconds,
                 args.connections,
-                script,
-            ),
-        )
-        show(
-            f"mlflow POST /invocations ({LIST_PERSONS} persons)",
-            wrk(
-                f"{url}/invocations",
+            )
+        ]
+        loads += [
+            Load(
+                f"mlflow POST /invocations ({LIST_PERSONS} persons)",
+                invocations,
                 "POST",
                 files["mlflow_list"],
-                args.list_rate,
-                args.seconds,
-                max(2, args.connections // 2),
-                script,
-            ),
-        )
+                rate,
+                list_connections,
+            )
+            for rate in args.list_rates
+        ]
+        run(loads)
 
 
 if __name__ == "__main__":

@@ -177,6 +177,11 @@ class Coded:
         codes = [positions.setdefault(value, len(positions)) for value in values]
         return cls(np.array(list(positions), dtype=object), np.array(codes, dtype=np.intp))
 
+    @classmethod
+    def repeated(cls, value, count: int) -> Coded:
+        """One value for ``count`` persons, such as a list's practice kommune."""
+        return cls(np.array([value], dtype=object), np.zeros(count, dtype=np.intp))
+
     def __len__(self) -> int:
         return len(self.codes)
 
@@ -224,9 +229,14 @@ class PersonColumns:
         grunnkrets: Sequence[str],
         copayment_prev_year: Sequence[float],
         refugee_first_year: Sequence[bool],
-        practice_kommune: Sequence[str],
+        practice_kommune: Sequence[str] | Coded,
     ) -> PersonColumns:
-        """From plain Python sequences, as an API request holds them (one or a list's persons)."""
+        """From plain Python sequences, as an API request holds them (one or a list's persons).
+
+        ``practice_kommune`` may come coded already, e.g. a list's one kommune for all persons.
+        """
+        if not isinstance(practice_kommune, Coded):
+            practice_kommune = Coded.from_values(practice_kommune)
         return cls(
             age=np.array(age, dtype=np.int64),
             male=np.array([s == "M" for s in sex], dtype=bool),
@@ -236,7 +246,7 @@ class PersonColumns:
                 np.arange(len(copayment_prev_year), dtype=np.intp),
             ),
             refugee_first_year=np.array(refugee_first_year, dtype=bool),
-            practice_kommune=Coded.from_values(practice_kommune),
+            practice_kommune=practice_kommune,
         )
 
 

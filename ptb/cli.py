@@ -191,8 +191,18 @@ def serve(
     ] = None,
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="worker processes, one per core; each holds the model and the snapshot",
+        ),
+    ] = 1,
 ) -> None:
     """Serve grants per person and per list, model info and what-if over HTTP."""
+    import os
+
     import uvicorn
 
     from serving.app import create_app_from_settings
@@ -205,9 +215,26 @@ def serve(
     snapshot = Snapshot.load(data) if data is not None else None
     served = model or settings.model or settings.serving_alias
     configure_logging(settings.log_format, settings.log_level)
-    application = create_app_from_settings(settings, snapshot=snapshot, default_model=served)
-    console.print(f"serving ptb {served} on http://{host}:{port}/docs")
-    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+    console.print(f"serving ptb {served} on http://{host}:{port}/docs ({workers} worker(s))")
+    if workers == 1:
+        application = create_app_from_settings(settings, snapshot=snapshot, default_model=served)
+        uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+        return
+    # Each worker process builds the service from the environment: the same settings, this
+    # model and this snapshot (checked above, then left to the workers to hold).
+    del snapshot
+    os.environ["PTB_MODEL"] = served
+    if data is not None:
+        os.environ["PTB_DATA_DIR"] = str(data)
+    uvicorn.run(
+        "serving.app:create_app_from_env",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @app.command()

@@ -370,9 +370,13 @@ def _field(location: Sequence) -> str:
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """422 naming each field and the rule it breaks, e.g. ``age: less_than_equal``."""
+    errors = exc.errors()  # type: ignore[attr-defined]
+    syntax = next((error for error in errors if error["type"] == "json_invalid"), None)
+    if syntax is not None:
+        return JSONResponse(_invalid_json(syntax).model_dump(exclude_none=True), status_code=422)
     details = [
         ErrorDetail(field=_field(error["loc"]), rule=error["type"], message=error["msg"])
-        for error in exc.errors()  # type: ignore[attr-defined]
+        for error in errors
     ]
     summary = "; ".join(f"{d.field}: {d.message}" for d in details[:5])
     more = f" (and {len(details) - 5} more)" if len(details) > 5 else ""
@@ -383,6 +387,21 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
         details=details,
     )
     return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+
+
+def _invalid_json(error: dict) -> ErrorBody:
+    """A body that is not JSON: where it breaks, as pydantic or ``json`` found it."""
+    where = error["loc"][1:]  # json.loads gives the character offset after "body"
+    found = (error.get("ctx", {}).get("error") or error["msg"]).removeprefix("Invalid JSON: ")
+    message = f"body is not valid JSON: {found}"
+    if where:
+        message += f" (at character {where[0]})"
+    return ErrorBody(
+        error="invalid_json",
+        message=message,
+        field="body",
+        details=[ErrorDetail(field="body", rule="json_invalid", message=message)],
+    )
 
 
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:

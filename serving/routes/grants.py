@@ -12,14 +12,16 @@ from collections.abc import Iterator
 from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from features.errors import UnknownCodeError
 from features.grants import PersonColumns, apportion_nok, list_totals
+from features.indicators import Coded
 from features.scheme import round_nok
 from serving.deps import ModelDep, SnapshotDep, SnapshotMissingError, StateDep, resolve_model
+from serving.json_body import json_request_body, read_json_body
 from serving.model_store import LoadedModel
 from serving.schemas import (
     ErrorBody,
@@ -71,9 +73,15 @@ def model_fields(model: LoadedModel) -> dict:
     }
 
 
-@router.post("/person", response_model=PersonGrant, responses=ERRORS)
-async def person_grant(body: PersonIn, state: StateDep) -> PersonGrant:
+@router.post(
+    "/person",
+    response_model=PersonGrant,
+    responses=ERRORS,
+    openapi_extra=json_request_body(PersonIn, description="one person's indicators"),
+)
+async def person_grant(request: Request, state: StateDep) -> PersonGrant:
     """One person's relative weight, annual grant and each indicator's contribution in NOK."""
+    body = await read_json_body(request, PersonIn)
     model = await resolve_model(state, body.model_version)
     columns = PersonColumns.from_records(
         age=[body.age],
@@ -95,32 +103,39 @@ async def person_grant(body: PersonIn, state: StateDep) -> PersonGrant:
     )
 
 
-@router.post("/list", response_model=ListGrant, responses=ERRORS)
-async def list_grant(body: ListIn, state: StateDep) -> ListGrant:
+@router.post(
+    "/list",
+    response_model=ListGrant,
+    responses=ERRORS,
+    openapi_extra=json_request_body(ListIn, description="a GP list and its persons"),
+)
+async def list_grant(request: Request, state: StateDep) -> ListGrant:
     """A list's total annual grant: its persons' unrounded grants summed, rounded once."""
+    body = await read_json_body(request, ListIn)
     model = await resolve_model(state, body.model_version)
     persons = body.persons
     columns = PersonColumns.from_records(
-        age=[p.age for p in persons],
-        sex=[p.sex for p in persons],
-        grunnkrets=[p.grunnkrets for p in persons],
-        copayment_prev_year=[p.copayment_prev_year for p in persons],
-        refugee_first_year=[p.refugee_first_year for p in persons],
-        practice_kommune=[body.practice_kommune] * len(persons),
+        age=[p["age"] for p in persons],
+        sex=[p["sex"] for p in persons],
+        grunnkrets=[p["grunnkrets"] for p in persons],
+        copayment_prev_year=[p["copayment_prev_year"] for p in persons],
+        refugee_first_year=[p["refugee_first_year"] for p in persons],
+        practice_kommune=Coded.repeated(body.practice_kommune, len(persons)),
     )
     try:
         scores = model.scorer.score(columns)
     except UnknownCodeError as exc:
         where = f"persons.{exc.field}" if exc.field == "grunnkrets" else exc.field
         raise UnknownCodeError(where, exc.codes, exc.reference) from exc
-    count, total, mean_weight = list_totals(
+    count, totals, mean_weight = list_totals(
         np.zeros(len(persons), dtype=np.intp), 1, scores.weight, scores.grant_nok
     )
+    total = float(totals[0])
     return ListGrant(
         practice_kommune=body.practice_kommune,
         persons=int(count[0]),
-        total_nok=round_nok(float(total[0])),
-        monthly_nok=round_nok(float(total[0]) / 12.0),
+        total_nok=round_nok(total),
+        monthly_nok=round_nok(total / 12.0),
         mean_weight=float(mean_weight[0]),
         **model_fields(model),
     )

@@ -30,6 +30,7 @@ from serving.deps import (
     get_snapshot,
     resolve_model,
 )
+from serving.json_body import json_request_body
 from serving.model_store import LoadedModel
 from serving.scenario import Scenario, parse_scenario
 from serving.schemas import VERSION_PATTERN, ErrorBody, ErrorDetail
@@ -80,23 +81,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def _inline_schema(schema: dict) -> dict:
-    """A JSON schema with its ``$defs`` written in place, for an OpenAPI request body."""
-    definitions = schema.pop("$defs", {})
-
-    def inline(node):
-        if isinstance(node, dict):
-            ref = node.get("$ref", "")
-            if ref.startswith("#/$defs/"):
-                return inline(definitions[ref.removeprefix("#/$defs/")])
-            return {key: inline(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [inline(item) for item in node]
-        return node
-
-    return inline(schema)
-
-
 router = APIRouter(prefix="/v1/whatif", tags=["what-if"], lifespan=lifespan)
 
 ERRORS = {
@@ -108,33 +92,26 @@ ERRORS = {
     422: {"model": ErrorBody, "description": "invalid scenario: the field and what is wrong"},
     503: {"model": ErrorBody, "description": "model or snapshot still loading"},
 }
-SCENARIO_BODY = {
-    "requestBody": {
-        "required": False,
-        "description": "the scenario: the fields of a scenario file; an empty object changes "
-        "nothing",
-        "content": {
-            "application/json": {
-                "schema": _inline_schema(Scenario.model_json_schema()),
-                "examples": {
-                    "dampened": {"summary": "the 2023 dampening", "value": {"dampening": 0.5}},
-                    "centrality": {
-                        "summary": "strengthened centrality supplement, same budget",
-                        "value": {"centrality_supplement_nok": {"5": 500, "6": 1000}},
-                    },
-                    "list_rules": {
-                        "summary": "floor and break point",
-                        "value": {
-                            "floor_persons": 500,
-                            "break_point_persons": 1500,
-                            "break_point_rate_share": 0.6,
-                        },
-                    },
-                },
-            }
+SCENARIO_BODY = json_request_body(
+    Scenario,
+    required=False,
+    description="the scenario: the fields of a scenario file; an empty object changes nothing",
+    examples={
+        "dampened": {"summary": "the 2023 dampening", "value": {"dampening": 0.5}},
+        "centrality": {
+            "summary": "strengthened centrality supplement, same budget",
+            "value": {"centrality_supplement_nok": {"5": 500, "6": 1000}},
         },
-    }
-}
+        "list_rules": {
+            "summary": "floor and break point",
+            "value": {
+                "floor_persons": 500,
+                "break_point_persons": 1500,
+                "break_point_rate_share": 0.6,
+            },
+        },
+    },
+)
 
 
 class _Invalid(Exception):

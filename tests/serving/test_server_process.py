@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from features.contract import write_dataset
+from serving import audit
 from tests.serving.conftest import list_body, person_body
 
 pytestmark = pytest.mark.slow
@@ -28,8 +29,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_service(tracking_uri: str, data_dir: Path, cache_dir: Path) -> Iterator[str]:
-    """``uvicorn serving.app:create_app_from_env --factory`` until the block ends."""
+def running_service(
+    tracking_uri: str, data_dir: Path, cache_dir: Path, workers: int | None = None
+) -> Iterator[str]:
+    """``uvicorn serving.app:create_app_from_env --factory`` until the block ends.
+
+    With ``workers``, ``ptb serve --workers N`` instead: the product's own command.
+    """
     port = free_port()
     log = cache_dir.parent / f"uvicorn-{port}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
@@ -37,16 +43,21 @@ def running_service(tracking_uri: str, data_dir: Path, cache_dir: Path) -> Itera
         PTB_TRACKING_URI=tracking_uri,
         PTB_DATA_DIR=str(data_dir),
         PTB_MODEL_CACHE_DIR=str(cache_dir),
+        PTB_AUDIT_LOG=str(cache_dir.parent / "audit.jsonl"),
     )
-    command = [sys.executable, "-m", "uvicorn", "serving.app:create_app_from_env", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    if workers is None:
+        command = [sys.executable, "-m", "uvicorn", "serving.app:create_app_from_env"]
+        command += ["--factory", "--log-level", "warning"]
+    else:
+        command = [str(Path(sys.executable).parent / "ptb"), "serve", "--workers", str(workers)]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
     with log.open("w") as output:
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"service exited: {log.read_text()}")
@@ -96,3 +107,37 @@ def test_identical_answers_across_restarts_even_with_the_registry_down(
     blocker.write_text("")
     with running_service(f"sqlite:///{blocker / 'mlflow.db'}", data_dir, cache_dir) as url:
         assert answers(url, tiny_dataset) == first
+
+
+def processes(parent: int | None = None) -> Iterator[tuple[int, list[str]]]:
+    """Process ids and command lines, optionally only the children of ``parent`` (Linux)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            args = (entry / "cmdline").read_bytes().decode().split("\0")[:-1]
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent is None or ppid == parent:
+            yield int(entry.name), args
+
+
+def test_ptb_serve_with_two_workers_answers_alike_and_keeps_one_audit_chain(
+    registry, tiny_dataset, tmp_path
+):
+    data_dir = write_dataset(tiny_dataset, tmp_path / "snapshot")
+    cache_dir = tmp_path / "model-cache"
+    with running_service(registry.tracking_uri, data_dir, cache_dir) as url:
+        single = answers(url, tiny_dataset)
+    audit_log = tmp_path / "audit.jsonl"
+    audit_log.unlink()
+    with running_service(registry.tracking_uri, data_dir, cache_dir, workers=2) as url:
+        port = url.rsplit(":", 1)[1]
+        supervisor = next(pid for pid, args in processes() if ["--port", port] == args[-2:])
+        assert len([pid for pid, _ in processes(parent=supervisor)]) >= 2
+        # A new connection per request, so both workers answer some of them.
+        for _ in range(8):
+            assert answers(url, tiny_dataset) == single
+    summary = audit.verify(audit_log)
+    assert summary.records == 8 * 7

@@ -165,6 +165,89 @@ def test_rejected_person_requests_name_field_and_rule(
         assert error["details"][0]["rule"] == kind
 
 
+@pytest.mark.parametrize(
+    ("change", "status", "field", "kind"),
+    [r[1:] for r in REJECTIONS],
+    ids=[r[0] for r in REJECTIONS],
+)
+def test_a_list_rejects_what_a_person_request_rejects(
+    client, tiny_dataset, change, status, field, kind
+):
+    """The same rule, named at the list level or at the person's position in the list."""
+    list_id = str(tiny_dataset.lists["list_id"].iloc[0])
+    body = list_body(tiny_dataset, list_id)
+    if field == "practice_kommune":
+        body.update(change)
+        where = "practice_kommune"
+    else:
+        body["persons"][2].update(change)
+        where = "persons.grunnkrets" if kind == "unknown_code" else f"persons.2.{field}"
+    response = client.post("/v1/grants/list", json=body)
+    assert response.status_code == status
+    error = response.json()
+    assert error["field"] == where
+    assert error["error"] == ("unknown_code" if kind == "unknown_code" else "validation_error")
+    if kind != "unknown_code":
+        assert error["details"][0]["rule"] == kind
+
+
+BODY_REJECTIONS = [
+    # (what is wrong, body, content type, error kind, rule)
+    ("not JSON", b'{"age": 44,', "application/json", "invalid_json", "json_invalid"),
+    (
+        "not UTF-8",
+        '{"sex": "\xe6"}'.encode("latin-1"),
+        "application/json",
+        "invalid_json",
+        "json_invalid",
+    ),
+    ("empty", b"", "application/json", "invalid_json", "json_invalid"),
+    ("an array", b"[]", "application/json", "validation_error", "model_type"),
+    ("sent as text", b"{}", "text/plain", "validation_error", "content_type"),
+    ("no content type", b"{}", None, "validation_error", "content_type"),
+]
+
+
+@pytest.mark.parametrize("path", ["/v1/grants/person", "/v1/grants/list"])
+@pytest.mark.parametrize(
+    ("body", "content_type", "error", "rule"),
+    [r[1:] for r in BODY_REJECTIONS],
+    ids=[r[0] for r in BODY_REJECTIONS],
+)
+def test_a_body_that_is_not_a_json_object_is_named_as_the_body(
+    client, path, body, content_type, error, rule
+):
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post(path, content=body, headers=headers)
+    assert response.status_code == 422
+    answer = response.json()
+    assert (answer["error"], answer["field"]) == (error, "body")
+    assert answer["details"][0]["rule"] == rule
+    assert answer["message"]
+
+
+def test_json_with_a_charset_parameter_is_accepted(client, tiny_dataset):
+    body = json.dumps(person_body(tiny_dataset)).encode()
+    headers = {"content-type": "application/json; charset=utf-8"}
+    assert client.post("/v1/grants/person", content=body, headers=headers).status_code == 200
+
+
+def test_openapi_documents_both_grant_bodies(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, fields in (
+        ("/v1/grants/person", {"age", "sex", "grunnkrets", "practice_kommune"}),
+        ("/v1/grants/list", {"practice_kommune", "persons"}),
+    ):
+        body = paths[path]["post"]["requestBody"]
+        schema = body["content"]["application/json"]["schema"]
+        assert body["required"] is True
+        assert fields <= set(schema["required"])
+        assert schema["additionalProperties"] is False
+    persons = schema["properties"]["persons"]
+    assert persons["minItems"] == 1
+    assert {"age", "grunnkrets"} <= set(persons["items"]["required"])
+
+
 def test_missing_field_is_named(client, tiny_dataset):
     body = person_body(tiny_dataset)
     del body["sex"]
