@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Annotated
@@ -201,8 +205,6 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve grants per person and per list, model info and what-if over HTTP."""
-    import os
-
     import uvicorn
 
     from serving.app import create_app_from_settings
@@ -226,15 +228,37 @@ def serve(
     os.environ["PTB_MODEL"] = served
     if data is not None:
         os.environ["PTB_DATA_DIR"] = str(data)
-    uvicorn.run(
-        "serving.app:create_app_from_env",
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-    )
+    with shared_metrics_dir():
+        uvicorn.run(
+            "serving.app:create_app_from_env",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+
+
+@contextmanager
+def shared_metrics_dir() -> Iterator[Path]:
+    """``PROMETHEUS_MULTIPROC_DIR`` for the workers, emptied first: a scrape sums them all.
+
+    The operator's directory if one is set (its old files removed, as the counters restart
+    with the workers), otherwise a temporary one, removed again at exit.
+    """
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="ptb-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 @app.command()

@@ -1,5 +1,6 @@
-"""The app factory: routers from a list, each behind its role, one error handler, the model
-loaded at start-up, and one middleware for metrics, the access log and the audit log.
+"""The app factory: routers from a list, each behind its role, the error handlers of
+``serving.error_responses``, the model loaded at start-up, and one middleware for metrics, the
+access log and the audit log.
 
 ``create_app(store, snapshot=..., default_model=..., api_keys=..., audit=...)`` builds the
 service from plain values; ``create_app_from_env`` is the uvicorn factory (``uvicorn
@@ -21,41 +22,19 @@ from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from features.bundle import BundleError
-from features.errors import (
-    AuditLogError,
-    AuthenticationError,
-    ConfigurationError,
-    ContractError,
-    ModelNotFoundError,
-    PermissionDeniedError,
-    PtbError,
-    ReloadInProgressError,
-    ReloadRefused,
-    ScenarioError,
-    UnknownCodeError,
-    UnknownQueryError,
-)
+from features.errors import ConfigurationError
 from features.settings import DEVELOPMENT, Settings
 from serving.audit import AuditLog
-from serving.deps import (
-    ServiceNotReadyError,
-    ServingState,
-    SnapshotMissingError,
-    refuse_unknown_query,
-    require_role,
-)
-from serving.model_store import ModelStore, RegistryUnavailableError, apply_registry_http_defaults
+from serving.deps import ServingState, refuse_unknown_query, require_role
+from serving.error_responses import add_error_handlers
+from serving.model_store import ModelStore, apply_registry_http_defaults
 from serving.observability import Metrics, RequestWatch, configure_logging
 from serving.reload import ModelWatch
 from serving.routes import admin, grants, health, metrics, model, policy, whatif
-from serving.schemas import ErrorBody, ErrorDetail
+from serving.schemas import ErrorBody
 from serving.security import KeyRing, Role
 from serving.snapshot import Snapshot
 
@@ -230,9 +209,7 @@ def create_app(
     if whatif.router in routers:
         state.warmers.append(lambda served: _warm_whatif(app, served))
     app.add_middleware(RequestWatch, metrics=app_metrics, audit=audit)
-    app.add_exception_handler(PtbError, ptb_error_handler)
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
-    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    add_error_handlers(app)
     return app
 
 
@@ -291,132 +268,3 @@ def create_app_from_settings(settings: Settings, **overrides) -> FastAPI:
         "startup_retry_seconds": settings.startup_retry_seconds,
     }
     return create_app(store, **{**options, **overrides})
-
-
-def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
-    """Map the product's errors to HTTP: unknown codes 422, unknown versions 404, ..."""
-    message = str(exc)
-    if isinstance(exc, UnknownCodeError):
-        return 422, ErrorBody(
-            error="unknown_code", message=message, field=exc.field, codes=list(exc.codes)
-        )
-    if isinstance(exc, ModelNotFoundError):
-        return 404, ErrorBody(
-            error="model_not_found",
-            message=message,
-            field="model_version",
-            available_versions=list(exc.available),
-        )
-    if isinstance(exc, SnapshotMissingError):
-        field = "list_id" if exc.list_id is not None else None
-        return 404, ErrorBody(error="not_found", message=message, field=field)
-    if isinstance(exc, ScenarioError):
-        details = [ErrorDetail(field=f, rule="scenario", message=m) for f, m in exc.problems]
-        return 422, ErrorBody(
-            error="invalid_scenario", message=message, field=exc.field, details=details or None
-        )
-    if isinstance(exc, AuthenticationError):
-        return 401, ErrorBody(error="unauthorized", message=message)
-    if isinstance(exc, PermissionDeniedError):
-        return 403, ErrorBody(error="forbidden", message=message)
-    if isinstance(exc, ReloadInProgressError):
-        return 409, ErrorBody(error="reload_in_progress", message=message, field="model")
-    if isinstance(exc, ReloadRefused):
-        details = [
-            ErrorDetail(field="model", rule=check.name, message=check.detail)
-            for check in exc.checks
-            if not check.passed
-        ]
-        return 422, ErrorBody(
-            error="reload_refused", message=message, field="model", details=details or None
-        )
-    if isinstance(
-        exc, ServiceNotReadyError | RegistryUnavailableError | BundleError | AuditLogError
-    ):
-        return 503, ErrorBody(error="unavailable", message=message)
-    if isinstance(exc, UnknownQueryError):
-        details = [
-            ErrorDetail(field=name[:64], rule="unknown_parameter", message="not taken here")
-            for name in exc.unknown[:20]
-        ]
-        return 422, ErrorBody(
-            error="validation_error", message=message, field=exc.unknown[0][:64], details=details
-        )
-    if isinstance(exc, ContractError):
-        details = [
-            ErrorDetail(field=f"{v.table}.{v.column}", rule=v.rule, message=str(v))
-            for v in exc.violations
-        ]
-        return 422, ErrorBody(error="contract_violation", message=message, details=details)
-    return 422, ErrorBody(error=type(exc).__name__, message=message)
-
-
-async def ptb_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    status, body = _status_and_body(exc)  # type: ignore[arg-type]
-    headers = None
-    if status == 503:
-        headers = {"Retry-After": "5"}
-    elif status == 401:
-        headers = {"WWW-Authenticate": 'Bearer realm="ptb"'}
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
-
-
-def _field(location: Sequence) -> str:
-    parts = [str(part) for part in location]
-    if parts and parts[0] in ("body", "query", "path", "header"):
-        parts = parts[1:]
-    return ".".join(parts) or "body"
-
-
-async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """422 naming each field and the rule it breaks, e.g. ``age: less_than_equal``."""
-    errors = exc.errors()  # type: ignore[attr-defined]
-    syntax = next((error for error in errors if error["type"] == "json_invalid"), None)
-    if syntax is not None:
-        return JSONResponse(_invalid_json(syntax).model_dump(exclude_none=True), status_code=422)
-    details = [
-        ErrorDetail(field=_field(error["loc"]), rule=error["type"], message=error["msg"])
-        for error in errors
-    ]
-    summary = "; ".join(f"{d.field}: {d.message}" for d in details[:5])
-    more = f" (and {len(details) - 5} more)" if len(details) > 5 else ""
-    body = ErrorBody(
-        error="validation_error",
-        message=f"invalid request: {summary}{more}",
-        field=details[0].field if details else None,
-        details=details,
-    )
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
-
-
-def _invalid_json(error: dict) -> ErrorBody:
-    """A body that is not JSON: where it breaks, as pydantic or ``json`` found it."""
-    where = error["loc"][1:]  # json.loads gives the character offset after "body"
-    found = (error.get("ctx", {}).get("error") or error["msg"]).removeprefix("Invalid JSON: ")
-    message = f"body is not valid JSON: {found}"
-    if where:
-        message += f" (at character {where[0]})"
-    return ErrorBody(
-        error="invalid_json",
-        message=message,
-        field="body",
-        details=[ErrorDetail(field="body", rule="json_invalid", message=message)],
-    )
-
-
-async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """Starlette's own errors in the API's error shape; a body that is not text JSON is a 422."""
-    status = exc.status_code  # type: ignore[attr-defined]
-    detail = str(getattr(exc, "detail", "") or "")
-    headers = getattr(exc, "headers", None)
-    if status == 400 and "parsing the body" in detail:
-        body = ErrorBody(
-            error="invalid_json",
-            message="body is not JSON text (UTF-8)",
-            field="body",
-            details=[ErrorDetail(field="body", rule="json_invalid", message=detail)],
-        )
-        return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
-    kinds = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-    body = ErrorBody(error=kinds.get(status, "http_error"), message=detail or f"HTTP {status}")
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)

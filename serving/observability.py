@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -28,8 +29,10 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
+    generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.errors import AuditLogError
@@ -76,10 +79,22 @@ def note_caller(key_id: str | None, role: str | None) -> None:
         facts.key_id, facts.role = key_id, role
 
 
+def multiprocess_dir() -> str | None:
+    """Where worker processes share their metrics (``PROMETHEUS_MULTIPROC_DIR``), if they do."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
 class Metrics:
-    """The service's Prometheus metrics, in a registry of its own (one per app)."""
+    """The service's Prometheus metrics, in a registry of its own (one per app).
+
+    With several worker processes (``PROMETHEUS_MULTIPROC_DIR`` set before they start, as
+    ``ptb serve --workers`` does), counters and histograms are kept in files there, and
+    ``exposition`` sums every worker's; process figures and the serving model are then the
+    answering worker's own.
+    """
 
     def __init__(self, state=None, audit: AuditLog | None = None):
+        self.state = state
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "ptb_http_requests",
@@ -95,7 +110,10 @@ class Metrics:
             registry=self.registry,
         )
         self.in_flight = Gauge(
-            "ptb_http_requests_in_flight", "Requests being answered", registry=self.registry
+            "ptb_http_requests_in_flight",
+            "Requests being answered",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.reloads = Counter(
             "ptb_model_reloads",
@@ -121,6 +139,17 @@ class Metrics:
         PlatformCollector(registry=self.registry)
         if state is not None:
             self.registry.register(ServingCollector(state))
+
+    def exposition(self) -> bytes:
+        """The text a scrape gets: this process's metrics, or every worker's summed."""
+        folder = multiprocess_dir()
+        if folder is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=folder)
+        if self.state is not None:
+            registry.register(ServingCollector(self.state))
+        return generate_latest(registry)
 
 
 class ServingCollector:

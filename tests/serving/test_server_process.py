@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from features.contract import write_dataset
 from serving import audit
@@ -62,7 +63,10 @@ def running_service(
             if process.poll() is not None:
                 raise AssertionError(f"service exited: {log.read_text()}")
             try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                # Each worker loads the model on its own and logs when it serves it.
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200 and (
+                    log.read_text().count('"serving model ') >= (workers or 1)
+                ):
                     break
             except httpx.TransportError:
                 pass
@@ -139,5 +143,18 @@ def test_ptb_serve_with_two_workers_answers_alike_and_keeps_one_audit_chain(
         # A new connection per request, so both workers answer some of them.
         for _ in range(8):
             assert answers(url, tiny_dataset) == single
+        # Whichever worker answers the scrape, it counts the requests of both.
+        for _ in range(4):
+            assert person_requests_counted(httpx.get(f"{url}/metrics").text) == 8 * 3
     summary = audit.verify(audit_log)
     assert summary.records == 8 * 7
+
+
+def person_requests_counted(metrics_text: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics_text)
+        for sample in family.samples
+        if sample.name == "ptb_http_requests_total"
+        and sample.labels.get("route") == "/v1/grants/person"
+    )
