@@ -46,76 +46,10 @@ from bench_scoring import national_data  # noqa: E402
 from features.contract import load_dataset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
 LIST_PERSONS = 2000
 BODIES = 2000
 LIST_BODIES = 16
-
-WRK_SCRIPT = r"""
--- An open load: requests arrive as a Poisson process at a fixed rate, whatever the answers do.
--- delay() books the next arrival time for the connection that just finished; wrk measures
--- each request from its send to its last byte.
-local ffi = require("ffi")
-ffi.cdef[[
-typedef struct { long tv_sec; long tv_nsec; } ptb_timespec;
-int clock_gettime(int clk_id, ptb_timespec *tp);
-]]
-local CLOCK_MONOTONIC = 1
-local clock = ffi.new("ptb_timespec")
-local bodies = {}
-local paths = {}
-local method = "POST"
-local mean_gap_ms = 2
-local next_arrival = nil
-
-local function now_ms()
-  ffi.C.clock_gettime(CLOCK_MONOTONIC, clock)
-  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
-end
-
-function init(args)
-  method = args[1]
-  mean_gap_ms = 1000 / tonumber(args[2])  -- this thread's share of the rate
-  for line in io.lines(args[3]) do
-    if method == "POST" then
-      table.insert(bodies, line)
-    else
-      table.insert(paths, line)
-    end
-  end
-  math.randomseed(os.time() + math.floor(os.clock() * 1e6))
-end
-
-function request()
-  if method == "POST" then
-    local body = bodies[math.random(#bodies)]
-    return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
-  end
-  return wrk.format("GET", paths[math.random(#paths)])
-end
-
-function delay()
-  local now = now_ms()
-  if next_arrival == nil or next_arrival < now - 1000 then
-    next_arrival = now  -- start, or more than a second behind: start the schedule afresh
-  end
-  next_arrival = next_arrival - mean_gap_ms * math.log(1 - math.random())
-  local wait = next_arrival - now
-  if wait < 1 then
-    return 0
-  end
-  return math.floor(wait)
-end
-
-function done(summary, latency, requests)
-  io.write(string.format(
-    'RESULT {"requests": %d, "seconds": %.3f, "non2xx": %d, "socket_errors": %d, ' ..
-    '"p50_us": %d, "p90_us": %d, "p99_us": %d, "p999_us": %d, "max_us": %d, "mean_us": %.1f}\n',
-    summary.requests, summary.duration / 1e6, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency:percentile(99.9), latency.max, latency.mean))
-end
-"""
 
 
 def free_port() -> int:
@@ -248,7 +182,8 @@ def wrk(load: Load, seconds: int, script: Path) -> dict:
     command = ["wrk", "-t", "1", "-c", str(load.connections), "-d", f"{seconds}s"]
     command += ["--timeout", "5s", "-s", str(script), load.url, "--"]
     command += [load.method, str(load.rate), str(load.lines)]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    # From bench/, where the script finds the poisson_arrivals module.
+    out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=BENCH).stdout
     results = [json.loads(line[7:]) for line in out.splitlines() if line.startswith("RESULT ")]
     merged = results[0]  # wrk calls done() once, with the summary of all threads
     merged["rate"] = merged["requests"] / merged["seconds"]
@@ -294,8 +229,7 @@ def main() -> None:
     uri, version = registry(data, data.parent / "registry")
     work = Path(tempfile.mkdtemp(prefix="ptb-bench-http-"))
     files = request_files(data, work)
-    script = work / "drive.lua"
-    script.write_text(WRK_SCRIPT)
+    script = BENCH / "bench_http.lua"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
     env.update(PTB_TRACKING_URI=uri, PTB_MODEL=version, PTB_MODEL_CACHE_DIR=str(work / "cache"))
     if not args.no_snapshot:

@@ -1,13 +1,14 @@
--- wrk script for bench/load_test.py: mixed requests drawn from a file, paced per connection.
+-- wrk script for bench/load_test.py: mixed requests drawn from a file, at a fixed rate.
 --
--- args: <requests file> <pause ms> <API key>
+-- args: <requests file> <requests per second> <API key>
 -- Each line of the requests file is "METHOD<TAB>PATH<TAB>BODY" (BODY may be empty); the file
--- holds the mix in its proportions, so a uniform draw gives the mix. Each connection waits
--- <pause ms> after each answer (wrk's delay()), so C connections send about C / (pause +
--- latency) requests a second. Status codes are counted per thread and summed in done().
+-- holds the mix in its proportions, so a uniform draw gives the mix. Requests arrive as a
+-- Poisson process (poisson_arrivals.lua). Status codes are counted per thread and summed in
+-- done().
+local arrivals = require("poisson_arrivals")
 
 local requests = {}
-local pause = 0
+local next_delay = nil
 local key = ""
 counts = {}  -- a global: done() reads it from each thread with thread:get
 local threads = {}
@@ -17,7 +18,7 @@ function setup(thread)
 end
 
 function init(args)
-  pause = tonumber(args[2])
+  next_delay = arrivals.delay_at(tonumber(args[2]))
   key = args[3]
   for line in io.lines(args[1]) do
     local method, path, body = line:match("^(%u+)\t([^\t]+)\t?(.*)$")
@@ -37,7 +38,7 @@ function request()
 end
 
 function delay()
-  return pause
+  return next_delay()
 end
 
 function response(status, headers, body)

@@ -8,8 +8,8 @@ Builds (once, cached under ``$TMPDIR/ptb-bench``, shared with ``bench_http.py``)
 data set and a registry with ``model_2026``, then starts the service as production runs it:
 ``uvicorn serving.app:create_app_from_env --factory`` with ``PTB_ENVIRONMENT=production``, an API
 keys file, the audit log and JSON access logs (to a file), on 127.0.0.1. wrk (``load_test.lua``)
-sends a mix of requests drawn from a file, each of C connections pausing between requests so
-the total is about ``--rate`` a second:
+sends a mix of requests drawn from a file, arriving at random (a Poisson process, as in
+``bench_http.py``) at ``--rate`` a second over ``--connections`` connections:
 
 - ``person``: ``POST /v1/grants/person``, one person of the data set;
 - ``list``: ``GET /v1/grants/lists/{list_id}``, a list of the snapshot;
@@ -18,7 +18,8 @@ the total is about ``--rate`` a second:
 
 While wrk runs, the service's resident memory is sampled every ``--sample`` seconds. At the end
 it prints wrk's errors and latency percentiles (wrk measures each request from send to last
-byte; a pacing client hides queueing behind a slow answer, so p99 under overload reads low),
+byte; when every connection is busy an arrival waits unmeasured, so p99 under overload reads
+low),
 the status codes, per-route counts and latency from the service's own ``/metrics``, the audit
 log's record count (verified), and the memory samples with their trend.
 """
@@ -143,14 +144,13 @@ def sample_memory(pid: int, every: float, stop: threading.Event, out: list) -> N
             return
 
 
-def run_wrk(url: str, lines: Path, key: str, args, seconds: int, latency_ms: float) -> dict:
-    # Each connection sends, waits for the answer, then pauses: C connections give about
-    # C / (pause + mean latency) requests a second.
-    pause_ms = max(0, round(args.connections * 1000 / args.rate - latency_ms))
-    command = ["wrk", "-t", str(args.threads), "-c", str(args.connections)]
+def run_wrk(url: str, lines: Path, key: str, args, seconds: int) -> dict:
+    """``args.rate`` requests/s in all, arriving at random (Poisson), over one wrk thread."""
+    command = ["wrk", "-t", "1", "-c", str(args.connections)]
     command += ["-d", f"{seconds}s", "--timeout", "10s", "-s", str(BENCH / "load_test.lua")]
-    command += [url, "--", str(lines), str(pause_ms), key]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    command += [url, "--", str(lines), str(args.rate), key]
+    # From bench/, where the script finds the poisson_arrivals module.
+    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=BENCH)
     found = [
         json.loads(line[7:]) for line in done.stdout.splitlines() if line.startswith("RESULT ")
     ]
@@ -158,7 +158,6 @@ def run_wrk(url: str, lines: Path, key: str, args, seconds: int, latency_ms: flo
         raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
     result = found[0]
     result["rate"] = result["requests"] / result["seconds"]
-    result["pause_ms"] = pause_ms
     return result
 
 
@@ -207,14 +206,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500, help="requests per second in total")
     parser.add_argument("--mix", default=DEFAULT_MIX, help=f"kind=weight,... ({DEFAULT_MIX})")
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument(
-        "--threads", type=int, default=1, help="wrk threads (the machine has 2 cores)"
-    )
     parser.add_argument("--list-persons", type=int, default=500, help="persons per list_post")
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between RSS samples")
-    parser.add_argument(
-        "--calibrate", type=int, default=10, help="seconds to measure latency first"
-    )
+    parser.add_argument("--warm-up", type=int, default=10, help="seconds of load not reported")
     parser.add_argument("--persons", type=int, default=None, help="default: the whole country")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ptb-bench")
@@ -223,7 +217,7 @@ def main() -> None:
         sys.exit("wrk not found: apt-get install -y wrk")
     mix = parse_mix(args.mix)
 
-    from serving.audit import verify
+    from serving.audit import verify, write_request_key
     from serving.security import add_key
 
     data, _ = national_data(args.persons, 2026, args.cache)
@@ -232,6 +226,7 @@ def main() -> None:
     lines = work / "requests.tsv"
     lines.write_text("\n".join(request_lines(data, mix, args.list_persons, seed=7)) + "\n")
     key = add_key(work / "api-keys.json", "load-test", "policy")
+    (work / "metrics").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
     env.update(
         PTB_TRACKING_URI=uri,
@@ -241,6 +236,9 @@ def main() -> None:
         PTB_ENVIRONMENT="production",
         PTB_API_KEYS_FILE=str(work / "api-keys.json"),
         PTB_AUDIT_LOG=str(work / "audit.jsonl"),
+        PTB_AUDIT_KEY_FILE=str(write_request_key(work / "audit.key")),
+        # Every worker's requests in one scrape, as ``ptb serve --workers`` arranges it.
+        PROMETHEUS_MULTIPROC_DIR=str(work / "metrics"),
     )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -265,11 +263,9 @@ def main() -> None:
         )
         sampler.start()
         try:
-            # A short run measures the mean latency of the mix, so the pause can allow for it.
-            calibration = run_wrk(url, lines, key, args, args.calibrate, 1.0)
-            latency_ms = calibration["mean_us"] / 1000
-            print(f"calibration: {calibration['rate']:.0f}/s, mean latency {latency_ms:.1f} ms")
-            result = run_wrk(url, lines, key, args, args.duration, latency_ms)
+            if args.warm_up > 0:
+                run_wrk(url, lines, key, args, args.warm_up)
+            result = run_wrk(url, lines, key, args, args.duration)
         finally:
             stop.set()
             sampler.join()
@@ -278,7 +274,7 @@ def main() -> None:
 
     print(
         f"\nwrk: {result['requests']:,} requests in {result['seconds']:.0f} s = "
-        f"{result['rate']:.0f}/s ({args.connections} connections, pause {result['pause_ms']} ms)"
+        f"{result['rate']:.0f}/s (Poisson arrivals over {args.connections} connections)"
     )
     print(
         f"errors: non-2xx {result['non2xx']}, socket {result['socket_errors']} "

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     # -- access, audit, operations (docs/security.md) --------------------------------------------
     api_keys_file: Path | None = None  # PTB_API_KEYS_FILE: hashed API keys (JSON or YAML)
     audit_log: Path = Path("var/audit/audit.jsonl")  # PTB_AUDIT_LOG: append-only, hash-chained
+    audit_key_file: Path | None = None  # PTB_AUDIT_KEY_FILE: keys request digests; needed in prod
     metrics_public: bool = True  # PTB_METRICS_PUBLIC=false puts /metrics behind an admin key
     log_format: str = Field("json", pattern="^(json|text)$")  # one JSON object per line
     log_level: str = "INFO"

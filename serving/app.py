@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from features.errors import ConfigurationError
 from features.settings import DEVELOPMENT, Settings
-from serving.audit import AuditLog
+from serving.audit import AuditLog, read_request_key
 from serving.deps import ServingState, refuse_unknown_query, require_role
 from serving.error_responses import add_error_handlers
 from serving.model_store import ModelStore, apply_registry_http_defaults
@@ -124,7 +124,8 @@ def create_app(
     api_keys : the keys that may call the API; None runs the service open, which only
         ``environment="development"`` allows (``ConfigurationError`` otherwise).
     environment : ``development``, or anything else for a service that must be closed.
-    audit : where API requests are recorded; required outside development.
+    audit : where API requests are recorded; required outside development, with a
+        ``request_key`` there.
     metrics_public : ``/metrics`` without a key (True) or for admin keys only.
     model_watch_seconds : re-resolve the serving alias this often and reload when it moved;
         0 never does.
@@ -142,6 +143,13 @@ def create_app(
         if audit is None:
             raise ConfigurationError(
                 "audit_log", f"refusing to start without an audit log in {environment!r}"
+            )
+        if audit.request_key is None:
+            raise ConfigurationError(
+                "audit_key_file",
+                f"refusing to start without an audit key in {environment!r}: set "
+                "PTB_AUDIT_KEY_FILE (create one with `ptb audit new-key`); unkeyed request "
+                "digests of person requests could be reversed by trying every person",
             )
     elif api_keys is None:
         logger.warning(
@@ -262,7 +270,12 @@ def create_app_from_settings(settings: Settings, **overrides) -> FastAPI:
         "default_model": settings.model or settings.serving_alias,
         "api_keys": keyring,
         "environment": settings.environment,
-        "audit": AuditLog(settings.audit_log),
+        "audit": AuditLog(
+            settings.audit_log,
+            request_key=None
+            if settings.audit_key_file is None
+            else read_request_key(settings.audit_key_file),
+        ),
         "metrics_public": settings.metrics_public,
         "model_watch_seconds": settings.model_watch_seconds,
         "startup_retry_seconds": settings.startup_retry_seconds,

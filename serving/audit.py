@@ -1,8 +1,8 @@
 """The audit log: one JSON line per answered API request, each chained to the one before.
 
 A record holds when (UTC), who (the API key id, never the key), what (method, route template,
-status, model version), a SHA-256 of the request (``request_sha256``, see ``request_digest``)
-and the response size: no person data. Each record carries ``prev``, the SHA-256 of the previous
+status, model version), a digest of the request (``request_hmac_sha256`` with the audit key,
+see ``request_digest``) and the response size: no person data. Each record carries ``prev``, the SHA-256 of the previous
 line's bytes, and ``seq``, its position; the first record's ``prev`` is 64 zeros. Editing,
 inserting or deleting a record breaks the chain at the next line, which ``verify`` (and
 ``ptb audit verify``) reports. Deleting the newest records is only visible against a head hash
@@ -19,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import hmac
 import json
 import os
+import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,18 +32,60 @@ from pathlib import Path
 from features.errors import AuditChainError, AuditLogError
 
 GENESIS = "0" * 64
+MIN_KEY_BYTES = 32
 TAIL_BYTES = 64 * 1024  # a record is well under a kilobyte
 
 
-def request_digest(method: str, path: str, query: bytes, body: bytes = b"") -> hashlib._Hash:
-    """SHA-256 over ``METHOD path?query`` and the body; ``update`` it with body chunks as read.
+def request_digest(
+    method: str, path: str, query: bytes, body: bytes = b"", key: bytes | None = None
+):
+    """HMAC-SHA-256 (with the audit key) or SHA-256 over ``METHOD path?query`` and the body.
 
-    ``sha256(b"POST /v1/grants/person?\\n" + body)`` for a person request: an auditor holding
-    a request can show it is the one logged, and the log alone reveals nothing of it.
+    ``update`` it with body chunks as they are read. A person's indicators are few and small,
+    so a plain hash of a person request could be found by trying them all; keyed, it can only
+    be recomputed by whoever holds the key: an auditor holding a request (and the key) can show
+    it is the one logged, and the log alone reveals nothing of it.
     """
-    digest = hashlib.sha256(f"{method} {path}?".encode() + query + b"\n")
+    prefix = f"{method} {path}?".encode() + query + b"\n"
+    digest = hmac.new(key, prefix, "sha256") if key is not None else hashlib.sha256(prefix)
     digest.update(body)
     return digest
+
+
+def digest_field(key: bytes | None) -> str:
+    """The record field the request's digest goes in: it says which kind of digest it is."""
+    return "request_hmac_sha256" if key is not None else "request_sha256"
+
+
+def read_request_key(path: str | Path) -> bytes:
+    """The audit key: a file holding at least 32 bytes as hex (``ptb audit new-key``)."""
+    path = Path(path)
+    try:
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise AuditLogError(f"audit key {path} cannot be read: {exc}") from exc
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise AuditLogError(f"audit key {path} is not hexadecimal text") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise AuditLogError(
+            f"audit key {path} holds {len(key)} bytes; at least {MIN_KEY_BYTES} are needed"
+        )
+    return key
+
+
+def write_request_key(path: str | Path) -> Path:
+    """A new random audit key in a new file only its owner may read; never overwrites one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise AuditLogError(f"audit key {path} exists already; it is never overwritten") from None
+    with os.fdopen(handle, "w") as out:
+        out.write(secrets.token_hex(MIN_KEY_BYTES) + "\n")
+    return path
 
 
 def line_hash(line: bytes) -> str:
@@ -52,8 +96,9 @@ def line_hash(line: bytes) -> str:
 class AuditLog:
     """Append-only, hash-chained JSON lines at ``path``; thread- and process-safe appends."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, request_key: bytes | None = None):
         self.path = Path(path)
+        self.request_key = request_key  # keys the request digests (``request_digest``)
         self._lock = threading.Lock()
         self._handle = None
         self._end = -1  # the file size after our last append: if unchanged, _head is current

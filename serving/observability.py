@@ -36,7 +36,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.errors import AuditLogError
-from serving.audit import AuditLog, request_digest
+from serving.audit import AuditLog, digest_field, request_digest
 
 access_log = logging.getLogger("ptb.access")
 logger = logging.getLogger(__name__)
@@ -220,7 +220,11 @@ class RequestWatch:
         audited = self.audit is not None and path.startswith(AUDITED_PREFIX)
         facts = RequestFacts(request_id=_request_id(scope))
         token = _facts.set(facts)
-        digest = request_digest(method, path, scope.get("query_string", b"")) if audited else None
+        digest = (
+            request_digest(method, path, scope.get("query_string", b""), key=self.audit.request_key)
+            if audited
+            else None
+        )
         sent = {"status": 500, "bytes": 0}
 
         async def hashing_receive() -> Message:
@@ -281,7 +285,9 @@ class RequestWatch:
             "endpoint": route,
             "status": sent["status"],
             "model_version": facts.model_version,
-            "request_sha256": digest.hexdigest() if digest is not None else None,
+            digest_field(self.audit.request_key): digest.hexdigest()
+            if digest is not None
+            else None,
             "response_bytes": sent["bytes"],
             "duration_ms": round(duration * 1000, 3),
         }

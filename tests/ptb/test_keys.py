@@ -1,4 +1,4 @@
-"""``ptb keys add|list|revoke`` and ``ptb audit verify`` on files in a temporary directory."""
+"""``ptb keys add|list|revoke`` and ``ptb audit verify|new-key|digest`` on temporary files."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from features.errors import AuditLogError
 from ptb.audit import audit_app
 from ptb.keys import keys_app
-from serving.audit import AuditLog
+from serving.audit import AuditLog, read_request_key, request_digest
 from serving.security import KeyRing, read_key_file
 
 
@@ -30,7 +31,7 @@ def ptb_app() -> typer.Typer:
 
 @pytest.fixture
 def ptb(monkeypatch):
-    for name in ("PTB_API_KEYS_FILE", "PTB_AUDIT_LOG", "PTB_ENVIRONMENT"):
+    for name in ("PTB_API_KEYS_FILE", "PTB_AUDIT_LOG", "PTB_AUDIT_KEY_FILE", "PTB_ENVIRONMENT"):
         monkeypatch.delenv(name, raising=False)
     runner = CliRunner()
     app = ptb_app()
@@ -127,3 +128,50 @@ def test_audit_verify_reads_the_settings_path(ptb, tmp_path, monkeypatch):
     result = ptb("audit", "verify")
     assert result.exit_code == 0
     assert "intact: 1 records" in result.stdout
+
+
+def test_new_audit_key_is_private_and_never_overwritten(ptb, tmp_path):
+    path = tmp_path / "secrets" / "audit.key"
+    result = ptb("audit", "new-key", "--out", str(path))
+    assert result.exit_code == 0, result.output
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert len(read_request_key(path)) == 32
+    before = path.read_text()
+    again = ptb("audit", "new-key", "--out", str(path))
+    assert again.exit_code == 1
+    assert "never overwritten" in again.stderr
+    assert path.read_text() == before
+
+
+def test_audit_digest_matches_the_record_of_a_request(ptb, tmp_path, monkeypatch):
+    """An auditor holding a request and the key finds its record; without the key, nothing."""
+    key_file = tmp_path / "audit.key"
+    assert ptb("audit", "new-key", "--out", str(key_file)).exit_code == 0
+    body = tmp_path / "request.json"
+    body.write_bytes(b'{"age": 44, "sex": "F", "grunnkrets": "03010101"}')
+    digest = request_digest(
+        "POST", "/v1/grants/person", b"", body.read_bytes(), key=read_request_key(key_file)
+    )
+    monkeypatch.setenv("PTB_AUDIT_KEY_FILE", str(key_file))
+    result = ptb(
+        "audit", "digest", "--method", "post", "--path", "/v1/grants/person", "--body", str(body)
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"request_hmac_sha256: {digest.hexdigest()}"
+    monkeypatch.delenv("PTB_AUDIT_KEY_FILE")
+    unkeyed = ptb(
+        "audit", "digest", "--method", "POST", "--path", "/v1/grants/person", "--body", str(body)
+    )
+    assert unkeyed.stdout.startswith("request_sha256: ")
+    assert digest.hexdigest() not in unkeyed.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [("ab" * 16, "holds 16 bytes"), ("not a key", "not hexadecimal"), ("", "holds 0 bytes")],
+)
+def test_a_weak_or_malformed_audit_key_is_refused(tmp_path, content, problem):
+    path = tmp_path / "audit.key"
+    path.write_text(content)
+    with pytest.raises(AuditLogError, match=problem):
+        read_request_key(path)

@@ -114,6 +114,14 @@ def client(store: ModelStore, snapshot: Snapshot) -> Iterator[TestClient]:
         yield test_client
 
 
+AUDIT_KEY = bytes.fromhex("5e" * 32)  # the tests' audit key; a deployment makes its own
+
+
+def keyed_audit(path: Path) -> AuditLog:
+    """An audit log as production keeps it: request digests keyed with ``AUDIT_KEY``."""
+    return AuditLog(path, request_key=AUDIT_KEY)
+
+
 @contextmanager
 def production_client(
     store: ModelStore, snapshot: Snapshot, keys_file: Path, audit_file: Path
@@ -124,7 +132,7 @@ def production_client(
         snapshot=snapshot,
         api_keys=KeyRing.load(keys_file),
         environment="production",
-        audit=AuditLog(audit_file),
+        audit=keyed_audit(audit_file),
         load_in_background=False,
         freeze_gc=False,
     )

@@ -14,7 +14,13 @@ from features.errors import AuditChainError
 from serving.app import create_app
 from serving.audit import GENESIS, AuditLog, line_hash, request_digest, verify
 from serving.security import KeyRing, add_key
-from tests.serving.conftest import list_body, person_body, production_client
+from tests.serving.conftest import (
+    AUDIT_KEY,
+    keyed_audit,
+    list_body,
+    person_body,
+    production_client,
+)
 
 # Values no synthetic person has, so finding one in the log could only be a leak.
 DISTINCT = {"age": 117, "copayment_prev_year": 4321.987, "grunnkrets": "03010101"}
@@ -64,10 +70,14 @@ def test_each_grant_answer_is_recorded_with_caller_model_and_request_hash(
     assert record["request_id"] == response.headers["x-request-id"]
     assert record["time"].endswith("Z")
     sent = response.request.content
+    # Keyed: the auditor with the key recomputes it; a plain hash of the body is not logged.
     assert (
-        record["request_sha256"]
-        == request_digest("POST", "/v1/grants/person", b"", sent).hexdigest()
+        record["request_hmac_sha256"]
+        == request_digest("POST", "/v1/grants/person", b"", sent, key=AUDIT_KEY).hexdigest()
     )
+    assert "request_sha256" not in record
+    plain = request_digest("POST", "/v1/grants/person", b"", sent).hexdigest()
+    assert plain not in audited.app.state.audit.path.read_text()
 
 
 def test_list_look_ups_whatif_and_refusals_are_recorded_too(audited, keys, tiny_dataset):
@@ -124,7 +134,7 @@ def test_the_audit_log_holds_no_person_data(audited, keys, tiny_dataset):
         "endpoint",
         "status",
         "model_version",
-        "request_sha256",
+        "request_hmac_sha256",
         "response_bytes",
         "duration_ms",
     }
@@ -208,7 +218,7 @@ def test_a_reopened_log_continues_the_chain(tmp_path):
 def test_while_the_audit_log_fails_api_requests_are_refused(
     store, keys, tiny_dataset, tmp_path, monkeypatch
 ):
-    audit = AuditLog(tmp_path / "audit.jsonl")
+    audit = keyed_audit(tmp_path / "audit.jsonl")
     app = create_app(
         store,
         api_keys=KeyRing.load(keys[0]),

@@ -12,10 +12,9 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from serving.app import create_app
-from serving.audit import AuditLog
 from serving.observability import JsonFormatter
 from serving.security import KeyRing, add_key
-from tests.serving.conftest import list_body, person_body
+from tests.serving.conftest import keyed_audit, list_body, person_body
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +31,7 @@ def watched(store, snapshot, key, tmp_path_factory) -> Iterator[TestClient]:
         snapshot=snapshot,
         api_keys=key[0],
         environment="production",
-        audit=AuditLog(tmp_path_factory.mktemp("obs-audit") / "audit.jsonl"),
+        audit=keyed_audit(tmp_path_factory.mktemp("obs-audit") / "audit.jsonl"),
         load_in_background=False,
         freeze_gc=False,
     )

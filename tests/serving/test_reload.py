@@ -12,11 +12,10 @@ from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
 from serving.app import create_app
-from serving.audit import AuditLog
 from serving.model_store import ModelStore
 from serving.reload import ModelWatch
 from serving.security import KeyRing, add_key
-from tests.serving.conftest import MODEL, person_body, register_bundle
+from tests.serving.conftest import MODEL, keyed_audit, person_body, register_bundle
 
 
 @dataclasses.dataclass
@@ -57,7 +56,7 @@ def service(registry, snapshot, keys, tmp_path) -> Iterator[TestClient]:
         snapshot=snapshot,
         api_keys=KeyRing.load(keys[0]),
         environment="production",
-        audit=AuditLog(tmp_path / "audit.jsonl"),
+        audit=keyed_audit(tmp_path / "audit.jsonl"),
         load_in_background=False,
         freeze_gc=False,
     )

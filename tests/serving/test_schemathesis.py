@@ -26,9 +26,9 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from serving.app import create_app
-from serving.audit import AuditLog
 from serving.model_store import ModelStore
 from serving.security import KeyRing, add_key
+from tests.serving.conftest import keyed_audit
 
 MAX_EXAMPLES = 100
 
@@ -49,7 +49,7 @@ def started_app(registry, snapshot, admin_key, tmp_path_factory) -> Iterator[Fas
         snapshot=snapshot,
         api_keys=admin_key[0],
         environment="test",
-        audit=AuditLog(tmp_path_factory.mktemp("schema-audit") / "audit.jsonl"),
+        audit=keyed_audit(tmp_path_factory.mktemp("schema-audit") / "audit.jsonl"),
         load_in_background=False,
         freeze_gc=False,
     )

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from features.errors import AuthenticationError, ConfigurationError, KeyFileError
 from features.settings import Settings
 from serving import security
-from serving.app import DEFAULT_ROUTERS, create_app
-from serving.audit import AuditLog
+from serving.app import DEFAULT_ROUTERS, create_app, create_app_from_settings
+from serving.audit import AuditLog, read_request_key, write_request_key
 from serving.security import (
     ROLES,
     KeyRing,
@@ -25,7 +25,7 @@ from serving.security import (
     read_key_file,
     revoke_key,
 )
-from tests.serving.conftest import list_body, person_body, production_client
+from tests.serving.conftest import keyed_audit, list_body, person_body, production_client
 
 PROTECTED = {
     # path, method, body -> the least role that may call it
@@ -128,7 +128,7 @@ def test_metrics_need_an_admin_key_when_not_public(store, keys, tmp_path):
         store,
         api_keys=KeyRing.load(keys[0]),
         environment="production",
-        audit=AuditLog(tmp_path / "audit.jsonl"),
+        audit=keyed_audit(tmp_path / "audit.jsonl"),
         metrics_public=False,
         load_in_background=False,
         freeze_gc=False,
@@ -144,6 +144,27 @@ def test_outside_development_the_service_refuses_to_start_without_keys(store, tm
         create_app(store, environment="production", audit=AuditLog(tmp_path / "a.jsonl"))
     with pytest.raises(ConfigurationError, match="audit log"):
         create_app(store, environment="staging", api_keys=KeyRing([]))
+    with pytest.raises(ConfigurationError, match="PTB_AUDIT_KEY_FILE") as refused:
+        create_app(
+            store,
+            environment="production",
+            api_keys=KeyRing([]),
+            audit=AuditLog(tmp_path / "a.jsonl"),
+        )
+    assert refused.value.setting == "audit_key_file"
+
+
+def test_the_settings_key_the_audit_log_with_the_audit_key_file(keys, tmp_path, monkeypatch):
+    key_file = write_request_key(tmp_path / "audit.key")
+    for name, value in {
+        "PTB_ENVIRONMENT": "production",
+        "PTB_API_KEYS_FILE": str(keys[0]),
+        "PTB_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+        "PTB_AUDIT_KEY_FILE": str(key_file),
+    }.items():
+        monkeypatch.setenv(name, value)
+    app = create_app_from_settings(Settings())  # not started: no registry is reached
+    assert app.state.audit.request_key == read_request_key(key_file)
 
 
 @pytest.mark.parametrize("placeholder", ["changeme", "", "/etc/ptb/placeholder.json"])
@@ -177,7 +198,7 @@ def test_a_revoked_key_is_refused_without_a_restart(store, tmp_path, monkeypatch
         store,
         api_keys=KeyRing.load(path),
         environment="test",
-        audit=AuditLog(tmp_path / "audit.jsonl"),
+        audit=keyed_audit(tmp_path / "audit.jsonl"),
         load_in_background=False,
         freeze_gc=False,
     )
@@ -295,7 +316,7 @@ def test_a_new_api_router_is_closed_to_all_but_admin(store, keys, tmp_path):
         routers=(*DEFAULT_ROUTERS, extra),
         api_keys=KeyRing.load(keys[0]),
         environment="production",
-        audit=AuditLog(tmp_path / "audit.jsonl"),
+        audit=keyed_audit(tmp_path / "audit.jsonl"),
         load_in_background=False,
         freeze_gc=False,
     )
