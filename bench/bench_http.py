@@ -135,6 +135,19 @@ def request_files(data: Path, out: Path, seed: int = 1) -> dict[str, Path]:
     return files
 
 
+def service_env(**settings: str) -> dict[str, str]:
+    """This process's environment without MLflow or ptb settings, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
+    return {**env, **settings}
+
+
+def uvicorn_command(factory: str, port: int, *options: str) -> list[str]:
+    """``uvicorn FACTORY --factory`` on 127.0.0.1, logging only what the service logs itself."""
+    command = [sys.executable, "-m", "uvicorn", factory, "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log", *options]
+    return command
+
+
 @contextmanager
 def service(command: list[str], env: dict, ready_url: str, log: Path, timeout: float = 600):
     with log.open("w") as output:
@@ -230,8 +243,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ptb-bench-http-"))
     files = request_files(data, work)
     script = BENCH / "bench_http.lua"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
-    env.update(PTB_TRACKING_URI=uri, PTB_MODEL=version, PTB_MODEL_CACHE_DIR=str(work / "cache"))
+    env = service_env(
+        PTB_TRACKING_URI=uri, PTB_MODEL=version, PTB_MODEL_CACHE_DIR=str(work / "cache")
+    )
     if not args.no_snapshot:
         env["PTB_DATA_DIR"] = str(data)
     list_connections = max(2, args.connections // 2)
@@ -242,9 +256,14 @@ def main() -> None:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "uvicorn", "serving.app:create_app_from_env", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
-    command += ["--log-level", "warning", "--no-access-log"]
+    command = uvicorn_command(
+        "serving.app:create_app_from_env",
+        port,
+        "--workers",
+        str(args.workers),
+        "--log-level",
+        "warning",
+    )
     print(f"model version {version}; {args.workers} uvicorn worker(s); {os.cpu_count()} CPUs")
     started = time.perf_counter()
     with service(command, env, f"{url}/readyz", work / "uvicorn.log"):

@@ -31,7 +31,7 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
-from bench_http import free_port, service  # noqa: E402
+from bench_http import free_port, service, service_env, uvicorn_command  # noqa: E402
 from bench_scoring import national_data  # noqa: E402
 
 from features.contract import load_dataset  # noqa: E402
@@ -121,13 +121,12 @@ def main() -> None:
     data, _ = national_data(args.persons, args.seed, args.cache)
     uri = registry(data, data.parent / "registry-whatif")
     work = Path(tempfile.mkdtemp(prefix="ptb-bench-whatif-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
-    env.update(PTB_TRACKING_URI=uri, PTB_DATA_DIR=str(data), PYTHONPATH=str(ROOT))
+    env = service_env(PTB_TRACKING_URI=uri, PTB_DATA_DIR=str(data), PYTHONPATH=str(ROOT))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "uvicorn", "bench_whatif_http:service_app", "--factory"]
-    command += ["--app-dir", str(BENCH), "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--log-level", "warning", "--no-access-log"]
+    command = uvicorn_command(
+        "bench_whatif_http:service_app", port, "--app-dir", str(BENCH), "--log-level", "warning"
+    )
     print(f"{os.cpu_count()} CPUs; data {data}")
     started = time.perf_counter()
     with (

@@ -44,7 +44,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from bench_http import free_port, national_data, registry, service  # noqa: E402
+from bench_http import (  # noqa: E402
+    free_port,
+    national_data,
+    registry,
+    service,
+    service_env,
+    uvicorn_command,
+)
 
 from features.contract import load_dataset  # noqa: E402
 
@@ -227,8 +234,7 @@ def main() -> None:
     lines.write_text("\n".join(request_lines(data, mix, args.list_persons, seed=7)) + "\n")
     key = add_key(work / "api-keys.json", "load-test", "policy")
     (work / "metrics").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
-    env.update(
+    env = service_env(
         PTB_TRACKING_URI=uri,
         PTB_MODEL=version,
         PTB_MODEL_CACHE_DIR=str(work / "cache"),
@@ -242,9 +248,9 @@ def main() -> None:
     )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "uvicorn", "serving.app:create_app_from_env", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
-    command += ["--no-access-log"]  # the service logs each request as JSON (ptb.access)
+    command = uvicorn_command(
+        "serving.app:create_app_from_env", port, "--workers", str(args.workers)
+    )
     shares = ", ".join(f"{kind} {share:.0%}" for kind, share in mix.items())
     print(f"model version {version}; {args.workers} uvicorn worker(s); {os.cpu_count()} CPUs")
     print(f"{args.rate:g} requests/s for {args.duration} s: {shares}; work dir {work}")

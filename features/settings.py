@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,7 @@ class Settings(BaseSettings):
     data_dir: str | None = None  # PTB_DATA_DIR: registry snapshot for list look-ups, what-if
     model_cache_dir: str | None = "mlruns/serving-cache"  # bundles kept for offline restarts
     environment: str = DEVELOPMENT
+    apis: Literal["all", "payment", "policy"] = "all"  # PTB_APIS: what this instance answers
 
     # -- access, audit, operations (docs/security.md) --------------------------------------------
     api_keys_file: Path | None = None  # PTB_API_KEYS_FILE: hashed API keys (JSON or YAML)

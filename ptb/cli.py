@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -203,6 +203,13 @@ def serve(
             help="worker processes, one per core; each holds the model and the snapshot",
         ),
     ] = 1,
+    apis: Annotated[
+        Literal["all", "payment", "policy"] | None,
+        typer.Option(
+            "--apis",
+            help="all, payment (grants) or policy (what-if and /policy); default PTB_APIS or all",
+        ),
+    ] = None,
 ) -> None:
     """Serve grants per person and per list, model info and what-if over HTTP."""
     import uvicorn
@@ -211,6 +218,8 @@ def serve(
     from serving.observability import configure_logging
     from serving.snapshot import Snapshot
 
+    if apis is not None:
+        os.environ["PTB_APIS"] = apis  # the settings check it; worker processes read it too
     settings = _settings()
     data = data or (Path(settings.data_dir) if settings.data_dir else None)
     # A broken snapshot is refused here, before the port is bound.

@@ -49,6 +49,20 @@ DEFAULT_ROUTERS: tuple[APIRouter, ...] = (
     policy.router,
     admin.router,
 )
+# What one service instance answers (``PTB_APIS``): everything, or the grants for payment
+# systems apart from what-if for policy teams, so a what-if's CPU never delays a payment.
+API_SETS: dict[str, tuple[APIRouter, ...]] = {
+    "all": DEFAULT_ROUTERS,
+    "payment": (health.router, metrics.router, model.router, grants.router, admin.router),
+    "policy": (
+        health.router,
+        metrics.router,
+        model.router,
+        whatif.router,
+        policy.router,
+        admin.router,
+    ),
+}
 # Path prefix -> the role it needs (None: open). The first match wins; see the module docstring.
 ACCESS: tuple[tuple[str, Role | None], ...] = (
     ("/v1/admin", "admin"),
@@ -270,6 +284,7 @@ def create_app_from_settings(settings: Settings, **overrides) -> FastAPI:
         "default_model": settings.model or settings.serving_alias,
         "api_keys": keyring,
         "environment": settings.environment,
+        "routers": API_SETS[settings.apis],
         "audit": AuditLog(
             settings.audit_log,
             request_key=None
