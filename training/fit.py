@@ -48,6 +48,25 @@ def model_spec(
     return indicators, scheme or SchemeParameters(dampening=dampening)
 
 
+@dataclass(frozen=True)
+class TrainingInputs:
+    """What every model of one training derives alike from the data set (about 1 s for the
+    country): persons with their practice kommune, reference tables, annual cost, exposure."""
+
+    persons: pd.DataFrame
+    reference: ReferenceTables
+    y: np.ndarray
+    exposure: np.ndarray
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset) -> TrainingInputs:
+        persons = persons_with_practice(dataset)
+        y, exposure = annualised_cost(
+            persons["cost"].to_numpy(), persons["months_listed"].to_numpy()
+        )
+        return cls(persons, ReferenceTables.from_dataset(dataset), y, exposure)
+
+
 def calibrate(
     dataset: Dataset,
     *,
@@ -55,14 +74,17 @@ def calibrate(
     indicators: IndicatorConfig | None = None,
     scheme: SchemeParameters | None = None,
     data_fingerprint: str | None = None,
+    inputs: TrainingInputs | None = None,
 ) -> Calibration:
-    """Fit the tariff on a validated training data set and price it over the same persons."""
+    """Fit the tariff on a validated training data set and price it over the same persons.
+
+    ``inputs``, derived once from ``dataset``, lets several models of one training share them.
+    """
     preset_indicators, scheme = model_spec(name, scheme)
     indicators = indicators or preset_indicators
-    persons = persons_with_practice(dataset)
-    reference = ReferenceTables.from_dataset(dataset)
+    inputs = inputs or TrainingInputs.from_dataset(dataset)
+    persons, reference, y, exposure = inputs.persons, inputs.reference, inputs.y, inputs.exposure
     features = derive_features(persons, reference, indicators)
-    y, exposure = annualised_cost(persons["cost"].to_numpy(), persons["months_listed"].to_numpy())
     regressor = CapitationRegressor(indicators=indicators).fit(features, y, exposure)
     table = regressor.weight_table_.copy()
     mean_cost = mean_expected_cost(features, table)

@@ -25,7 +25,7 @@ from features.indicators import factors
 from features.pyfunc import BUNDLE_ARTIFACT, SIGNATURE
 from training.calibrate import CapitationRegressor
 from training.challengers import CHALLENGERS
-from training.fit import Calibration, calibrate
+from training.fit import Calibration, TrainingInputs, calibrate
 from training.plots import plot_predictive_ratios, plot_weights
 from training.registry import (
     CHALLENGER,
@@ -86,10 +86,13 @@ def train_and_register(
     ) as parent:
         _log_dataset(dataset, data_fingerprint, options)
         calibrations: dict[str, Calibration] = {}
+        inputs = TrainingInputs.from_dataset(dataset)
         for name in options.models:
             on_step(f"calibrating {name}")
             with mlflow.start_run(run_name=name, nested=True) as run:
-                calibration = calibrate(dataset, name=name, data_fingerprint=data_fingerprint)
+                calibration = calibrate(
+                    dataset, name=name, data_fingerprint=data_fingerprint, inputs=inputs
+                )
                 report = _validate_tariff(calibration, options)
                 _log_tariff(calibration, report, dataset, data_fingerprint, options)
                 on_step(f"logging {name} as an MLflow pyfunc")
