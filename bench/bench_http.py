@@ -223,9 +223,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500, help="person requests per second")
     parser.add_argument(
         "--list-rates",
-        type=lambda text: [float(rate) for rate in text.split(",")],
+        type=lambda text: [float(rate) for rate in text.split(",") if rate],
         default=[10.0, 50.0],
-        help="2,000-person list requests per second, one run per rate (comma-separated)",
+        help="2,000-person list requests per second, one run per rate (comma-separated; "
+        "empty: none)",
+    )
+    parser.add_argument(
+        "--person-runs", type=int, default=1, help="person runs in a row, to see the spread"
     )
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--warm-up", type=int, default=5, help="seconds before each run")
@@ -277,7 +281,7 @@ def main() -> None:
                 args.rate,
                 args.connections,
             )
-        ]
+        ] * args.person_runs
         loads += [
             Load(
                 f"ptb POST /v1/grants/list ({LIST_PERSONS} persons)",

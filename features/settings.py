@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     api_keys_file: Path | None = None  # PTB_API_KEYS_FILE: hashed API keys (JSON or YAML)
     audit_log: Path = Path("var/audit/audit.jsonl")  # PTB_AUDIT_LOG: append-only, hash-chained
     audit_key_file: Path | None = None  # PTB_AUDIT_KEY_FILE: keys request digests; needed in prod
+    audit_fsync: bool = False  # PTB_AUDIT_FSYNC: each record on disk before the answer
     metrics_public: bool = True  # PTB_METRICS_PUBLIC=false puts /metrics behind an admin key
     log_format: str = Field("json", pattern="^(json|text)$")  # one JSON object per line
     log_level: str = "INFO"

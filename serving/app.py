@@ -290,6 +290,7 @@ def create_app_from_settings(settings: Settings, **overrides) -> FastAPI:
             request_key=None
             if settings.audit_key_file is None
             else read_request_key(settings.audit_key_file),
+            fsync=settings.audit_fsync,
         ),
         "metrics_public": settings.metrics_public,
         "model_watch_seconds": settings.model_watch_seconds,

@@ -8,8 +8,9 @@ inserting or deleting a record breaks the chain at the next line, which ``verify
 ``ptb audit verify``) reports. Deleting the newest records is only visible against a head hash
 kept elsewhere: ``verify`` prints the head so operators can note it.
 
-The file is opened in append mode; each record is one ``write`` of one line, flushed at once,
-under a thread lock and an exclusive ``flock``, so threads and processes sharing a file keep
+The file is opened in append mode; each record is one ``write`` of one line, flushed at once
+(and with ``fsync=True`` forced to disk before the request is answered), under a thread lock
+and an exclusive ``flock``, so threads and processes sharing a file keep
 one chain. A file moved away (rotation) is noticed at the next record, which starts a new file
 and a new chain.
 """
@@ -33,7 +34,7 @@ from features.errors import AuditChainError, AuditLogError
 
 GENESIS = "0" * 64
 MIN_KEY_BYTES = 32
-TAIL_BYTES = 64 * 1024  # a record is well under a kilobyte
+TAIL_BYTES = 4096  # a record is well under a kilobyte
 
 
 def request_digest(
@@ -96,9 +97,10 @@ def line_hash(line: bytes) -> str:
 class AuditLog:
     """Append-only, hash-chained JSON lines at ``path``; thread- and process-safe appends."""
 
-    def __init__(self, path: str | Path, request_key: bytes | None = None):
+    def __init__(self, path: str | Path, request_key: bytes | None = None, fsync: bool = False):
         self.path = Path(path)
         self.request_key = request_key  # keys the request digests (``request_digest``)
+        self.fsync = fsync  # each record on disk before the answer, not only handed to the OS
         self._lock = threading.Lock()
         self._handle = None
         self._end = -1  # the file size after our last append: if unchanged, _head is current
@@ -123,6 +125,8 @@ class AuditLog:
                     line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
                     handle.write(line + b"\n")
                     handle.flush()
+                    if self.fsync:
+                        os.fsync(handle.fileno())
                     self._end = os.fstat(handle.fileno()).st_size
                 finally:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
@@ -184,16 +188,30 @@ class AuditLog:
             return self._head, self._seq
         if size == 0:
             return GENESIS, 0
-        with open(self.path, "rb") as reader:
-            reader.seek(max(0, size - TAIL_BYTES))
-            lines = reader.read(size).splitlines()
-        last = lines[-1] if lines else b""
+        last = self._last_line(size)
         try:
             seq = int(json.loads(last)["seq"])
         except (ValueError, KeyError, TypeError):
             # An unreadable last line stays in the chain (verify reports it); count on from it.
             seq = -1
         return line_hash(last), seq
+
+    def _last_line(self, size: int) -> bytes:
+        """The file's last line, read from the end: a few KiB, more only for a longer line.
+
+        With several workers on one file nearly every record follows another writer's, so this
+        runs once per request.
+        """
+        window = TAIL_BYTES
+        with open(self.path, "rb") as reader:
+            while True:
+                start = max(0, size - window)
+                reader.seek(start)
+                text = reader.read(size - start).rstrip(b"\n")
+                cut = text.rfind(b"\n")
+                if cut >= 0 or start == 0:
+                    return text[cut + 1 :]
+                window *= 4
 
 
 def utc_now() -> str:

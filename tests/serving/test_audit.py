@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from features.errors import AuditChainError
+from features.settings import Settings
 from serving.app import create_app
 from serving.audit import GENESIS, AuditLog, line_hash, request_digest, verify
 from serving.security import KeyRing, add_key
@@ -268,3 +270,33 @@ def test_a_rotated_log_starts_a_new_chain_in_a_new_file(tmp_path):
     assert verify(tmp_path / "audit.1.jsonl").records == 2
     assert verify(path).records == 1
     assert json.loads(path.read_text())["prev"] == GENESIS
+
+
+@pytest.mark.parametrize("fsync", [False, True])
+def test_each_record_is_forced_to_disk_only_when_asked(tmp_path, monkeypatch, fsync):
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    log = AuditLog(tmp_path / "audit.jsonl", fsync=fsync)
+    for status in (200, 404):
+        log.append({"endpoint": "/v1/model", "status": status})
+    assert len(synced) == (2 if fsync else 0)
+    assert verify(log.path).records == 2
+
+
+def test_the_settings_turn_fsync_on(monkeypatch):
+    monkeypatch.setenv("PTB_AUDIT_FSYNC", "true")
+    assert Settings().audit_fsync is True
+
+
+def test_a_writer_chains_onto_another_writers_long_record(tmp_path):
+    """Read back from the file's end: a last line longer than the first read still counts."""
+    path = tmp_path / "audit.jsonl"
+    first, second = AuditLog(path), AuditLog(path)
+    first.append({"endpoint": "/v1/model", "status": 200})
+    second.append({"endpoint": "/v1/model", "note": "x" * 20_000})  # far over one read
+    first.append({"endpoint": "/v1/model", "status": 200})
+    second.append({"endpoint": "/v1/model", "status": 200})
+    summary = verify(path)
+    assert summary.records == 4
+    assert summary.head == second.head
