@@ -22,7 +22,8 @@ function init(args)
   key = args[3]
   for line in io.lines(args[1]) do
     local method, path, body = line:match("^(%u+)\t([^\t]+)\t?(.*)$")
-    local headers = {["Authorization"] = "Bearer " .. key}
+    -- no-cache: every what-if is priced anew, the worst case (grant routes ignore it)
+    local headers = {["Authorization"] = "Bearer " .. key, ["Cache-Control"] = "no-cache"}
     if body ~= nil and body ~= "" then
       headers["Content-Type"] = "application/json"
     else

@@ -26,6 +26,7 @@ from serving.whatif import WhatIfEngine, WhatIfResult
 from serving.whatif_report import change_histogram
 
 KEEP_ENGINES = 2
+KEEP_RESULTS = 32  # scenarios a policy team moves between, each a few hundred KB of tables
 HISTOGRAM_BINS = 41  # what the engine's result holds; a request may ask for finer bins
 NAME_TTL_SECONDS = 60.0
 KommuneOrder = Literal["change_nok", "change_pct", "change_per_person_nok"]
@@ -263,9 +264,13 @@ class WhatIfEngines:
     A version never changes, so an engine stays right as long as its snapshot is served.
     """
 
-    def __init__(self, keep: int = KEEP_ENGINES):
+    def __init__(self, keep: int = KEEP_ENGINES, keep_results: int = KEEP_RESULTS):
         self._keep = keep
+        self._keep_results = keep_results
         self._engines: OrderedDict[tuple[int, str], tuple[Snapshot, WhatIfEngine]] = OrderedDict()
+        # A result per (snapshot, versions, scenario, options); the entry holds the snapshot so
+        # its id is not reused while the result is kept.
+        self._results: OrderedDict[tuple, tuple[Snapshot, WhatIfResult]] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[int, str], threading.Lock] = {}
         self._names: dict[str, tuple[str, float]] = {}
@@ -300,6 +305,25 @@ class WhatIfEngines:
                     while len(self._engines) > self._keep:
                         self._engines.popitem(last=False)
         return found
+
+    def result(self, snapshot: Snapshot, key: tuple, compute) -> tuple[WhatIfResult, bool]:
+        """The kept result for ``key``, or ``compute()`` kept for next time; and whether kept.
+
+        A version never changes and a run is deterministic, so a kept result is the very result
+        a new run gives: paging its lists or asking again costs no national pricing.
+        """
+        key = (id(snapshot), *key)
+        with self._lock:
+            found = self._results.get(key)
+            if found is not None:
+                self._results.move_to_end(key)
+                return found[1], True
+        result = compute()
+        with self._lock:
+            self._results[key] = (snapshot, result)
+            while len(self._results) > self._keep_results:
+                self._results.popitem(last=False)
+        return result, False
 
     def resolve(self, store: ModelStore, ref: str, baseline: LoadedModel) -> LoadedModel:
         """A scenario's model by version, alias or model name (``model0_2023``), blocking.
@@ -338,10 +362,13 @@ def run(
     *,
     top_n: int,
     tolerance_nok: float,
+    fresh: bool = False,
 ) -> tuple[WhatIfResult, LoadedModel, LoadedModel | None]:
     """Resolve the scenario's models, run it; blocking (a handler calls it in a worker thread).
 
-    Returns the result, the scenario's model and the phase-in's old model.
+    The same scenario on the same versions is answered from the kept result unless ``fresh``
+    (``Cache-Control: no-cache``). Returns the result, the scenario's model and the phase-in's
+    old model.
     """
     scenario_model = baseline
     if scenario.model_version is not None:
@@ -353,14 +380,27 @@ def run(
         except ModelNotFoundError as exc:
             exc.field = "phase_in.from_version"
             raise
-    engine = engines.get(snapshot, baseline)
-    result = engine.run(
-        scenario,
-        scenario_bundle=scenario_model.bundle,
-        phase_in_from=old.bundle if old is not None else None,
-        top_n=top_n,
-        tolerance_nok=tolerance_nok,
+
+    def compute() -> WhatIfResult:
+        return engines.get(snapshot, baseline).run(
+            scenario,
+            scenario_bundle=scenario_model.bundle,
+            phase_in_from=old.bundle if old is not None else None,
+            top_n=top_n,
+            tolerance_nok=tolerance_nok,
+        )
+
+    if fresh:
+        return compute(), scenario_model, old
+    key = (
+        baseline.version,
+        scenario_model.version,
+        old.version if old is not None else None,
+        scenario.model_dump_json(),
+        top_n,
+        tolerance_nok,
     )
+    result, _ = engines.result(snapshot, key, compute)
     return result, scenario_model, old
 
 

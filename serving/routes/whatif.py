@@ -199,8 +199,16 @@ async def _run(request: Request, state: ServingState, baseline_ref: str | None, 
     snapshot = await _snapshot(state)
     baseline = await _baseline(state, baseline_ref)
     try:
+        fresh = "no-cache" in request.headers.get("cache-control", "").lower()
         found = await run_in_threadpool(
-            run, engines_of(request.app), state.store, snapshot, baseline, scenario, **options
+            run,
+            engines_of(request.app),
+            state.store,
+            snapshot,
+            baseline,
+            scenario,
+            fresh=fresh,
+            **options,
         )
     except ScenarioError as exc:
         raise _scenario_refused(exc) from None

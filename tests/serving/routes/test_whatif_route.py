@@ -364,6 +364,33 @@ def test_engine_built_once_per_snapshot_and_baseline_version(api, snapshot, stor
     assert engines.cached(snapshot, store.get("incumbent")) is not first
 
 
+def test_the_same_scenario_is_answered_from_its_kept_result(api, snapshot, store, monkeypatch):
+    """Asking again, or for another page of lists, runs no new national pricing."""
+    runs = []
+    real_run = WhatIfEngine.run
+    monkeypatch.setattr(
+        WhatIfEngine, "run", lambda self, *a, **k: runs.append(1) or real_run(self, *a, **k)
+    )
+    body = {"dampening": 0.37, "title": "kept"}
+    first = whatif_ok(api, body, lists=True, offset=0, limit=3)
+    again = whatif_ok(api, body, lists=True, offset=0, limit=3)
+    page = whatif_ok(api, body, lists=True, offset=3, limit=3)
+    assert len(runs) == 1
+    assert again == first
+    assert page["list_page"]["rows"][0]["list_id"] != first["list_page"]["rows"][0]["list_id"]
+    # Another scenario, another baseline or a forced fresh run each price anew, alike.
+    whatif_ok(api, {**body, "dampening": 0.38})
+    whatif_ok(api, body, baseline="incumbent")
+    fresh = api.post(
+        "/v1/whatif",
+        json=body,
+        params={"lists": True, "offset": 0, "limit": 3},
+        headers={"Cache-Control": "no-cache"},
+    )
+    assert len(runs) == 4
+    assert fresh.json() == first
+
+
 # -- the page -------------------------------------------------------------------------------------
 
 
