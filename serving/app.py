@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from features.errors import ConfigurationError
 from features.settings import DEVELOPMENT, Settings
 from serving.audit import AuditLog, read_request_key
-from serving.deps import ServingState, refuse_unknown_query, require_role
+from serving.deps import ServingState, require_role
 from serving.error_responses import add_error_handlers
 from serving.model_store import ModelStore, apply_registry_http_defaults
 from serving.observability import Metrics, RequestWatch, configure_logging
@@ -225,7 +225,7 @@ def create_app(
         else:
             app.include_router(
                 router,
-                dependencies=[Depends(require_role(role)), Depends(refuse_unknown_query)],
+                dependencies=[Depends(require_role(role))],
                 responses=AUTH_ERRORS,
             )
     if whatif.router in routers:

@@ -3,7 +3,8 @@ the caller's role.
 
 ``StateDep``, ``ModelDep``, ``BundleDep`` and ``SnapshotDep`` are typed aliases for handler
 signatures. A pinned version that is not in memory yet is loaded in a worker thread, once.
-``require_role("payment")`` is applied to whole routers where the app includes them.
+``require_role("payment")`` is applied to whole routers where the app includes them; it also
+refuses query parameters a route does not take.
 
 The serving model changes only by ``ServingState.switch`` (a reload): one assignment, so a
 request sees the old model or the new one, never a mix.
@@ -220,10 +221,12 @@ async def authenticate(
 
 @cache
 def require_role(role: Role) -> Callable:
-    """A dependency that lets a request through only with a key of ``role`` or a higher one.
+    """A dependency that lets a request through only with a key of ``role`` or a higher one,
+    and only with query parameters the route takes.
 
     ``app.include_router(router, dependencies=[Depends(require_role("payment"))])``; 401 for a
-    missing or invalid key, 403 for a key whose role is too low.
+    missing or invalid key, 403 for a key whose role is too low, then 422 for an unknown query
+    parameter (``refuse_unknown_query``). One dependency for both, as it runs on every request.
     """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
@@ -243,13 +246,11 @@ def require_role(role: Role) -> Callable:
                 metrics.auth_refusals.labels(exc.reason).inc()
             raise
         note_caller(caller.key_id, caller.role)
+        refuse_unknown_query(request)
         return caller
 
     check_role.__name__ = f"require_{role}"
     return check_role
-
-
-CallerDep = Annotated[Caller, Depends(require_role("payment"))]
 
 
 # -- strict query strings -------------------------------------------------------------------------
@@ -264,7 +265,7 @@ def _query_names(dependant) -> frozenset[str]:
     return frozenset(names)
 
 
-async def refuse_unknown_query(request: Request) -> None:
+def refuse_unknown_query(request: Request) -> None:
     """Refuse a query parameter the route does not take, as unknown body fields are refused.
 
     ``?modle_version=2`` must not quietly answer with the default model.

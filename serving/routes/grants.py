@@ -94,10 +94,11 @@ async def person_grant(request: Request, state: StateDep) -> PersonGrant:
     scores = model.scorer.score(columns, contributions=True)
     grant = float(scores.grant_nok[0])
     shares = {factor: float(nok[0]) for factor, nok in scores.contributions.items()}
+    annual, monthly = round_nok(np.array([grant, grant / 12.0])).tolist()
     return PersonGrant(
         weight=float(scores.weight[0]),
-        grant_nok=round_nok(grant),
-        monthly_nok=round_nok(grant / 12.0),
+        grant_nok=annual,
+        monthly_nok=monthly,
         contributions=apportion_nok(shares, grant),
         **model_fields(model),
     )
