@@ -58,24 +58,27 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def registry(data: Path, root: Path) -> tuple[str, str]:
-    """A local MLflow store with model_2026 trained on the national data (built once)."""
+def registry(
+    data: Path, root: Path, models: tuple[str, ...] = ("model_2026",)
+) -> tuple[str, dict[str, str]]:
+    """A local MLflow store with ``models`` trained on the data (built once): its URI and the
+    registered version per alias (``challenger`` for model_2026, ``incumbent`` for model 0)."""
     root.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    marker = root / "version.txt"
+    marker = root / "versions.json"
     if not marker.exists():
-        from training.pipeline import TrainingOptions, train_and_register
+        from training.pipeline import TrainingOptions, train_and_register  # the bench trains
 
         started = time.perf_counter()
         outcome = train_and_register(
             load_dataset(data, training=True),
             tracking_uri=uri,
             artifact_root=str(root / "artifacts"),
-            options=TrainingOptions(folds=2, challengers=False, models=("model_2026",)),
+            options=TrainingOptions(folds=2, challengers=False, models=models),
         )
-        marker.write_text(outcome.versions["challenger"])
-        print(f"trained and registered in {time.perf_counter() - started:.0f} s")
-    return uri, marker.read_text().strip()
+        marker.write_text(json.dumps(outcome.versions))
+        print(f"trained and registered {outcome.versions} in {time.perf_counter() - started:.0f} s")
+    return uri, json.loads(marker.read_text())
 
 
 def request_files(data: Path, out: Path, seed: int = 1) -> dict[str, Path]:
@@ -243,7 +246,8 @@ def main() -> None:
         sys.exit("wrk not found: apt-get install -y wrk")
 
     data, _ = national_data(args.persons, 2026, args.cache)
-    uri, version = registry(data, data.parent / "registry")
+    uri, versions = registry(data, data.parent / "registry")
+    version = versions["challenger"]
     work = Path(tempfile.mkdtemp(prefix="ptb-bench-http-"))
     files = request_files(data, work)
     script = BENCH / "bench_http.lua"

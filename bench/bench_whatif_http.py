@@ -18,7 +18,6 @@ asked again without it, answered from the result the service keeps.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -32,10 +31,14 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
-from bench_http import free_port, service, service_env, uvicorn_command  # noqa: E402
+from bench_http import (  # noqa: E402
+    free_port,
+    registry,
+    service,
+    service_env,
+    uvicorn_command,
+)
 from bench_scoring import national_data  # noqa: E402
-
-from features.contract import load_dataset  # noqa: E402
 
 SCENARIOS: dict[str, tuple[dict, dict]] = {
     "identical to the baseline": ({}, {}),
@@ -80,26 +83,6 @@ def service_app():
     return app
 
 
-def registry(data: Path, root: Path) -> str:
-    """A local MLflow store with model_2026 and model0_2023 trained on the data (built once)."""
-    root.mkdir(parents=True, exist_ok=True)
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    marker = root / "versions.json"
-    if not marker.exists():
-        from training.pipeline import TrainingOptions, train_and_register  # the bench trains
-
-        started = time.perf_counter()
-        outcome = train_and_register(
-            load_dataset(data, training=True),
-            tracking_uri=uri,
-            artifact_root=str(root / "artifacts"),
-            options=TrainingOptions(folds=2, challengers=False),
-        )
-        marker.write_text(json.dumps(outcome.versions))
-        print(f"trained and registered {outcome.versions} in {time.perf_counter() - started:.0f} s")
-    return uri
-
-
 FRESH = {"Cache-Control": "no-cache"}  # price anew: the service keeps results of a scenario
 
 
@@ -130,7 +113,7 @@ def main() -> None:
     args = parser.parse_args()
 
     data, _ = national_data(args.persons, args.seed, args.cache)
-    uri = registry(data, data.parent / "registry-whatif")
+    uri, _ = registry(data, data.parent / "registry-whatif", models=("model_2026", "model0_2023"))
     work = Path(tempfile.mkdtemp(prefix="ptb-bench-whatif-"))
     env = service_env(PTB_TRACKING_URI=uri, PTB_DATA_DIR=str(data), PYTHONPATH=str(ROOT))
     port = free_port()

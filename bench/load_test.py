@@ -228,7 +228,8 @@ def main() -> None:
     from serving.security import add_key
 
     data, _ = national_data(args.persons, 2026, args.cache)
-    uri, version = registry(data, data.parent / "registry")
+    uri, versions = registry(data, data.parent / "registry")
+    version = versions["challenger"]
     work = Path(tempfile.mkdtemp(prefix="ptb-load-"))
     lines = work / "requests.tsv"
     lines.write_text("\n".join(request_lines(data, mix, args.list_persons, seed=7)) + "\n")
