@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
@@ -122,20 +123,33 @@ def keyed_audit(path: Path) -> AuditLog:
     return AuditLog(path, request_key=AUDIT_KEY)
 
 
+def production_app(
+    store: ModelStore,
+    keyring: KeyRing,
+    audit_file: Path,
+    *,
+    environment: str = "production",
+    **options,
+) -> FastAPI:
+    """The API as a closed deployment builds it: keys required, every API request audited with
+    a keyed digest; the model loaded before the first request. ``options`` go to create_app."""
+    return create_app(
+        store,
+        api_keys=keyring,
+        environment=environment,
+        audit=keyed_audit(audit_file),
+        load_in_background=False,
+        freeze_gc=False,
+        **options,
+    )
+
+
 @contextmanager
 def production_client(
     store: ModelStore, snapshot: Snapshot, keys_file: Path, audit_file: Path
 ) -> Iterator[TestClient]:
-    """The API as production runs it: keys required, every API request audited."""
-    app = create_app(
-        store,
-        snapshot=snapshot,
-        api_keys=KeyRing.load(keys_file),
-        environment="production",
-        audit=keyed_audit(audit_file),
-        load_in_background=False,
-        freeze_gc=False,
-    )
+    """The API as production runs it, with the snapshot, started."""
+    app = production_app(store, KeyRing.load(keys_file), audit_file, snapshot=snapshot)
     with TestClient(app) as client:
         yield client
 

@@ -13,14 +13,13 @@ from fastapi.testclient import TestClient
 
 from features.errors import AuditChainError
 from features.settings import Settings
-from serving.app import create_app
 from serving.audit import GENESIS, AuditLog, line_hash, request_digest, verify
 from serving.security import KeyRing, add_key
 from tests.serving.conftest import (
     AUDIT_KEY,
-    keyed_audit,
     list_body,
     person_body,
+    production_app,
     production_client,
 )
 
@@ -220,15 +219,8 @@ def test_a_reopened_log_continues_the_chain(tmp_path):
 def test_while_the_audit_log_fails_api_requests_are_refused(
     store, keys, tiny_dataset, tmp_path, monkeypatch
 ):
-    audit = keyed_audit(tmp_path / "audit.jsonl")
-    app = create_app(
-        store,
-        api_keys=KeyRing.load(keys[0]),
-        environment="production",
-        audit=audit,
-        load_in_background=False,
-        freeze_gc=False,
-    )
+    app = production_app(store, KeyRing.load(keys[0]), tmp_path / "audit.jsonl")
+    audit = app.state.audit
     headers = {"Authorization": f"Bearer {keys[1]['payment']}"}
     body = person_body(tiny_dataset)
     original = AuditLog._open

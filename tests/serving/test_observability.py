@@ -11,10 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from serving.app import create_app
 from serving.observability import JsonFormatter
 from serving.security import KeyRing, add_key
-from tests.serving.conftest import keyed_audit, list_body, person_body
+from tests.serving.conftest import list_body, person_body, production_app
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +25,8 @@ def key(tmp_path_factory) -> tuple[KeyRing, str]:
 
 @pytest.fixture(scope="module")
 def watched(store, snapshot, key, tmp_path_factory) -> Iterator[TestClient]:
-    app = create_app(
-        store,
-        snapshot=snapshot,
-        api_keys=key[0],
-        environment="production",
-        audit=keyed_audit(tmp_path_factory.mktemp("obs-audit") / "audit.jsonl"),
-        load_in_background=False,
-        freeze_gc=False,
-    )
+    audit_file = tmp_path_factory.mktemp("obs-audit") / "audit.jsonl"
+    app = production_app(store, key[0], audit_file, snapshot=snapshot)
     with TestClient(app, headers={"Authorization": f"Bearer {key[1]}"}) as client:
         yield client
 

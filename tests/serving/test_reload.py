@@ -15,7 +15,7 @@ from serving.app import create_app
 from serving.model_store import ModelStore
 from serving.reload import ModelWatch
 from serving.security import KeyRing, add_key
-from tests.serving.conftest import MODEL, keyed_audit, person_body, register_bundle
+from tests.serving.conftest import MODEL, person_body, production_app, register_bundle
 
 
 @dataclasses.dataclass
@@ -51,14 +51,11 @@ def keys(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 def service(registry, snapshot, keys, tmp_path) -> Iterator[TestClient]:
     """A fresh service on the champion (version 1) for each test, so none inherits a switch."""
     registry.client.set_registered_model_alias(MODEL, "champion", "1")
-    app = create_app(
+    app = production_app(
         ModelStore(registry.uri, cache_dir=tmp_path / "cache"),
+        KeyRing.load(keys[0]),
+        tmp_path / "audit.jsonl",
         snapshot=snapshot,
-        api_keys=KeyRing.load(keys[0]),
-        environment="production",
-        audit=keyed_audit(tmp_path / "audit.jsonl"),
-        load_in_background=False,
-        freeze_gc=False,
     )
     with TestClient(app, headers={"Authorization": f"Bearer {keys[1]['admin']}"}) as client:
         yield client

@@ -25,10 +25,9 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from serving.app import create_app
 from serving.model_store import ModelStore
 from serving.security import KeyRing, add_key
-from tests.serving.conftest import keyed_audit
+from tests.serving.conftest import production_app
 
 MAX_EXAMPLES = 100
 
@@ -44,15 +43,8 @@ def admin_key(tmp_path_factory) -> tuple[KeyRing, str]:
 def started_app(registry, snapshot, admin_key, tmp_path_factory) -> Iterator[FastAPI]:
     """The service with its snapshot and keys, started (model loaded) for the whole module."""
     store = ModelStore(registry.tracking_uri, cache_dir=tmp_path_factory.mktemp("schema-cache"))
-    app = create_app(
-        store,
-        snapshot=snapshot,
-        api_keys=admin_key[0],
-        environment="test",
-        audit=keyed_audit(tmp_path_factory.mktemp("schema-audit") / "audit.jsonl"),
-        load_in_background=False,
-        freeze_gc=False,
-    )
+    audit_file = tmp_path_factory.mktemp("schema-audit") / "audit.jsonl"
+    app = production_app(store, admin_key[0], audit_file, snapshot=snapshot, environment="test")
     with TestClient(app):
         yield app
 

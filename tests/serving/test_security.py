@@ -25,7 +25,7 @@ from serving.security import (
     read_key_file,
     revoke_key,
 )
-from tests.serving.conftest import keyed_audit, list_body, person_body, production_client
+from tests.serving.conftest import list_body, person_body, production_app, production_client
 
 PROTECTED = {
     # path, method, body -> the least role that may call it
@@ -124,14 +124,8 @@ def test_probes_docs_and_metrics_are_open(secured):
 
 
 def test_metrics_need_an_admin_key_when_not_public(store, keys, tmp_path):
-    app = create_app(
-        store,
-        api_keys=KeyRing.load(keys[0]),
-        environment="production",
-        audit=keyed_audit(tmp_path / "audit.jsonl"),
-        metrics_public=False,
-        load_in_background=False,
-        freeze_gc=False,
+    app = production_app(
+        store, KeyRing.load(keys[0]), tmp_path / "audit.jsonl", metrics_public=False
     )
     with TestClient(app) as client:
         assert client.get("/metrics").status_code == 401
@@ -194,14 +188,7 @@ def test_a_revoked_key_is_refused_without_a_restart(store, tmp_path, monkeypatch
     path = tmp_path / "keys.yaml"
     kept = add_key(path, "kept", "payment")
     leaving = add_key(path, "leaving", "payment")
-    app = create_app(
-        store,
-        api_keys=KeyRing.load(path),
-        environment="test",
-        audit=keyed_audit(tmp_path / "audit.jsonl"),
-        load_in_background=False,
-        freeze_gc=False,
-    )
+    app = production_app(store, KeyRing.load(path), tmp_path / "audit.jsonl", environment="test")
     with TestClient(app) as client:
         assert client.get("/v1/model", headers=auth(leaving)).status_code == 200
         revoke_key(path, "leaving")
@@ -311,14 +298,8 @@ def test_a_new_api_router_is_closed_to_all_but_admin(store, keys, tmp_path):
     async def ping() -> dict:
         return {"pong": True}
 
-    app = create_app(
-        store,
-        routers=(*DEFAULT_ROUTERS, extra),
-        api_keys=KeyRing.load(keys[0]),
-        environment="production",
-        audit=keyed_audit(tmp_path / "audit.jsonl"),
-        load_in_background=False,
-        freeze_gc=False,
+    app = production_app(
+        store, KeyRing.load(keys[0]), tmp_path / "audit.jsonl", routers=(*DEFAULT_ROUTERS, extra)
     )
     with TestClient(app) as client:
         assert client.get("/v1/extra/ping", headers=auth(keys[1]["policy"])).status_code == 403
