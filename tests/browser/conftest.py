@@ -20,9 +20,8 @@ import uvicorn
 
 from features.contract import load_dataset, write_dataset
 from features.synth import synthesise
-from serving.app import DEFAULT_ROUTERS, create_app
+from serving.app import create_app
 from serving.model_store import ModelStore
-from serving.routes import policy, whatif
 
 CHROMIUM = os.environ.get("PTB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,9 +36,6 @@ CHROMIUM_ARGS = [
 ]
 PERSONS = 100_000  # about 100 lists: enough for a histogram worth looking at
 SEED = 2028
-ROUTERS = DEFAULT_ROUTERS + tuple(
-    router for router in (whatif.router, policy.router) if router not in DEFAULT_ROUTERS
-)
 
 
 def _unavailable(reason: str) -> None:
@@ -93,7 +89,7 @@ def policy_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         artifact_root=str(root / "artifacts"),
         options=TrainingOptions(folds=2, challengers=False),
     )
-    app = create_app(ModelStore(uri), snapshot=data_dir, routers=ROUTERS)
+    app = create_app(ModelStore(uri), snapshot=data_dir)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -1,4 +1,4 @@
-"""POST /v1/whatif and /v1/whatif/lists.csv, and the /policy page, through the app factory.
+"""POST /v1/whatif and /v1/whatif/lists.csv through the app factory (the page: test_policy.py).
 
 The registry is trained by ``training.pipeline`` on a synthetic snapshot written to disk:
 version 1 is ``model_2026`` (``champion`` and ``challenger``), version 2 ``model0_2023``
@@ -17,18 +17,15 @@ from fastapi.testclient import TestClient
 
 from features.contract import load_dataset, write_dataset
 from features.synth import synthesise
-from serving.app import DEFAULT_ROUTERS, create_app
+from serving.app import create_app
 from serving.model_store import ModelStore
-from serving.routes import policy, whatif
+from serving.routes import whatif
 from serving.scenario import Scenario
 from serving.snapshot import Snapshot
 from serving.whatif import WhatIfEngine
 from training.pipeline import TrainingOptions, train_and_register
 
 SEED = 2027
-ROUTERS = DEFAULT_ROUTERS + tuple(
-    router for router in (whatif.router, policy.router) if router not in DEFAULT_ROUTERS
-)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +55,7 @@ def store(trained) -> ModelStore:
 
 @pytest.fixture(scope="module")
 def api(store: ModelStore, snapshot: Snapshot) -> Iterator[TestClient]:
-    app = create_app(store, snapshot=snapshot, routers=ROUTERS, load_in_background=False)
+    app = create_app(store, snapshot=snapshot, load_in_background=False)
     with TestClient(app) as client:
         yield client
 
@@ -306,7 +303,7 @@ def test_unknown_model_version_gives_404_listing_versions(api, body, params, fie
 
 
 def test_whatif_needs_a_snapshot(store):
-    app = create_app(store, routers=ROUTERS, load_in_background=False)
+    app = create_app(store, load_in_background=False)
     with TestClient(app) as client:
         response = client.post("/v1/whatif", json={"dampening": 0.5})
         page = client.get("/policy")
@@ -389,41 +386,3 @@ def test_the_same_scenario_is_answered_from_its_kept_result(api, snapshot, store
     )
     assert len(runs) == 4
     assert fresh.json() == first
-
-
-# -- the page -------------------------------------------------------------------------------------
-
-
-def test_policy_page_has_the_levers_and_its_assets(api):
-    page = api.get("/policy")
-    assert page.status_code == 200
-    assert page.headers["content-type"].startswith("text/html")
-    for lever in (
-        "dampening",
-        "centrality_scale",
-        "centrality_nok_5",
-        "centrality_nok_6",
-        "education_threshold",
-        "education_effect_scale",
-        "refugee_rate_nok",
-        "budget_mnok",
-        "budget_neutral",
-        "floor_persons",
-        "break_point_persons",
-        "break_point_rate_share",
-    ):
-        assert f'id="{lever}"' in page.text
-    assert "model_2026" in page.text
-    for asset in ("policy.js", "policy.css"):
-        response = api.get(f"/static/{asset}")
-        assert response.status_code == 200
-        assert len(response.content) > 1000
-
-
-def test_openapi_declares_the_scenario_and_the_redistribution(api):
-    operation = api.get("/openapi.json").json()["paths"]["/v1/whatif"]["post"]
-    body = operation["requestBody"]["content"]["application/json"]["schema"]
-    assert {"dampening", "centrality_supplement_nok", "phase_in"} <= set(body["properties"])
-    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
-    assert answer == {"$ref": "#/components/schemas/Redistribution"}
-    assert {"404", "422"} <= set(operation["responses"])
