@@ -36,15 +36,14 @@ from serving.scenario import Scenario, parse_scenario
 from serving.schemas import VERSION_PATTERN, ErrorBody, ErrorDetail
 from serving.snapshot import Snapshot
 from serving.whatif import TOLERANCE_NOK, TOP_N
+from serving.whatif_engines import WhatIfEngines, run
 from serving.whatif_service import (
     HISTOGRAM_BINS,
     KommuneOrder,
     ListChange,
     Redistribution,
-    WhatIfEngines,
     list_changes,
     redistribution,
-    run,
 )
 
 logger = logging.getLogger(__name__)
