@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import secrets
+import stat
 import tempfile
 import threading
 import time
@@ -49,6 +50,7 @@ SECRET_BYTES = 32
 SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_DKLEN = 2**14, 8, 1, 32
 SCRYPT_MAXMEM = 64 * 1024 * 1024
 FILE_RECHECK_SECONDS = 1.0
+NEW_KEY_FILE_MODE = 0o640  # the owner writes, the service's group reads
 REMEMBERED_KEYS = 4096
 PARALLEL_CHECKS = 2  # scrypt checks at once: a flood of wrong keys cannot take every core
 
@@ -210,10 +212,26 @@ def read_key_file(path: str | Path) -> list[KeyRecord]:
     return records
 
 
+def key_file_ownership(path: str | Path) -> tuple[int, int, int]:
+    """Owner, group and mode a written keys file gets: those of the file it replaces.
+
+    A new file is the writer's, in the directory's group (the service's group, as the
+    deployment sets it up), mode 0640. Written as root, the service can still read it.
+    """
+    path = Path(path)
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        directory = path.parent if path.parent.exists() else Path.cwd()
+        return os.geteuid(), directory.stat().st_gid, NEW_KEY_FILE_MODE
+    return found.st_uid, found.st_gid, stat.S_IMODE(found.st_mode)
+
+
 def write_key_file(path: str | Path, records: Iterable[KeyRecord]) -> Path:
-    """Write the keys file whole or not at all, readable by its owner only."""
+    """Write the keys file whole or not at all, keeping its owner, group and mode."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    uid, gid, mode = key_file_ownership(path)
     document = {"keys": [record.to_dict() for record in records]}
     text = (
         yaml.safe_dump(document, sort_keys=False)
@@ -226,7 +244,15 @@ def write_key_file(path: str | Path, records: Iterable[KeyRecord]) -> Path:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(staging, 0o600)
+        os.chmod(staging, mode)
+        if (uid, gid) != (os.geteuid(), os.getegid()):
+            try:
+                os.chown(staging, uid, gid)
+            except PermissionError as exc:
+                raise KeyFileError(
+                    str(path),
+                    [f"cannot keep its owner {uid}:{gid} (run as root or as its owner)"],
+                ) from exc
         os.replace(staging, path)
     except BaseException:
         Path(staging).unlink(missing_ok=True)

@@ -24,9 +24,9 @@ import pytest
 from features.contract import Dataset, write_dataset
 from tests.mlflow_server import MlflowServer, environment_without_settings, mlflow_uris_restored
 from tests.serving.conftest import register_bundle
+from tests.system_accounts import ensure_account, why_python_fails_as
 from training.fit import calibrate
 
-SERVICE_ACCOUNT = "ptb-kit"
 PTB = Path(sys.executable).parent / "ptb"
 
 
@@ -37,45 +37,17 @@ def service_account() -> str:
     folder only root may enter (a pyenv under /root), the service runs as root and a warning
     says so.
     """
-    if os.geteuid() != 0:
+    account = ensure_account()
+    if account is None:
         return pwd.getpwuid(os.geteuid()).pw_name
-    try:
-        pwd.getpwnam(SERVICE_ACCOUNT)
-    except KeyError:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--user-group",
-                "--shell",
-                "/usr/sbin/nologin",
-                SERVICE_ACCOUNT,
-            ],
-            check=True,
-        )
-    try:
-        probe = subprocess.run(
-            [sys.executable, "-c", "import serving"],
-            user=SERVICE_ACCOUNT,
-            group=SERVICE_ACCOUNT,
-            extra_groups=[],
-            cwd="/",
-            env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-            capture_output=True,
-            text=True,
-        )
-        problem = probe.stderr.strip() if probe.returncode else None
-    except OSError as exc:
-        problem = str(exc)
+    problem = why_python_fails_as(account)
     if problem:
         warnings.warn(
-            f"{SERVICE_ACCOUNT} cannot run {sys.executable} ({problem}): "
-            "the instances run as root in this test",
+            f"{account} cannot run {sys.executable} ({problem}): the instances run as root here",
             stacklevel=2,
         )
         return "root"
-    return SERVICE_ACCOUNT
+    return account
 
 
 def chown(path: Path, user: str | int, group: str, mode: int) -> None:
