@@ -19,7 +19,8 @@ PLACEHOLDERS = frozenset({"", "changeme", "change-me", "change_me", "placeholder
 LIBRARY_VARIABLES: dict[str, tuple[str, str]] = {  # name -> (default, what it does)
     "PROMETHEUS_MULTIPROC_DIR": (
         "a temporary folder (`ptb serve --workers N`)",
-        "where the workers of one instance share their metrics; one per instance, never shared",
+        "where the workers of one instance share their metrics; `ptb serve` empties it and "
+        "refuses one another running instance holds",
     ),
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": (
         "2 in the service, 7 elsewhere",
@@ -93,6 +94,13 @@ class Settings(BaseSettings):
     )
     apis: Literal["all", "payment", "policy"] = Field(
         "all", description="what the instance answers: `payment`, `policy` or `all`"
+    )
+
+    instance_dir: Path | None = Field(
+        None,
+        description="shared by the workers of one instance so they serve one model and switch "
+        "together; `ptb serve --workers N` makes a fresh one (set it, empty and of its own, "
+        "when running `uvicorn --workers N` yourself)",
     )
 
     # -- access, audit, operations (docs/security.md) --------------------------------------------

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Literal
@@ -21,6 +19,7 @@ from features.errors import ContractError, PtbError
 from features.settings import Settings
 from ptb.audit import audit_app
 from ptb.keys import keys_app
+from ptb.serve_dirs import instance_dir, shared_metrics_dir
 
 app = typer.Typer(
     help="Calibrate and serve the patient-adjusted capitation grant (PTB) for GPs.",
@@ -226,7 +225,9 @@ def serve(
     snapshot = Snapshot.load(data) if data is not None else None
     served = model or settings.model or settings.serving_alias
     configure_logging(settings.log_format, settings.log_level)
-    console.print(f"serving ptb {served} on http://{host}:{port}/docs ({workers} worker(s))")
+    logging.getLogger("ptb.serve").info(
+        "serving ptb %s on http://%s:%s/docs (%d worker(s))", served, host, port, workers
+    )
     if workers == 1:
         application = create_app_from_settings(settings, snapshot=snapshot, default_model=served)
         uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
@@ -237,7 +238,7 @@ def serve(
     os.environ["PTB_MODEL"] = served
     if data is not None:
         os.environ["PTB_DATA_DIR"] = str(data)
-    with shared_metrics_dir():
+    with shared_metrics_dir(), instance_dir():
         uvicorn.run(
             "serving.app:create_app_from_env",
             factory=True,
@@ -247,27 +248,6 @@ def serve(
             log_config=None,
             access_log=False,
         )
-
-
-@contextmanager
-def shared_metrics_dir() -> Iterator[Path]:
-    """``PROMETHEUS_MULTIPROC_DIR`` for the workers, emptied first: a scrape sums them all.
-
-    The operator's directory if one is set (its old files removed, as the counters restart
-    with the workers), otherwise a temporary one, removed again at exit.
-    """
-    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="ptb-metrics-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.db"):
-        stale.unlink()
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
-    try:
-        yield folder
-    finally:
-        if not given:
-            shutil.rmtree(folder, ignore_errors=True)
-            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 @app.command()
