@@ -30,9 +30,10 @@ from features.settings import DEVELOPMENT, Settings
 from serving.audit import AuditLog, read_request_key
 from serving.deps import ServingState, require_role
 from serving.error_responses import add_error_handlers
+from serving.instance import InstanceModel
 from serving.model_store import ModelStore, apply_registry_http_defaults
 from serving.observability import Metrics, RequestWatch, configure_logging
-from serving.reload import ModelWatch
+from serving.reload import ModelWatch, prepare_model
 from serving.routes import admin, grants, health, metrics, model, policy, whatif
 from serving.schemas import ErrorBody
 from serving.security import KeyRing, Role
@@ -122,6 +123,7 @@ def create_app(
     metrics_public: bool = True,
     model_watch_seconds: float = 0.0,
     startup_retry_seconds: float = 0.0,
+    instance_dir: str | Path | None = None,
 ) -> FastAPI:
     """The PTB API.
 
@@ -144,6 +146,8 @@ def create_app(
     model_watch_seconds : re-resolve the serving alias this often and reload when it moved;
         0 never does.
     startup_retry_seconds : retry a start-up that found the registry down and nothing cached.
+    instance_dir : shared with the other workers of this instance, so that all serve one
+        model and switch together (``serving.instance``); None for a single worker.
     """
     environment = environment.strip().lower()
     if environment != DEVELOPMENT:
@@ -178,6 +182,13 @@ def create_app(
         freeze_gc=freeze_gc,
         startup_retry_seconds=startup_retry_seconds,
     )
+    if instance_dir is not None:
+        state.instance = InstanceModel(
+            instance_dir,
+            prepare=lambda version, ref: prepare_model(state, version, ref),
+            switch=lambda model, ref: state.switch(model, default_ref=ref),
+            status=state.worker_status,
+        )
     app_metrics = Metrics(state, audit)
 
     def reload_counted(outcome, error) -> None:
@@ -191,6 +202,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         refuse_unguarded_routes(app)
+        if state.instance is not None:
+            state.instance.open()
         if audit is not None:
             audit.open()
         if load_in_background:
@@ -207,6 +220,8 @@ def create_app(
                 watch.stop()
             if audit is not None:
                 audit.close()
+            if state.instance is not None:
+                state.instance.close()
 
     app = FastAPI(
         title="PTB: patient-adjusted capitation grant",
@@ -295,5 +310,6 @@ def create_app_from_settings(settings: Settings, **overrides) -> FastAPI:
         "metrics_public": settings.metrics_public,
         "model_watch_seconds": settings.model_watch_seconds,
         "startup_retry_seconds": settings.startup_retry_seconds,
+        "instance_dir": settings.instance_dir,
     }
     return create_app(store, **{**options, **overrides})

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -33,6 +35,7 @@ from features.errors import (
     SnapshotMissingError,
     UnknownQueryError,
 )
+from serving.instance import InstanceModel
 from serving.model_store import LoadedModel, ModelStore
 from serving.observability import note_caller, note_model
 from serving.schemas import VERSION_PATTERN
@@ -69,6 +72,8 @@ class ServingState:
         self.reload_lock = threading.Lock()
         # Called with a model about to serve, before the switch (e.g. to build its what-if engine).
         self.warmers: list[Callable[[LoadedModel], None]] = []
+        # The instance's one model, shared with the other workers (``serving.instance``).
+        self.instance: InstanceModel | None = None
 
     def start(self) -> None:
         """Load the snapshot, the default model and its snapshot grants; blocking.
@@ -87,7 +92,13 @@ class ServingState:
             if self.snapshot is None and self.snapshot_source is not None:
                 logger.info("loading registry snapshot %s", self.snapshot_source)
                 self.snapshot = Snapshot.load(self.snapshot_source)
-            model = self.store.get(self.default_ref)
+            # A worker (re)started after a switch serves what the instance serves.
+            committed = self.instance.committed_model() if self.instance is not None else None
+            if committed is not None:
+                self.default_ref = str(committed["ref"])
+                model = aliased(self.store.get(str(committed["version"])), self.default_ref)
+            else:
+                model = self.store.get(self.default_ref)
             if self.snapshot is not None:
                 self.snapshot.grants(model.version, model.scorer)
             self.model = model
@@ -98,6 +109,8 @@ class ServingState:
                 gc.freeze()
             self.status, self.error = "ready", None
             logger.info("serving model %s version %s", model.name, model.version)
+            if self.instance is not None:
+                self.instance.started(0 if committed is None else int(committed["generation"]))
         except Exception as exc:
             self._retryable = isinstance(exc, RegistryUnavailableError)
             retry = (
@@ -131,17 +144,44 @@ class ServingState:
         return previous
 
     def cached_model(self, ref: str | int | None) -> LoadedModel | None:
-        """The default model, or a pinned one already in memory; never does I/O."""
+        """The default model, or a pinned one already in memory; never does I/O.
+
+        First follows the instance: a switch another worker committed applies before this
+        request chooses its model.
+        """
+        if self.instance is not None:
+            self.instance.follow()
         if self.model is None:
             raise ServiceNotReadyError(self._not_ready_message())
         if ref is None:
             return self.model
         return self.store.cached(ref)
 
+    def worker_status(self) -> dict:
+        """This worker's model and readiness, as /readyz and /v1/model list every worker's."""
+        return {
+            "status": self.status,
+            "model_version": None if self.model is None else self.model.version,
+            "model_ref": self.default_ref,
+        }
+
+    def workers(self) -> list[dict]:
+        """Every worker of the instance with its model; this one alone without an instance."""
+        if self.instance is not None:
+            found = self.instance.workers()
+            if found:
+                return found
+        return [{"pid": os.getpid(), "worker": None, "generation": 0, **self.worker_status()}]
+
     def _not_ready_message(self) -> str:
         if self.status == "failed":
             return f"the serving model failed to load: {self.error}"
         return "the serving model is still loading"
+
+
+def aliased(model: LoadedModel, ref: str) -> LoadedModel:
+    """``model`` as asked for by ``ref``: an alias is kept on it, a version number is not."""
+    return model if ref.isdigit() else replace(model, alias=ref)
 
 
 async def resolve_model(state: ServingState, ref: str | int | None) -> LoadedModel:

@@ -170,6 +170,17 @@ class WeightRow(BaseModel):
     ci_high: float | None = None
 
 
+class WorkerModel(BaseModel):
+    """One worker process of the instance and the model it serves."""
+
+    pid: int
+    worker: int | None = Field(description="the worker's number in its instance (0, 1, ...)")
+    status: Literal["ready", "loading", "failed"]
+    model_version: str | None
+    model_ref: str = Field(description="the alias or version the worker was asked to serve")
+    generation: int = Field(description="the instance's switch this worker follows (0: start)")
+
+
 class ModelInfo(BaseModel):
     """The serving (or a pinned) model: version, training run, weight table and scheme."""
 
@@ -182,6 +193,9 @@ class ModelInfo(BaseModel):
     indicators: dict = Field(description="indicator definitions: bands, threshold, areas")
     scheme: SchemeInfo
     weight_table: list[WeightRow]
+    workers: list[WorkerModel] = Field(
+        default_factory=list, description="the version each worker of this instance serves"
+    )
 
 
 class Health(BaseModel):
@@ -196,6 +210,9 @@ class Readiness(BaseModel):
     model_name: str | None = None
     snapshot_lists: int | None = None
     error: str | None = None
+    workers: list[WorkerModel] = Field(
+        default_factory=list, description="each worker of this instance and its model"
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -248,3 +265,6 @@ class ReloadResult(BaseModel):
     previous_version: str | None
     checks: list[ModelCheck]
     seconds: float = Field(description="time to load, check and switch")
+    workers: list[WorkerModel] = Field(
+        default_factory=list, description="each worker of this instance after the switch"
+    )

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from features.errors import ReloadRefused
 from serving.deps import StateDep
 from serving.reload import reload_model
-from serving.schemas import ErrorBody, ModelCheck, ReloadIn, ReloadResult
+from serving.schemas import ErrorBody, ModelCheck, ReloadIn, ReloadResult, WorkerModel
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -55,4 +55,5 @@ async def reload(
         previous_version=None if outcome.previous is None else outcome.previous.version,
         checks=[ModelCheck(name=c.name, passed=c.passed, detail=c.detail) for c in outcome.checks],
         seconds=round(outcome.seconds, 3),
+        workers=[WorkerModel(**worker) for worker in outcome.workers],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from serving.deps import StateDep
-from serving.schemas import Health, Readiness
+from serving.schemas import Health, Readiness, WorkerModel
 
 router = APIRouter(tags=["health"])
 
@@ -19,13 +19,17 @@ async def healthz() -> Health:
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 async def readyz(state: StateDep, response: Response) -> Readiness:
     """200 once the serving model (and snapshot, if any) are loaded; 503 until then."""
+    if state.instance is not None:
+        state.instance.follow()
+    workers = [WorkerModel(**worker) for worker in state.workers()]
     if state.status != "ready" or state.model is None:
         response.status_code = 503
-        return Readiness(status=state.status, error=state.error)
+        return Readiness(status=state.status, error=state.error, workers=workers)
     snapshot = state.snapshot
     return Readiness(
         status="ready",
         model_version=state.model.version,
         model_name=state.model.name,
         snapshot_lists=None if snapshot is None else snapshot.n_lists,
+        workers=workers,
     )

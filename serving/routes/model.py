@@ -6,10 +6,10 @@ import math
 
 from fastapi import APIRouter
 
-from serving.deps import ModelDep
+from serving.deps import ModelDep, StateDep
 from serving.model_store import LoadedModel
 from serving.routes.grants import ERRORS, scheme_info
-from serving.schemas import ModelInfo, WeightRow
+from serving.schemas import ModelInfo, WeightRow, WorkerModel
 
 router = APIRouter(prefix="/v1", tags=["model"])
 
@@ -35,7 +35,7 @@ def weight_rows(model: LoadedModel) -> list[WeightRow]:
 
 
 @router.get("/model", response_model=ModelInfo, responses=ERRORS)
-async def model_info(model: ModelDep) -> ModelInfo:
+async def model_info(model: ModelDep, state: StateDep) -> ModelInfo:
     """Version, training run, weight table and scheme parameters of the serving model."""
     bundle = model.bundle
     return ModelInfo(
@@ -48,4 +48,5 @@ async def model_info(model: ModelDep) -> ModelInfo:
         indicators=bundle.indicators.model_dump(mode="json"),
         scheme=scheme_info(model),
         weight_table=weight_rows(model),
+        workers=[WorkerModel(**worker) for worker in state.workers()],
     )

@@ -31,7 +31,11 @@ def free_port() -> int:
 
 @contextmanager
 def running_service(
-    tracking_uri: str, data_dir: Path, cache_dir: Path, workers: int | None = None
+    tracking_uri: str,
+    data_dir: Path,
+    cache_dir: Path,
+    workers: int | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """``uvicorn serving.app:create_app_from_env --factory`` until the block ends.
 
@@ -45,6 +49,7 @@ def running_service(
         PTB_DATA_DIR=str(data_dir),
         PTB_MODEL_CACHE_DIR=str(cache_dir),
         PTB_AUDIT_LOG=str(cache_dir.parent / "audit.jsonl"),
+        **(settings or {}),
     )
     if workers is None:
         command = [sys.executable, "-m", "uvicorn", "serving.app:create_app_from_env"]
@@ -93,7 +98,10 @@ def answers(url: str, dataset) -> list[dict]:
         found.append(client.post("/v1/grants/list", json=list_body(dataset, list_id)).json())
         found.append(client.get(f"/v1/grants/lists/{list_id}").json())
         found.append({"csv": client.get("/v1/grants/lists", params={"format": "csv"}).text})
-        found.append(client.get("/v1/model").json())
+        model = client.get("/v1/model").json()
+        # Worker pids differ across restarts; the versions they serve must not.
+        model["workers"] = sorted({worker["model_version"] for worker in model["workers"]})
+        found.append(model)
     return found
 
 
