@@ -60,44 +60,48 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PTB_", extra="ignore")
 
     tracking_uri: str = Field(
-        DEFAULT_TRACKING_URI,
+        default=DEFAULT_TRACKING_URI,
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "PTB_TRACKING_URI"),
         description="the MLflow tracking server (`http://…`) for training, registry and "
         "serving; `MLFLOW_TRACKING_URI` wins when both are set",
     )
     artifact_root: str = Field(
-        "mlruns/artifacts",
+        default="mlruns/artifacts",
         description="artifact root of a local (non-server) store; a tracking server's own "
         "`--artifacts-destination` applies otherwise",
     )
-    registered_model: str = Field("ptb", description="the registered model's name in MLflow")
-    experiment: str = Field("ptb", description="the MLflow experiment trainings log to")
-    serving_alias: str = Field("champion", description="the alias the service serves by default")
+    registered_model: str = Field(
+        default="ptb", description="the registered model's name in MLflow"
+    )
+    experiment: str = Field(default="ptb", description="the MLflow experiment trainings log to")
+    serving_alias: str = Field(
+        default="champion", description="the alias the service serves by default"
+    )
     model: str | None = Field(
-        None, description="alias or version to serve instead of the serving alias"
+        default=None, description="alias or version to serve instead of the serving alias"
     )
     data_dir: str | None = Field(
-        None,
+        default=None,
         description="registry snapshot (data contract) for list look-ups and what-if; "
         "without it only person grants are answered",
     )
     model_cache_dir: str | None = Field(
-        default_factory=lambda: default_model_cache_dir(),
+        default_factory=default_model_cache_dir,
         description="verified bundles kept for restarts while MLflow is down; default "
         "`$CACHE_DIRECTORY/models` under systemd, `/var/cache/ptb/models` as root, else "
         "`~/.cache/ptb/models`. Must be writable by the service (`/readyz` fails otherwise)",
     )
     environment: str = Field(
-        DEVELOPMENT,
+        default=DEVELOPMENT,
         description="`development`, or anything else (`production`), where keys, an audit "
         "log and an audit key are required",
     )
     apis: Literal["all", "payment", "policy"] = Field(
-        "all", description="what the instance answers: `payment`, `policy` or `all`"
+        default="all", description="what the instance answers: `payment`, `policy` or `all`"
     )
 
     instance_dir: Path | None = Field(
-        None,
+        default=None,
         description="shared by the workers of one instance so they serve one model and switch "
         "together; `ptb serve --workers N` makes a fresh one (set it, empty and of its own, "
         "when running `uvicorn --workers N` yourself)",
@@ -105,35 +109,42 @@ class Settings(BaseSettings):
 
     # -- access, audit, operations (docs/security.md) --------------------------------------------
     api_keys_file: Path | None = Field(
-        None, description="hashed API keys (JSON or YAML); re-read within a second of a change"
+        default=None,
+        description="hashed API keys (JSON or YAML); re-read within a second of a change",
     )
     service_user: str | None = Field(
-        None,
+        default=None,
         description="the account the service runs as: `ptb keys` refuses to write a keys "
         "file it could not read",
     )
     audit_log: Path = Field(
-        Path("var/audit/audit.jsonl"),
+        default=Path("var/audit/audit.jsonl"),
         description="append-only, hash-chained audit log (relative to the working "
         "directory: give an absolute path in production)",
     )
     audit_key_file: Path | None = Field(
-        None, description="32-byte key of the request digests (`ptb audit new-key`)"
+        default=None, description="32-byte key of the request digests (`ptb audit new-key`)"
     )
-    audit_fsync: bool = Field(False, description="each audit record on disk before the answer")
-    metrics_public: bool = Field(True, description="`false`: `/metrics` needs an admin key")
+    audit_fsync: bool = Field(
+        default=False, description="each audit record on disk before the answer"
+    )
+    metrics_public: bool = Field(default=True, description="`false`: `/metrics` needs an admin key")
     log_format: str = Field(
-        "json", pattern="^(json|text)$", description="`json` (one object per line) or `text`"
+        default="json",
+        pattern="^(json|text)$",
+        description="`json` (one object per line) or `text`",
     )
-    log_level: str = Field("INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`")
+    log_level: str = Field(default="INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`")
     model_watch_seconds: float = Field(
-        0.0, ge=0, description="re-resolve the serving alias this often; 0: never"
+        default=0.0, ge=0, description="re-resolve the serving alias this often; 0: never"
     )
     startup_retry_seconds: float = Field(
-        10.0, ge=0, description="retry a start-up that the registry failed after this long"
+        default=10.0, ge=0, description="retry a start-up that the registry failed after this long"
     )
     registry_retry_seconds: float = Field(
-        15.0, ge=0, description="after a registry failure, serve from memory and cache this long"
+        default=15.0,
+        ge=0,
+        description="after a registry failure, serve from memory and cache this long",
     )
 
     @field_validator("environment")

@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features.errors import KeyFileError
-from features.settings import Settings
+from features import KeyFileError, Settings
 from ptb.accounts import unreadable_by
 
 keys_app = typer.Typer(
@@ -50,7 +49,7 @@ def _service_can_read(path: Path, service_user: str | None) -> None:
     The written file keeps the owner, group and mode of the one it replaces (a new one is the
     writer's, in the directory's group, 0640); this checks those against the account.
     """
-    from serving.security import key_file_ownership
+    from serving.access.keys import key_file_ownership
 
     account = service_user or Settings().service_user
     if account is None:
@@ -70,7 +69,7 @@ def add(
     service_user: ServiceUserOption = None,
 ) -> None:
     """Create a key and print it once; only its scrypt hash is stored."""
-    from serving.security import add_key
+    from serving.access.keys import add_key
 
     path = _key_file(file)
     try:
@@ -89,7 +88,7 @@ def add(
 @keys_app.command("list")
 def list_keys(file: FileOption = None) -> None:
     """The keys' ids, roles and dates; never a key or a hash."""
-    from serving.security import read_key_file
+    from serving.access.keys import read_key_file
 
     path = _key_file(file)
     try:
@@ -110,7 +109,7 @@ def revoke(
     service_user: ServiceUserOption = None,
 ) -> None:
     """Revoke a key; a running service refuses it within a second."""
-    from serving.security import revoke_key
+    from serving.access.keys import revoke_key
 
     path = _key_file(file)
     try:
