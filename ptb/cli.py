@@ -40,14 +40,17 @@ def reports_errors(command: Callable) -> Callable:
 
     @wraps(command)
     def run(*args, **kwargs):
-        from mlflow.exceptions import MlflowException
-
         try:
             return command(*args, **kwargs)
         except PtbError as exc:
             _print_error(str(exc))
             raise typer.Exit(1) from exc
-        except MlflowException as exc:
+        except Exception as exc:
+            # Imported here, not first: MLflow warns on import, before `ptb serve` set up its logs.
+            from mlflow.exceptions import MlflowException
+
+            if not isinstance(exc, MlflowException):
+                raise
             uri = _settings().tracking_uri
             _print_error(f"MLflow tracking store {uri} failed: {exc.message}")
             raise typer.Exit(1) from exc
@@ -209,20 +212,22 @@ def serve(
     ] = None,
 ) -> None:
     """Serve grants per person and per list, model info and what-if over HTTP."""
-    import uvicorn
-
-    from serving.app import create_app_from_settings
     from serving.observability import configure_logging
-    from serving.snapshot import Snapshot
 
     if apis is not None:
         os.environ["PTB_APIS"] = apis  # the settings check it; worker processes read it too
     settings = _settings()
+    # Before the service's imports (MLflow warns on import): every line JSON.
+    configure_logging(settings.log_format, settings.log_level)
+    import uvicorn
+
+    from serving.app import create_app_from_settings
+    from serving.snapshot import Snapshot
+
     data = data or (Path(settings.data_dir) if settings.data_dir else None)
     # A broken snapshot is refused here, before the port is bound.
     snapshot = Snapshot.load(data) if data is not None else None
     served = model or settings.model or settings.serving_alias
-    configure_logging(settings.log_format, settings.log_level)
     logging.getLogger("ptb.serve").info(
         "serving ptb %s on http://%s:%s/docs (%d worker(s))", served, host, port, workers
     )
@@ -238,7 +243,7 @@ def serve(
         os.environ["PTB_DATA_DIR"] = str(data)
     with shared_metrics_dir(), instance_dir():
         uvicorn.run(
-            "serving.app:create_app_from_env",
+            "serving.worker:create_app_from_env",
             factory=True,
             workers=workers,
             host=host,

@@ -29,7 +29,8 @@ from serving.access.rules import AUTH_ERRORS, refuse_unguarded_routes, router_ro
 from serving.error_responses import add_error_handlers
 from serving.instance import InstanceModel
 from serving.model_store import ModelStore, apply_registry_http_defaults
-from serving.observability import Metrics, RequestWatch, configure_logging
+from serving.observability import Metrics, RequestWatch, configure_logging, forget_worker
+from serving.readiness import problems as readiness_problems
 from serving.reload import ModelWatch, prepare_model
 from serving.routes import admin, grants, health, metrics, model, policy, whatif
 from serving.snapshot import Snapshot
@@ -116,6 +117,7 @@ def create_app(
             switch=lambda model, ref: state.switch(model, default_ref=ref),
             status=state.worker_status,
         )
+    state.readiness = lambda: readiness_problems(api_keys, audit, store)
     app_metrics = Metrics(state)
     watch = _model_watch(state, app_metrics, model_watch_seconds)
     app = FastAPI(
@@ -188,6 +190,7 @@ def _lifespan(
                 audit.close()
             if state.instance is not None:
                 state.instance.close()
+            forget_worker()
 
     return lifespan
 

@@ -38,6 +38,7 @@ from typing import Any
 
 from features.errors import ReloadInProgressError, ReloadRefused
 from serving.model_store import LoadedModel
+from serving.observability import WORKER
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class InstanceModel:
                 handle.close()
                 continue
             self._slot, self.worker = handle, number
+            WORKER.number = number
             break
         fd = os.open(self.directory / "generation", os.O_RDWR | os.O_CREAT, 0o640)
         try:

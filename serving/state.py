@@ -58,6 +58,8 @@ class ServingState:
         self.warmers: list[Callable[[LoadedModel], None]] = []
         # The instance's one model, shared with the other workers (``serving.instance``).
         self.instance: InstanceModel | None = None
+        # Checks of the files a request needs (``serving.readiness``): check -> why it fails.
+        self.readiness: Callable[[], dict[str, str]] = dict
 
     def start(self) -> None:
         """Load the snapshot, the default model and its snapshot grants; blocking.
@@ -141,12 +143,18 @@ class ServingState:
             return self.model
         return self.store.cached(ref)
 
+    def problems(self) -> list[str]:
+        """Why this worker is not ready though its model may be: ``check: reason`` each."""
+        return [f"{check}: {reason}" for check, reason in self.readiness().items()]
+
     def worker_status(self) -> dict:
         """This worker's model and readiness, as /readyz and /v1/model list every worker's."""
+        problems = self.problems()
         return {
-            "status": self.status,
+            "status": "degraded" if problems and self.status == "ready" else self.status,
             "model_version": None if self.model is None else self.model.version,
             "model_ref": self.default_ref,
+            "problems": problems,
         }
 
     def workers(self) -> list[dict]:

@@ -376,9 +376,13 @@ class KeyRing:
             try:
                 records = read_key_file(self.path)
             except KeyFileError as exc:
-                # Keep the keys we have: a half-edited file must not open or close the service.
+                # Keep the keys we have: a half-edited file must not open or close the service;
+                # but say so where it is seen (/readyz, the metric), until the file is fixed.
                 logger.error("API keys file not reloaded, keeping the previous keys: %s", exc)
                 self._file_stamp = stamp
+                if self.reload_error is None:
+                    self.reload_failures += 1
+                self.reload_error = str(exc)
                 return
             self._install(records, stamp)
             logger.warning(
@@ -391,6 +395,8 @@ class KeyRing:
         self._refused: OrderedDict[bytes, None] = OrderedDict()
         self._file_stamp = stamp
         self._generation = getattr(self, "_generation", 0) + 1
+        self.reload_error: str | None = None  # why the file changed but could not be re-read
+        self.reload_failures = getattr(self, "reload_failures", 0)
 
     def _stamp(self) -> tuple | None:
         if self.path is None:
@@ -399,7 +405,8 @@ class KeyRing:
             found = self.path.stat()
         except OSError:
             return None
-        return (found.st_mtime_ns, found.st_size, found.st_ino)
+        # ctime too: a chown or chmod that makes the file readable again is a change.
+        return (found.st_mtime_ns, found.st_ctime_ns, found.st_size, found.st_ino)
 
 
 def _invalid() -> AuthenticationError:
