@@ -246,6 +246,9 @@ def serve(
             "serving.worker:create_app_from_env",
             factory=True,
             workers=workers,
+            # A worker loads the snapshot and the model before it answers uvicorn's ping; on a
+            # busy host that takes longer than uvicorn's 5 s, which would kill it over and over.
+            timeout_worker_healthcheck=120,
             host=host,
             port=port,
             log_config=None,

@@ -381,6 +381,8 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
     request with its route template, and uvicorn's own access line would add the raw path.
     """
     logging.captureWarnings(True)  # a library's warning is a JSON line too
+    # MLflow installs a plain-text handler of its own when imported, unless told not to.
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter()
@@ -392,7 +394,7 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "mlflow"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True

@@ -7,10 +7,17 @@ import makes every line the worker writes one JSON object, those warnings includ
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import warnings
 
-from features.settings import Settings
-from serving.observability import configure_logging
+# pandera imports PySpark, which warns about pandas 3 on import (see ptb/__init__.py).
+warnings.filterwarnings(
+    "ignore", message="PySpark does not yet fully support", category=FutureWarning
+)
+
+from fastapi import FastAPI  # noqa: E402 - after the filter, on purpose
+
+from features.settings import Settings  # noqa: E402
+from serving.observability import configure_logging  # noqa: E402
 
 
 def create_app_from_env() -> FastAPI:

@@ -25,7 +25,9 @@ async def readyz(state: StateDep, response: Response) -> Readiness:
     workers = [WorkerModel(**worker) for worker in state.workers()]
     if state.status != "ready" or state.model is None:
         response.status_code = 503
-        return Readiness(status=state.status, error=state.error, workers=workers)
+        return Readiness(
+            status=state.status, error=state.error, problems=state.problems(), workers=workers
+        )
     problems = state.problems()
     if problems:
         response.status_code = 503
