@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Literal
@@ -232,8 +233,13 @@ def serve(
         "serving ptb %s on http://%s:%s/docs (%d worker(s))", served, host, port, workers
     )
     if workers == 1:
-        application = create_app_from_settings(settings, snapshot=snapshot, default_model=served)
-        uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+        # An operator's metrics directory is this instance's alone, with one worker too.
+        held = shared_metrics_dir() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else nullcontext()
+        with held:
+            application = create_app_from_settings(
+                settings, snapshot=snapshot, default_model=served
+            )
+            uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
         return
     # Each worker process builds the service from the environment: the same settings, this
     # model and this snapshot (checked above, then left to the workers to hold).
