@@ -138,7 +138,9 @@ def test_an_unwritable_model_cache_fails_readiness(registry, tiny_dataset, tmp_p
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     cache = blocker / "cache"
-    with running_service(registry.tracking_uri, data_dir, cache, 2, ready=False) as url:
+    with running_service(
+        registry.tracking_uri, data_dir, cache, 2, ready=False, folder=tmp_path
+    ) as url:
         failing = readiness_until(url, 503)
         assert any(p.startswith("model_cache:") for p in failing["problems"])
         flagged = {s.labels["check"]: s.value for s in samples(url, "ptb_readiness_problem")}

@@ -37,19 +37,22 @@ def running_service(
     workers: int | None = None,
     settings: dict[str, str] | None = None,
     ready: bool = True,
+    folder: Path | None = None,
 ) -> Iterator[str]:
     """``uvicorn serving.app:create_app_from_env --factory`` until the block ends.
 
-    With ``workers``, ``ptb serve --workers N`` instead: the product's own command.
+    With ``workers``, ``ptb serve --workers N`` instead: the product's own command. Its log
+    and audit log go to ``folder`` (default: beside the cache directory).
     """
     port = free_port()
-    log = cache_dir.parent / f"uvicorn-{port}.log"
+    folder = folder or cache_dir.parent
+    log = folder / f"uvicorn-{port}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
     env.update(
         PTB_TRACKING_URI=tracking_uri,
         PTB_DATA_DIR=str(data_dir),
         PTB_MODEL_CACHE_DIR=str(cache_dir),
-        PTB_AUDIT_LOG=str(cache_dir.parent / "audit.jsonl"),
+        PTB_AUDIT_LOG=str(folder / "audit.jsonl"),
     )
     env.update(settings or {})
     if workers is None:
@@ -64,7 +67,7 @@ def running_service(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 300  # workers start slowly on a busy shared host
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"service exited: {log.read_text()}")
