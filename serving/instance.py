@@ -210,9 +210,21 @@ class InstanceModel:
             logger.warning(
                 "instance switched to version %s (generation %d)", model.version, generation
             )
-            return self.workers()
+            return self._settled(generation)
         finally:
             lock.close()
+
+    def _settled(self, generation: int, seconds: float = 10.0) -> list[dict[str, Any]]:
+        """Every worker's state once each has published the switch (its requests follow it
+        already: this waits only for what /readyz shows), or as it stands after ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while True:
+            workers = self.workers()
+            if all(w.get("generation") == generation for w in workers):
+                return workers
+            if time.monotonic() > deadline:
+                return workers
+            time.sleep(POLL_SECONDS)
 
     def _await_acks(self, generation: int, ref: str, version: str) -> None:
         deadline = time.monotonic() + self.prepare_seconds
