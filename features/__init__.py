@@ -14,6 +14,8 @@ the model bundle that prices a person, the errors of the product, and the settin
 """
 
 from features.bundle import (
+    BUNDLE_ARTIFACT,
+    MODEL_TAG,
     BundleError,
     ModelBundle,
     PersonScores,
@@ -96,6 +98,8 @@ from features.settings import DEVELOPMENT, Settings
 from features.synth import synthesise
 
 __all__ = [
+    "BUNDLE_ARTIFACT",
+    "MODEL_TAG",
     "CONTRACT_VERSION",
     "DEVELOPMENT",
     "PERSON_FIELDS",

@@ -129,8 +129,8 @@ def _coerce_column(
     if rule.kind == "code" and pd.api.types.is_numeric_dtype(raw.dtype):
         # A numeric code has lost its leading zeros (0301 became 301): refuse, never repair.
         rows = np.ones(len(raw), dtype=bool) & ~missing
-        text = f"stored as numbers, not as {rule.digits}-digit strings (leading zeros are lost)"
-        return raw.astype("string"), _violation(table, rule.name, text, rows)
+        problem = f"stored as numbers, not as {rule.digits}-digit strings (leading zeros are lost)"
+        return raw.astype("string"), _violation(table, rule.name, problem, rows)
     return raw.astype("string"), None
 
 
@@ -268,7 +268,7 @@ def read_dataset(directory: str | Path) -> Dataset:
     if missing:
         raise ContractError(missing)
     frames: dict[str, pd.DataFrame] = {}
-    for table, path in paths.items():
+    for table, path in ((table, path) for table, path in paths.items() if path is not None):
         try:
             frames[table] = _read_table(path)
         except Exception as exc:  # a file that is not CSV or Parquet at all

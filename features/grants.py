@@ -119,7 +119,8 @@ class PersonScorer:
         cell = np.ravel_multi_index([features[factor] for factor in self.factors], self.dims)
         shares = None
         if contributions:
-            shares = {name: nok[cell] for name, nok in self.cell_scores.contributions.items()}
+            priced = self.cell_scores.contributions or {}  # _price_cells always prices them
+            shares = {name: nok[cell] for name, nok in priced.items()}
         return Scores(self.cell_scores.weight[cell], self.cell_scores.grant_nok[cell], cell, shares)
 
 
@@ -169,7 +170,9 @@ def person_grants(
     return pd.DataFrame(
         {
             "person_id": table.person_id.to_numpy(),
-            "list_id": pd.Categorical.from_codes(table.list_codes, categories=table.list_ids),
+            "list_id": pd.Categorical.from_codes(
+                table.list_codes.astype("int64"), categories=pd.Index(table.list_ids)
+            ),
             "weight": scores.weight,
             "grant_nok": scores.grant_nok,
         }
@@ -188,8 +191,8 @@ def list_grants(person_grants: pd.DataFrame) -> pd.DataFrame:
     if isinstance(ids.dtype, pd.CategoricalDtype):
         codes, categories = ids.cat.codes.to_numpy(), np.asarray(ids.cat.categories, dtype=object)
     else:
-        codes, categories = pd.factorize(ids.astype("string"), sort=True)
-        categories = np.asarray(categories, dtype=object)
+        codes, found = pd.factorize(ids.astype("string"), sort=True)
+        categories = np.asarray(found, dtype=object)
     persons, total, mean_weight = list_totals(
         codes.astype(np.intp),
         len(categories),

@@ -157,6 +157,8 @@ def smoke_score(model: LoadedModel, state: ServingState) -> Check:
 
 def snapshot_grants(state: ServingState, model: LoadedModel) -> Check:
     snapshot = state.snapshot
+    if snapshot is None:
+        return Check("snapshot_grants", True, "no registry snapshot to price")
     try:
         grants = snapshot.grants(model.version, model.scorer)
     except Exception as exc:  # noqa: BLE001 - any failure refuses the version

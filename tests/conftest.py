@@ -9,18 +9,29 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features import ModelBundle
 from features.contract import Dataset, validate_dataset, write_dataset
 from features.synth import synthesise
 from tests.mlflow_server import mlflow_uris_restored
+from training.fit import calibrate
+from training.pipeline import TrainingOptions
 
 TINY_PERSONS = 20_000
 TINY_SEED = 7
+# Training in tests: two folds, no challengers; what the registry and serving tests need.
+FAST_TRAINING = TrainingOptions(folds=2, challengers=False)
 
 
 @pytest.fixture(scope="session")
 def tiny_dataset() -> Dataset:
     """About 20,000 synthetic persons with a fixed seed, validated once for the whole run."""
     return validate_dataset(synthesise(TINY_PERSONS, TINY_SEED), training=True)
+
+
+@pytest.fixture(scope="session")
+def bundle(tiny_dataset: Dataset) -> ModelBundle:
+    """model_2026 calibrated on the tiny data set, undampened."""
+    return calibrate(tiny_dataset, name="model_2026").bundle
 
 
 def _edit(dataset: Dataset, table: str, edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Dataset:

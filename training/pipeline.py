@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 import features
-from features import CONTRACT_VERSION, Dataset, factors, fingerprint
-from features.pyfunc import BUNDLE_ARTIFACT, SIGNATURE
+from features import BUNDLE_ARTIFACT, CONTRACT_VERSION, Dataset, factors, fingerprint
+from features.pyfunc import SIGNATURE
 from training.calibrate import CapitationRegressor
 from training.challengers import CHALLENGERS
 from training.fit import Calibration, TrainingInputs, calibrate

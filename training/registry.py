@@ -16,7 +16,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from features import ModelNotFoundError, PromotionRefused
+from features import MODEL_TAG, ModelNotFoundError, PromotionRefused
 
 REGISTERED_MODEL = "ptb"
 CHAMPION, CHALLENGER, INCUMBENT = "champion", "challenger", "incumbent"
@@ -140,7 +140,7 @@ def register(
             version = mlflow.register_model(
                 candidate.model_uri,
                 model,
-                tags={"ptb_model": candidate.bundle_name, "run_id": candidate.run_id},
+                tags={MODEL_TAG: candidate.bundle_name, "run_id": candidate.run_id},
             )
             created[candidate.alias] = str(version.version)
         for alias, number in created.items():
@@ -167,7 +167,7 @@ def _roll_back(
     for number in created.values():
         with contextlib.suppress(MlflowException):
             client.delete_model_version(model, number)
-    for alias, number in before.items():
-        if number is not None:
+    for alias, previous in before.items():
+        if previous is not None:
             with contextlib.suppress(MlflowException):
-                client.set_registered_model_alias(model, alias, number)
+                client.set_registered_model_alias(model, alias, previous)

@@ -66,7 +66,7 @@ def fold_assignment(n_persons: int, folds: int, seed: int) -> np.ndarray:
     return fold
 
 
-def predicted_decile(yhat: np.ndarray, weight: np.ndarray) -> pd.Categorical:
+def predicted_decile(yhat: np.ndarray, weight: np.ndarray) -> pd.Categorical[str]:
     """Decile of predicted cost, "D1" (lowest) to "D10", each holding a tenth of the exposure.
 
     Persons are ranked by prediction (ties in a stable order) and cut where the cumulative
@@ -80,7 +80,7 @@ def predicted_decile(yhat: np.ndarray, weight: np.ndarray) -> pd.Categorical:
     decile_sorted = np.minimum((midpoint / np.sum(w_sorted) * 10).astype("int64"), 9)
     decile = np.empty(len(yhat), dtype="int64")
     decile[order] = decile_sorted
-    return pd.Categorical.from_codes(decile, categories=list(DECILES))
+    return pd.Categorical.from_codes(decile, categories=pd.Index(DECILES))
 
 
 def cross_validate(
@@ -160,20 +160,22 @@ def cross_validate(
     return ValidationReport(metrics, ratios, out_of_fold)
 
 
-def _age_sex_10y(age: np.ndarray, sex: np.ndarray) -> pd.Categorical:
+def _age_sex_10y(age: np.ndarray, sex: np.ndarray) -> pd.Categorical[str]:
     starts = range(0, OPEN_AGE_GROUP, AGE_GROUP_YEARS)
     age_labels = [f"{lo}-{lo + AGE_GROUP_YEARS - 1}" for lo in starts] + [f"{OPEN_AGE_GROUP}+"]
     group = np.minimum(age // AGE_GROUP_YEARS, len(age_labels) - 1)
     male = sex == "M"
     labels = [f"F {a}" for a in age_labels] + [f"M {a}" for a in age_labels]
-    return pd.Categorical.from_codes(group + male * len(age_labels), categories=labels)
+    return pd.Categorical.from_codes(
+        np.asarray(group + male * len(age_labels), dtype="int64"), categories=pd.Index(labels)
+    )
 
 
-def _factor_labels(features: pd.DataFrame, factor: Factor) -> pd.Categorical:
+def _factor_labels(features: pd.DataFrame, factor: Factor) -> pd.Categorical[str]:
     codes = features[factor.name].to_numpy(dtype="int64")
     if codes.size and (codes.min() < 0 or codes.max() >= len(factor.levels)):
         raise ValueError(f"features.{factor.name}: codes outside 0-{len(factor.levels) - 1}")
-    return pd.Categorical.from_codes(codes, categories=list(factor.levels))
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(factor.levels)))
 
 
 def validation_groups(
@@ -194,13 +196,15 @@ def validation_groups(
     age = persons["age"].to_numpy(dtype="int64")
     sex = persons["sex"].astype("string").to_numpy(dtype=object)
     refugee = persons["refugee_first_year"].to_numpy(dtype=bool)
-    columns: dict[str, pd.Categorical] = {
+    columns: dict[str, pd.Categorical[str]] = {
         "age_sex_10y": _age_sex_10y(age, sex),
-        "sex": pd.Categorical.from_codes((sex == "M").astype("int64"), categories=["F", "M"]),
+        "sex": pd.Categorical.from_codes(
+            np.asarray(sex == "M", dtype="int64"), categories=pd.Index(["F", "M"])
+        ),
     }
     for name in ("health_status", "education", "centrality"):
         columns[name] = _factor_labels(features, by_name[name])
     columns["refugee"] = pd.Categorical.from_codes(
-        refugee.astype("int64"), categories=["no", "first year"]
+        np.asarray(refugee, dtype="int64"), categories=pd.Index(["no", "first year"])
     )
     return pd.DataFrame(columns, index=persons.index)

@@ -232,8 +232,8 @@ def _bounds(model: type[BaseModel], loc: tuple) -> tuple[float | None, float | N
     if rest and get_origin(annotation) is dict:
         key_type, value_type = get_args(annotation)
         metadata = _metadata_of(key_type if rest[-1] == "[key]" else value_type)
-    low = next((m.ge for m in metadata if isinstance(m, annotated_types.Ge)), None)
-    high = next((m.le for m in metadata if isinstance(m, annotated_types.Le)), None)
+    low = next((float(m.ge) for m in metadata if isinstance(m, annotated_types.Ge)), None)  # type: ignore[arg-type]
+    high = next((float(m.le) for m in metadata if isinstance(m, annotated_types.Le)), None)  # type: ignore[arg-type]
     return low, high
 
 
@@ -305,7 +305,7 @@ def parse_scenario(data: Any, source: str | None = None) -> Scenario:
     try:
         return Scenario.model_validate(dict(data))
     except ValidationError as exc:
-        problems = [_message(Scenario, error) for error in exc.errors() if error["loc"]]
+        problems = [_message(Scenario, dict(error)) for error in exc.errors() if error["loc"]]
         known = {k: v for k, v in data.items() if k in Scenario.model_fields}
         problems += [p for p in combination_problems(known) if p not in problems]
         raise scenario_error(problems, source) from None

@@ -15,12 +15,13 @@ from features.bundle import ModelBundle
 from features.contract import write_dataset
 from features.errors import ModelNotFoundError, PromotionRefused
 from features.indicators import PERSON_FIELDS
+from tests.conftest import FAST_TRAINING
 from training import pipeline
 from training.fit import calibrate
-from training.pipeline import TrainingOptions, train_and_register
+from training.pipeline import train_and_register
 from training.registry import CHAMPION, PromotionGate, promote
 
-FAST = TrainingOptions(folds=2, challengers=False)
+FAST = FAST_TRAINING
 
 
 @pytest.fixture(scope="module")
