@@ -1,18 +1,21 @@
 """``ptb train``: calibrate, validate out of sample, log to MLflow and register, all or nothing.
 
-One parent run per training, with a child run per model: the 2026 tariff (registered as
-``challenger``, and ``champion`` if it is the first version), model 0, the 2023 rule, trained on
-the same data as the incumbent baseline (registered as ``incumbent``), and the scikit-learn
-challengers (logged for comparison, not registered). Registration is the last step inside the
-parent run: a run that fails or is interrupted before it registers nothing.
+One parent run per training, with a child run per model: the 2026 tariff (``challenger``, and
+``champion`` if it is the first version and passes the gate), model 0, the 2023 rule, trained
+on the same data as the incumbent baseline (``incumbent``), and the scikit-learn challengers
+(logged for comparison, not registered). Each tariff's run records the gate's training-time
+result; an alias moves only when its candidate passed the gate's data checks. Registration is
+the last step inside the parent run, skipped with ``register=False``: a run that fails or is
+interrupted (SIGINT, SIGTERM; ``training.interrupt``) registers nothing.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import tempfile
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -25,42 +28,53 @@ from features.indicators import factors
 from features.pyfunc import BUNDLE_ARTIFACT, SIGNATURE
 from training.calibrate import CapitationRegressor
 from training.challengers import CHALLENGERS
+from training.decisions import AliasMove
 from training.fit import Calibration, TrainingInputs, calibrate
+from training.gate import GateBounds, GateResult, evaluate
+from training.interrupt import Interruption
 from training.plots import plot_predictive_ratios, plot_weights
+from training.promote import champion_persons
+from training.provenance import log_provenance, pyfunc_requirements, source
+from training.registration import Candidate, register
 from training.registry import (
     CHALLENGER,
     INCUMBENT,
     PREDICTIVE_RATIOS,
-    Candidate,
+    Registry,
     ensure_experiment,
-    register,
     use_tracking,
 )
 from training.validation import ValidationReport, cross_validate, validation_groups
 
 MODEL_ALIASES = {"model_2026": CHALLENGER, "model0_2023": INCUMBENT}
-PYFUNC_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pyarrow", "pydantic", "pyyaml", "scipy")
+MODEL_TITLES = {"model_2026": "2026 tariff", "model0_2023": "model 0, the 2023 rule"}
 
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    """How a training run validates: folds, seed and the sample the challengers see."""
+    """How a training run validates, whether it registers, and the gate its aliases need."""
 
     folds: int = 5
     seed: int = 0
     challengers: bool = True
     challenger_sample: int = 200_000
     models: tuple[str, ...] = ("model_2026", "model0_2023")
+    register: bool = True
+    gate: GateBounds = field(default_factory=GateBounds)
+    reason: str = ""  # needed when ``gate`` is looser than the defaults; recorded
 
 
 @dataclass(frozen=True)
 class TrainingOutcome:
-    """What a training produced: the runs, the registered versions and the headline metrics."""
+    """What a training produced: runs, versions (by alias slot), moves, gates and metrics."""
 
     parent_run_id: str
     run_ids: dict[str, str]
     versions: dict[str, str]
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    moves: tuple[AliasMove, ...] = ()
+    held_back: dict[str, str] = field(default_factory=dict)
+    gates: dict[str, GateResult] = field(default_factory=dict)
 
 
 def train_and_register(
@@ -71,36 +85,90 @@ def train_and_register(
     experiment: str = "ptb",
     options: TrainingOptions | None = None,
     on_step: Callable[[str], None] = lambda message: None,
+    data_path: str | None = None,
+    snapshot: Dataset | None = None,
+    interruption: Interruption | None = None,
+    command: list[str] | None = None,
 ) -> TrainingOutcome:
-    """Train every model on a validated data set and register the tariffs; see module doc."""
+    """Train every model on a validated data set and register the tariffs; see module doc.
+
+    ``interruption``: the caller's signal guard (``ptb train`` holds one over the whole
+    command); without one, the training installs its own while it runs.
+    """
     options = options or TrainingOptions()
+    options.gate.checked(options.reason)
+    guard = interruption or Interruption()
+    with nullcontext(guard) if interruption is not None else guard:
+        return _train(
+            dataset, tracking_uri, artifact_root, experiment, options, on_step,
+            data_path, snapshot, guard, command,
+        )  # fmt: skip
+
+
+def _train(
+    dataset: Dataset,
+    tracking_uri: str,
+    artifact_root: str,
+    experiment: str,
+    options: TrainingOptions,
+    on_step: Callable[[str], None],
+    data_path: str | None,
+    snapshot: Dataset | None,
+    guard: Interruption,
+    command: list[str] | None,
+) -> TrainingOutcome:
     use_tracking(tracking_uri, artifact_root)
     experiment_id = ensure_experiment(experiment, tracking_uri, artifact_root)
     mlflow.set_experiment(experiment_id=experiment_id)  # nested runs follow the active experiment
     data_fingerprint = fingerprint(dataset)
+    # The champion's data size, for the gate's data check: asked before any work, so a
+    # registry that cannot answer stops the training at once.
+    champion = champion_persons(Registry(tracking_uri))[1] if options.register else None
     run_ids: dict[str, str] = {}
     metrics: dict[str, dict[str, float]] = {}
+    gates: dict[str, GateResult] = {}
     candidates: list[Candidate] = []
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"train {data_fingerprint[:8]}"
+        experiment_id=experiment_id, run_name=f"train {data_fingerprint[:8]} {stamp}"
     ) as parent:
-        _log_dataset(dataset, data_fingerprint, options)
+        _log_dataset(dataset, data_fingerprint, options, data_path, command)
         calibrations: dict[str, Calibration] = {}
         inputs = TrainingInputs.from_dataset(dataset)
         for name in options.models:
+            guard.check()
             on_step(f"calibrating {name}")
-            with mlflow.start_run(run_name=name, nested=True) as run:
+            run_name = f"{name} {data_fingerprint[:8]} seed {options.seed}"
+            with mlflow.start_run(run_name=run_name, nested=True) as run:
                 calibration = calibrate(
                     dataset, name=name, data_fingerprint=data_fingerprint, inputs=inputs
                 )
                 report = _validate_tariff(calibration, options)
                 _log_tariff(calibration, report, dataset, data_fingerprint, options)
+                gate = evaluate(
+                    name,
+                    calibration.bundle,
+                    predictive_ratios=report.predictive_ratios,
+                    champion_persons=champion,
+                    snapshot=snapshot,
+                    bounds=options.gate,
+                    reason=options.reason,
+                    stage="training",
+                )
+                _log_gate(gate)
+                guard.check()
                 on_step(f"logging {name} as an MLflow pyfunc")
                 model_uri = _log_pyfunc(calibration)
                 calibrations[name] = calibration
                 run_ids[name] = run.info.run_id
                 metrics[name] = report.metrics
-                candidates.append(Candidate(model_uri, run.info.run_id, MODEL_ALIASES[name], name))
+                gates[name] = gate
+                description = _description(calibration, report, data_fingerprint)
+                candidates.append(
+                    Candidate(
+                        model_uri, run.info.run_id, MODEL_ALIASES[name], name, description, gate
+                    )
+                )
         if options.challengers and "model_2026" in calibrations:
             # The tariff is cross-validated again on the challengers' sample, so the three
             # compare on the same persons and the same lists.
@@ -110,26 +178,70 @@ def train_and_register(
                 **CHALLENGERS,
             }
             for name, make in comparison.items():
+                guard.check()
                 on_step(f"cross-validating {name} on the comparison sample")
                 with mlflow.start_run(run_name=f"comparison {name}", nested=True) as run:
                     key = f"comparison_{name}"
                     metrics[key] = _validate_on_sample(name, make, tariff, options)
                     run_ids[key] = run.info.run_id
+        guard.check()
+        if not options.register:
+            mlflow.set_tag("ptb.registered", "no (--no-register)")
+            return TrainingOutcome(parent.info.run_id, run_ids, {}, metrics, gates=gates)
         on_step("registering")
-        versions = register(tracking_uri, candidates)
-        mlflow.set_tags({f"registered_{alias}": v for alias, v in versions.items()})
-    return TrainingOutcome(parent.info.run_id, run_ids, versions, metrics)
+        with guard.deferred():
+            registration = register(tracking_uri, candidates, check_interrupted=guard.check)
+            guard.commit()
+        mlflow.set_tags({f"registered_{alias}": v for alias, v in registration.versions.items()})
+    return TrainingOutcome(
+        parent.info.run_id,
+        run_ids,
+        registration.versions,
+        metrics,
+        registration.moves,
+        registration.held_back,
+        gates,
+    )
 
 
-def _log_dataset(dataset: Dataset, data_fingerprint: str, options: TrainingOptions) -> None:
+def _log_dataset(
+    dataset: Dataset,
+    data_fingerprint: str,
+    options: TrainingOptions,
+    data_path: str | None,
+    command: list[str] | None,
+) -> None:
+    """What the training saw and ran with: parameters, provenance and the data's profile."""
     mlflow.log_params(
         {
             "data_fingerprint": data_fingerprint,
             "contract_version": CONTRACT_VERSION,
             "folds": options.folds,
             "seed": options.seed,
+            "challengers": options.challengers,
+            "register": options.register,
+            "gate_bounds": str(options.gate.as_dict()),
             **{f"rows_{table}": n for table, n in dataset.row_counts.items()},
         }
+    )
+    log_provenance(dataset, data_fingerprint, data_path, command)
+
+
+def _log_gate(gate: GateResult) -> None:
+    """The training-time gate on the model's run: tags and the report, beside the metrics."""
+    mlflow.set_tags(gate.tags())
+    mlflow.log_dict(gate.report(), "gate/training.json")
+    mlflow.log_text(gate.markdown(), "gate/training.md")
+
+
+def _description(calibration: Calibration, report: ValidationReport, data_fingerprint: str) -> str:
+    """One line that says what a version is."""
+    bundle = calibration.bundle
+    return (
+        f"{MODEL_TITLES.get(bundle.name, bundle.name)} trained "
+        f"{datetime.now(UTC):%Y-%m-%d} on {bundle.reference_persons:,} persons "
+        f"(data {data_fingerprint[:12]}); cross-validated R² {report.metrics['r2']:.3f}; "
+        f"{source().label}"
     )
 
 
@@ -206,7 +318,7 @@ def _log_tariff(
 
 def _log_pyfunc(calibration: Calibration) -> str:
     """Log the bundle as a pyfunc (input: person fields; output: weight and grant)."""
-    requirements = [f"{name}=={importlib.metadata.version(name)}" for name in PYFUNC_REQUIREMENTS]
+    requirements = pyfunc_requirements()
     package = Path(features.__file__).parent
     with tempfile.TemporaryDirectory() as tmp:
         calibration.bundle.save(Path(tmp) / BUNDLE_ARTIFACT)

@@ -22,6 +22,7 @@ from features.contract import load_dataset, write_dataset
 from features.synth import synthesise
 from serving.app import create_app
 from serving.model_store import ModelStore
+from tests.conftest import SMALL_DATA_GATE
 
 CHROMIUM = os.environ.get("PTB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -87,7 +88,7 @@ def policy_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         load_dataset(data_dir, training=True),
         tracking_uri=uri,
         artifact_root=str(root / "artifacts"),
-        options=TrainingOptions(folds=2, challengers=False),
+        options=TrainingOptions(folds=2, challengers=False, **SMALL_DATA_GATE),
     )
     app = create_app(ModelStore(uri), snapshot=data_dir)
     port = free_port()

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.model_store import ModelStore
+from tests.conftest import SMALL_DATA_GATE
 from tests.mlflow_server import MlflowServer, mlflow_uris_restored
 from tests.serving.conftest import person_body
 from training.pipeline import TrainingOptions, train_and_register
@@ -54,7 +55,7 @@ def trained(server, tiny_dataset) -> dict[str, str]:
         outcome = train_and_register(
             tiny_dataset,
             tracking_uri=server.url,
-            options=TrainingOptions(folds=2, challengers=False),
+            options=TrainingOptions(folds=2, challengers=False, **SMALL_DATA_GATE),
         )
     return outcome.versions
 

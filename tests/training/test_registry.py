@@ -18,9 +18,13 @@ from features.indicators import PERSON_FIELDS
 from training import pipeline
 from training.fit import calibrate
 from training.pipeline import TrainingOptions, train_and_register
-from training.registry import CHAMPION, PromotionGate, promote
+from tests.conftest import SMALL_DATA_GATE
+from training.gate import GateBounds
+from training.promote import promote
+from training.registry import CHAMPION
 
-FAST = TrainingOptions(folds=2, challengers=False)
+FAST = TrainingOptions(folds=2, challengers=False, **SMALL_DATA_GATE)
+LENIENT = GateBounds(min_ratio=0.0, max_ratio=10.0, min_level_persons=0, require_snapshot=False)
 
 
 @pytest.fixture(scope="module")
@@ -96,17 +100,31 @@ def test_pyfunc_scores_persons_like_the_bundle(first_training, store, tiny_datas
 
 def test_promotion_gate_refuses_with_reasons_and_keeps_the_champion(first_training, store):
     champion_before = _aliases(store["tracking_uri"])[CHAMPION]
-    strict = PromotionGate(min_ratio=0.999, max_ratio=1.001, min_persons=100)
-    with pytest.raises(PromotionRefused, match="predictive ratio .* outside 0.999-1.001"):
-        promote(store["tracking_uri"], first_training.versions["incumbent"], strict)
+    strict = GateBounds(min_ratio=0.999, max_ratio=1.001, min_level_persons=0)
+    with pytest.raises(PromotionRefused, match="predictive_ratios: .* outside 0.999-1.001"):
+        promote(
+            store["tracking_uri"],
+            first_training.versions["incumbent"],
+            bounds=strict,
+            reason="test of a strict bound",
+        )
     assert _aliases(store["tracking_uri"])[CHAMPION] == champion_before
 
 
 def test_promotion_moves_the_champion_when_the_gate_passes(first_training, store):
-    lenient = PromotionGate(min_ratio=0.0, max_ratio=10.0)
-    promoted = promote(store["tracking_uri"], first_training.versions["incumbent"], lenient)
-    assert _aliases(store["tracking_uri"])[CHAMPION] == promoted
-    promote(store["tracking_uri"], first_training.versions["challenger"], lenient)
+    promoted = promote(
+        store["tracking_uri"],
+        first_training.versions["incumbent"],
+        bounds=LENIENT,
+        reason="test: any model",
+    )
+    assert _aliases(store["tracking_uri"])[CHAMPION] == promoted.version
+    promote(
+        store["tracking_uri"],
+        first_training.versions["challenger"],
+        bounds=LENIENT,
+        reason="test: back",
+    )
 
 
 def test_unknown_version_names_the_versions_that_exist(first_training, store):

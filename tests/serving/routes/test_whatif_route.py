@@ -23,6 +23,7 @@ from serving.routes import whatif
 from serving.scenario import Scenario
 from serving.snapshot import Snapshot
 from serving.whatif import WhatIfEngine
+from tests.conftest import SMALL_DATA_GATE
 from training.pipeline import TrainingOptions, train_and_register
 
 SEED = 2027
@@ -38,7 +39,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
         load_dataset(data_dir, training=True),
         tracking_uri=uri,
         artifact_root=str(root / "artifacts"),
-        options=TrainingOptions(folds=2, challengers=False),
+        options=TrainingOptions(folds=2, challengers=False, **SMALL_DATA_GATE),
     )
     return uri, data_dir
 
