@@ -15,11 +15,11 @@ from features.bundle import ModelBundle
 from features.contract import write_dataset
 from features.errors import ModelNotFoundError, PromotionRefused
 from features.indicators import PERSON_FIELDS
+from tests.conftest import SMALL_DATA_GATE
 from training import pipeline
 from training.fit import calibrate
-from training.pipeline import TrainingOptions, train_and_register
-from tests.conftest import SMALL_DATA_GATE
 from training.gate import GateBounds
+from training.pipeline import TrainingOptions, train_and_register
 from training.promote import promote
 from training.registry import CHAMPION
 
