@@ -27,6 +27,7 @@ import pytest
 from mlflow import MlflowClient
 
 from features.contract import Dataset, write_dataset
+from tests.conftest import SMALL_DATA_GATE
 from tests.mlflow_server import (
     MlflowServer,
     environment_without_settings,
@@ -38,7 +39,7 @@ from training.pipeline import TrainingOptions, TrainingOutcome, train_and_regist
 POSTGRES_USER = "postgres"  # the OS user the server runs as when the tests run as root
 DATABASE = "mlflow"
 ROLE = "ptb"  # the cluster's superuser; the tests connect as it over loopback, trusted
-FAST = TrainingOptions(folds=2, challengers=False)
+FAST = TrainingOptions(folds=2, challengers=False, **SMALL_DATA_GATE)
 # A down server must fail a client within seconds, not after MLflow's default back-off
 # (7 retries, about four minutes).
 CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
