@@ -9,6 +9,7 @@ of the product can reach them: training adds the checks that need its validation
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,29 +38,43 @@ class GateCheck:
         return "pass" if self.passed else "FAIL"
 
 
-def level_support(bundle: ModelBundle, min_persons: int = MIN_LEVEL_PERSONS) -> GateCheck:
+def level_support(
+    bundle: ModelBundle,
+    min_persons: int = MIN_LEVEL_PERSONS,
+    in_use: Mapping[str, np.ndarray] | None = None,
+) -> GateCheck:
     """Every paid factor level estimated from at least ``min_persons`` persons.
 
     An empty level gets 0 NOK without anyone deciding so; a thin one gets a noisy amount. Both
-    are refused, naming each level, as an empty age group is refused at calibration.
+    are refused, naming each level, as an empty age group is refused at calibration. With
+    ``in_use`` (each factor's level codes of the persons to be paid, as
+    ``PersonScorer.features`` gives them) only the levels someone would be paid from count.
     """
     table = bundle.weight_table
+    if in_use is not None:
+        used = np.zeros(len(table), dtype=bool)
+        for factor, codes in in_use.items():
+            present = np.unique(np.asarray(codes))
+            used |= (table["factor"] == factor).to_numpy() & table["level_code"].isin(
+                present
+            ).to_numpy()
+        table = table[used]
     persons = pd.to_numeric(table["persons"], errors="coerce").fillna(0).astype("int64")
     thin = table[persons < min_persons]
     smallest = int(persons.min()) if len(persons) else 0
+    scope = "paid levels" if in_use is None else "levels paying the snapshot's persons"
     figure = f"smallest level {smallest:,} persons (minimum {min_persons:,})"
     if thin.empty:
         return GateCheck(
-            "level_support", True, figure, f"all {len(table)} paid levels have enough persons"
+            "level_support", True, figure, f"all {len(table)} {scope} have enough persons"
         )
     named = [
         f"{row.factor}={row.level} ({int(count):,})"
         for row, count in zip(thin.itertuples(), persons[thin.index], strict=True)
     ]
     empty = int((persons[thin.index] == 0).sum())
-    detail = (
-        f"{len(named)} paid levels under {min_persons:,} persons ({empty} empty): "
-        + ", ".join(named)
+    detail = f"{len(named)} {scope} under {min_persons:,} persons ({empty} empty): " + ", ".join(
+        named
     )
     return GateCheck("level_support", False, figure, detail)
 

@@ -16,10 +16,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features.contract import load_dataset, write_dataset
-from features.errors import ContractError, PtbError
-from features.gate import MIN_LEVEL_PERSONS
-from features.settings import Settings
+from features import (
+    MIN_LEVEL_PERSONS,
+    ContractError,
+    PtbError,
+    Settings,
+    load_dataset,
+    write_dataset,
+)
 from ptb.audit import audit_app
 from ptb.keys import keys_app
 from ptb.lifecycle import lifecycle_errors, register_lifecycle
@@ -103,7 +107,7 @@ def synth(
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
 ) -> None:
     """Write a synthetic national data set in the data contract's layout."""
-    from features.synth import synthesise
+    from features import synthesise
 
     started = time.perf_counter()
     dataset = synthesise(persons, seed, progress=True)
@@ -234,7 +238,7 @@ def grants(
     model: ModelOption = None,
 ) -> None:
     """Every person's and every list's annual grant for a registry snapshot."""
-    from features.grants import write_grants
+    from features import write_grants
 
     settings = _settings()
     dataset = load_dataset(data)
@@ -260,9 +264,7 @@ def whatif(
     ] = None,
 ) -> None:
     """Price a scenario against the current scheme: who wins, who loses, by how much."""
-    from serving.scenario import load_scenario
-    from serving.whatif import WhatIfEngine
-    from serving.whatif_report import write_report
+    from serving.whatif import WhatIfEngine, load_scenario, write_report
 
     settings = _settings()
     parsed = load_scenario(scenario)

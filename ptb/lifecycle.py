@@ -18,9 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features.contract import Dataset, load_dataset
-from features.errors import AuditLogError, PtbError
-from features.settings import Settings
+from features import AuditLogError, Dataset, PtbError, Settings, load_dataset
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)

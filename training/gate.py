@@ -23,10 +23,15 @@ from dataclasses import asdict, dataclass, field, fields
 
 import pandas as pd
 
-from features.bundle import ModelBundle
-from features.contract import Dataset
-from features.errors import PromotionRefused
-from features.gate import MIN_LEVEL_PERSONS, GateCheck, level_support, snapshot_pricing
+from features import (
+    MIN_LEVEL_PERSONS,
+    Dataset,
+    GateCheck,
+    ModelBundle,
+    PromotionRefused,
+    level_support,
+    snapshot_pricing,
+)
 
 # The groups the grant is paid on, as ``training.validation.validation_groups`` names them.
 LEGISLATED_GROUPS = ("age_sex_10y", "sex", "health_status", "education", "centrality", "refugee")

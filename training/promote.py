@@ -17,9 +17,7 @@ import mlflow
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 
-from features.bundle import ModelBundle
-from features.contract import Dataset
-from features.errors import PromotionRefused
+from features import Dataset, ModelBundle, PromotionRefused
 from features.pyfunc import BUNDLE_ARTIFACT
 from training.decisions import AliasMove, Undo, move_alias, undo_all
 from training.gate import GateBounds, GateResult, evaluate

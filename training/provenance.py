@@ -28,7 +28,7 @@ import mlflow.data
 import numpy as np
 import pandas as pd
 
-from features.contract import CONTRACT_VERSION, Dataset
+from features import CONTRACT_VERSION, Dataset
 
 PACKAGE = "ptb"
 SOURCE_ROOT = Path(__file__).resolve().parent.parent

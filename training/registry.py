@@ -23,7 +23,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from features.errors import ModelNotFoundError, RegistryUnavailableError
+from features import ModelNotFoundError, RegistryUnavailableError
 
 REGISTERED_MODEL = "ptb"
 CHAMPION, CHALLENGER, INCUMBENT = "champion", "challenger", "incumbent"
