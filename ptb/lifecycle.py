@@ -81,7 +81,7 @@ def _snapshot(snapshot: Path | None, settings: Settings) -> Dataset | None:
 
 def audit_moves(moves: Iterable[Any], settings: Settings) -> None:
     """Append each alias move to the audit log; the move itself is already on the versions."""
-    from serving.audit import AuditLog
+    from serving.access import AuditLog
 
     log = AuditLog(settings.audit_log)
     try:
