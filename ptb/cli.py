@@ -25,6 +25,7 @@ from features import (
     write_dataset,
 )
 from ptb.audit import audit_app
+from ptb.compare import register_compare
 from ptb.keys import keys_app
 from ptb.lifecycle import lifecycle_errors, register_lifecycle
 from ptb.lifecycle import train as train_command
@@ -39,6 +40,7 @@ errors = Console(stderr=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 register_lifecycle(app)
+register_compare(app)
 
 
 def _print_version(value: bool) -> None:

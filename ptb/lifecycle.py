@@ -74,7 +74,7 @@ def _error(message: str) -> None:
     errors.print(message, highlight=False, markup=False)
 
 
-def _snapshot(snapshot: Path | None, settings: Settings) -> Dataset | None:
+def snapshot_of(snapshot: Path | None, settings: Settings) -> Dataset | None:
     folder = snapshot or (Path(settings.data_dir) if settings.data_dir else None)
     return load_dataset(folder) if folder is not None else None
 
@@ -142,7 +142,7 @@ def train(
             ),
             on_step=console.log,
             data_path=str(data),
-            snapshot=_snapshot(snapshot, settings),
+            snapshot=snapshot_of(snapshot, settings),
             interruption=guard,
             command=["ptb", *sys.argv[1:]],
         )
@@ -208,7 +208,7 @@ def promote(
         version,
         bounds=bounds,
         reason=reason,
-        snapshot=_snapshot(snapshot, settings),
+        snapshot=snapshot_of(snapshot, settings),
     )
     for check in promotion.gate.checks:
         console.print(f"  {check.name}: {check.outcome}: {check.figure}", highlight=False)

@@ -27,16 +27,18 @@ from features import CONTRACT_VERSION, Dataset, factors, fingerprint
 from features.pyfunc import BUNDLE_ARTIFACT, SIGNATURE
 from training.calibrate import CapitationRegressor
 from training.challengers import CHALLENGERS
+from training.compare import ModelFacts, facts_of_version
 from training.decisions import AliasMove
 from training.fit import Calibration, TrainingInputs, calibrate
 from training.gate import GateBounds, GateResult, evaluate
 from training.interrupt import Interruption
+from training.model_card import log_card_and_comparison
 from training.plots import plot_predictive_ratios, plot_weights
-from training.promote import champion_persons
-from training.provenance import log_provenance, pyfunc_requirements, source
+from training.provenance import command_text, log_provenance, pyfunc_requirements, source
 from training.registration import Candidate, register
 from training.registry import (
     CHALLENGER,
+    CHAMPION,
     INCUMBENT,
     PREDICTIVE_RATIOS,
     Registry,
@@ -120,9 +122,10 @@ def _train(
     experiment_id = ensure_experiment(experiment, tracking_uri, artifact_root)
     mlflow.set_experiment(experiment_id=experiment_id)  # nested runs follow the active experiment
     data_fingerprint = fingerprint(dataset)
-    # The champion's data size, for the gate's data check: asked before any work, so a
-    # registry that cannot answer stops the training at once.
-    champion = champion_persons(Registry(tracking_uri))[1] if options.register else None
+    # The champion, for the gate's data-size check and the comparison: asked before any
+    # work, so a registry that cannot answer stops the training at once.
+    champion = _champion(tracking_uri)
+    champion_size = champion.bundle.reference_persons if champion is not None else None
     run_ids: dict[str, str] = {}
     metrics: dict[str, dict[str, float]] = {}
     gates: dict[str, GateResult] = {}
@@ -131,7 +134,7 @@ def _train(
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=f"train {data_fingerprint[:8]} {stamp}"
     ) as parent:
-        _log_dataset(dataset, data_fingerprint, options, data_path, command)
+        profile = _log_dataset(dataset, data_fingerprint, options, data_path, command)
         calibrations: dict[str, Calibration] = {}
         inputs = TrainingInputs.from_dataset(dataset)
         for name in options.models:
@@ -148,13 +151,25 @@ def _train(
                     name,
                     calibration.bundle,
                     predictive_ratios=report.predictive_ratios,
-                    champion_persons=champion,
+                    champion_persons=champion_size,
                     snapshot=snapshot,
                     bounds=options.gate,
                     reason=options.reason,
                     stage="training",
                 )
                 _log_gate(gate)
+                description = _description(calibration, report, data_fingerprint)
+                on_step(f"comparing {name} with the champion; model card")
+                log_card_and_comparison(
+                    calibration,
+                    report,
+                    gate,
+                    description,
+                    profile,
+                    command_text(command),
+                    champion,
+                    snapshot if snapshot is not None else dataset,
+                )
                 guard.check()
                 on_step(f"logging {name} as an MLflow pyfunc")
                 model_uri = _log_pyfunc(calibration)
@@ -162,7 +177,6 @@ def _train(
                 run_ids[name] = run.info.run_id
                 metrics[name] = report.metrics
                 gates[name] = gate
-                description = _description(calibration, report, data_fingerprint)
                 candidates.append(
                     Candidate(
                         model_uri, run.info.run_id, MODEL_ALIASES[name], name, description, gate
@@ -203,13 +217,20 @@ def _train(
     )
 
 
+def _champion(tracking_uri: str) -> ModelFacts | None:
+    """The current champion's facts, or None when no version holds the alias."""
+    registry = Registry(tracking_uri)
+    number = registry.alias_version(CHAMPION)
+    return facts_of_version(registry, number) if number is not None else None
+
+
 def _log_dataset(
     dataset: Dataset,
     data_fingerprint: str,
     options: TrainingOptions,
     data_path: str | None,
     command: list[str] | None,
-) -> None:
+) -> dict:
     """What the training saw and ran with: parameters, provenance and the data's profile."""
     mlflow.log_params(
         {
@@ -223,7 +244,8 @@ def _log_dataset(
             **{f"rows_{table}": n for table, n in dataset.row_counts.items()},
         }
     )
-    log_provenance(dataset, data_fingerprint, data_path, command)
+    # Issue 13's extract lineage is logged here too (another mlflow.log_input).
+    return log_provenance(dataset, data_fingerprint, data_path, command)
 
 
 def _log_gate(gate: GateResult) -> None:

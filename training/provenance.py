@@ -133,12 +133,17 @@ def data_profile(dataset: Dataset) -> dict:
     }
 
 
+def command_text(command: list[str] | None) -> str:
+    """The command line that ran (``ptb`` and its arguments), quoted for a shell."""
+    return shlex.join(command if command is not None else ["ptb", *sys.argv[1:]])
+
+
 def log_provenance(
     dataset: Dataset, data_fingerprint: str, data_path: str | None, command: list[str] | None
 ) -> dict:
     """Record source, packages, command and data on the active run; returns the data profile."""
     found = source()
-    command_line = shlex.join(command if command is not None else ["ptb", *sys.argv[1:]])
+    command_line = command_text(command)
     profile = data_profile(dataset)
     tags = {
         "ptb.version": found.package_version,

@@ -240,3 +240,33 @@ def test_pyfunc_requirements_cover_every_distribution_features_imports(cycle):
     }
     assert not missing, missing
     assert {"statsmodels", "scikit-learn"} <= pinned
+
+
+def test_every_training_logs_a_model_card_and_a_comparison_with_the_champion(cycle):
+    client = MlflowClient(cycle["tracking_uri"])
+    run_id = cycle["second"].run_ids["model_2026"]
+    files = {a.path for a in client.list_artifacts(run_id)}
+    assert {"model_card.md", "compare"} <= files
+    compared = {a.path for a in client.list_artifacts(run_id, "compare")}
+    assert "compare/against_champion_version_1.html" in compared
+    card = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="model_card.md", tracking_uri=cycle["tracking_uri"]
+        )
+    ).read_text()
+    for heading in ("## Data", "## Gate", "## Comparison with the champion", "## Known limits"):
+        assert heading in card
+    assert "against version 1" in card and "lowest decile" in card and "ptb" in card
+
+
+def test_ptb_compare_prints_the_changes_and_writes_the_report(cycle):
+    small = cycle["second"].versions[CHALLENGER]
+    first = cycle["first"].versions[CHALLENGER]
+    done = ptb(
+        cycle, "compare", first, small, "--snapshot", str(cycle["data"]), "--out", "cmp.html"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"version {small} against version {first}" in done.stdout
+    assert "levels changed beyond noise" in done.stdout and "lists:" in done.stdout
+    assert "data drift" in done.stdout
+    assert (cycle["root"] / "cmp.html").read_text().count("data:image/png") == 3
