@@ -245,7 +245,9 @@ def grants(
     settings = _settings()
     dataset = load_dataset(data)
     loaded = _model_store(settings).get(model or settings.serving_alias)
-    person_path, list_path = write_grants(loaded.bundle, dataset, out)
+    person_path, list_path = write_grants(
+        loaded.bundle, dataset, out, model_version=str(loaded.version)
+    )
     console.print(
         f"model ptb version {loaded.version}: wrote {person_path} and {list_path} "
         f"({len(dataset.persons):,} persons, {len(dataset.lists):,} lists; annual NOK)"

@@ -18,9 +18,9 @@ def compare(
     a: Annotated[str, typer.Argument(help="the version (or alias) in place, e.g. champion")],
     b: Annotated[str, typer.Argument(help="the version (or alias) that would replace it")],
     snapshot: SnapshotOption = None,
-    out: Annotated[
-        Path, typer.Option("--out", help="the HTML report with the charts")
-    ] = Path("compare.html"),
+    out: Annotated[Path, typer.Option("--out", help="the HTML report with the charts")] = Path(
+        "compare.html"
+    ),
 ) -> None:
     """Compare two versions: fit, weights (flagging changes beyond noise), predictive ratios,
     the redistribution per list, kommune and centrality class, and the data drift."""

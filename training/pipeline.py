@@ -45,7 +45,13 @@ from training.registry import (
     ensure_experiment,
     use_tracking,
 )
-from training.validation import ValidationReport, cross_validate, validation_groups
+from training.validation import (
+    ValidationReport,
+    cross_validate,
+    informative_groups,
+    list_size_bands,
+    validation_groups,
+)
 
 MODEL_ALIASES = {"model_2026": CHALLENGER, "model0_2023": INCUMBENT}
 MODEL_TITLES = {"model_2026": "2026 tariff", "model0_2023": "model 0, the 2023 rule"}
@@ -267,9 +273,12 @@ def _description(calibration: Calibration, report: ValidationReport, data_finger
 
 
 def _groups(calibration: Calibration) -> pd.DataFrame:
-    return validation_groups(
+    """The legislated groups, and the lists' sizes (reported, not gated)."""
+    groups = validation_groups(
         calibration.persons, calibration.features, factors(calibration.bundle.indicators)
     )
+    groups["list_size"] = list_size_bands(calibration.persons["list_id"].to_numpy())
+    return groups
 
 
 def _validate_tariff(calibration: Calibration, options: TrainingOptions) -> ValidationReport:
@@ -330,8 +339,13 @@ def _log_tariff(
         validation = folder / "validation"
         validation.mkdir()
         report.predictive_ratios.to_csv(folder / PREDICTIVE_RATIOS, index=False)
-        plot_predictive_ratios(report.predictive_ratios, validation / "predictive_ratios.png")
-        plot_weights(bundle.weight_table, validation / "weights.png")
+        ratios = report.predictive_ratios
+        shown = informative_groups(bundle.indicators, list(dict.fromkeys(ratios["group"])))
+        title = f"{bundle.name}, run {mlflow.active_run().info.run_id}"  # the version's run
+        plot_predictive_ratios(
+            ratios[ratios["group"].isin(shown)], validation / "predictive_ratios.png", title=title
+        )
+        plot_weights(bundle.weight_table, validation / "weights.png", title=title)
         mlflow.log_artifacts(str(validation), "validation")
         bundle.save(folder / BUNDLE_ARTIFACT)
         mlflow.log_artifacts(str(folder / BUNDLE_ARTIFACT), BUNDLE_ARTIFACT)

@@ -60,6 +60,7 @@ def test_grants_writes_every_person_and_list_adding_up_to_the_budget(trained, ti
     assert result.returncode == 0, result.stderr[-3000:]
     persons = pd.read_parquet(trained / "grants" / "person_grants.parquet")
     lists = pd.read_parquet(trained / "grants" / "list_grants.parquet")
+    assert set(persons["model_version"]) == {"1"} and set(lists["model_version"]) == {"1"}
     assert list(persons.columns[:4]) == ["person_id", "list_id", "weight", "grant_nok"]
     assert {"list_id", "persons", "total_nok"} <= set(lists.columns)
     assert len(persons) == len(tiny_dataset.persons)
