@@ -175,7 +175,7 @@ def ratio_check(ratios: pd.DataFrame, bounds: GateBounds) -> GateCheck:
     outside = gated[(gated["ci_high"] < bounds.min_ratio) | (gated["ci_low"] > bounds.max_ratio)]
     undefined = gated[gated["predictive_ratio"].isna()]
     lowest = (
-        gated.loc[gated["predictive_ratio"].idxmin()]
+        gated.sort_values("predictive_ratio").iloc[0]
         if gated["predictive_ratio"].notna().any()
         else None
     )
@@ -188,7 +188,7 @@ def ratio_check(ratios: pd.DataFrame, bounds: GateBounds) -> GateCheck:
     )
     problems = [
         f"{row.group}={row.level} {row.predictive_ratio:.3f} [{row.ci_low:.3f}, "
-        f"{row.ci_high:.3f}] ({int(row.persons):,} persons) outside "
+        f"{row.ci_high:.3f}] ({row.persons:,.0f} persons) outside "
         f"{bounds.min_ratio:g}-{bounds.max_ratio:g}"
         for row in outside.itertuples()
     ] + [f"{row.group}={row.level}: no cost, ratio undefined" for row in undefined.itertuples()]

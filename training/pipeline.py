@@ -341,7 +341,8 @@ def _log_tariff(
         report.predictive_ratios.to_csv(folder / PREDICTIVE_RATIOS, index=False)
         ratios = report.predictive_ratios
         shown = informative_groups(bundle.indicators, list(dict.fromkeys(ratios["group"])))
-        title = f"{bundle.name}, run {mlflow.active_run().info.run_id}"  # the version's run
+        active = mlflow.active_run()
+        title = f"{bundle.name}, run {active.info.run_id if active else '?'}"  # version's run
         plot_predictive_ratios(
             ratios[ratios["group"].isin(shown)], validation / "predictive_ratios.png", title=title
         )

@@ -83,11 +83,11 @@ def record_gate(registry: Registry, version: ModelVersion, result: GateResult) -
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     with registry.calls(f"logging the gate report of version {version.version}"):
         client.log_text(
-            version.run_id,
+            str(version.run_id),
             json.dumps(result.report(), indent=2),
             f"gate/{result.stage}-{stamp}.json",
         )
-        client.log_text(version.run_id, result.markdown(), f"gate/{result.stage}-{stamp}.md")
+        client.log_text(str(version.run_id), result.markdown(), f"gate/{result.stage}-{stamp}.md")
 
 
 def promote(

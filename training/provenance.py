@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
-import mlflow.data
 import numpy as np
 import pandas as pd
+from mlflow.data.pandas_dataset import from_pandas
 
 from features import CONTRACT_VERSION, Dataset
 
@@ -169,7 +169,7 @@ def log_data_input(
     """The training persons as an MLflow dataset input, with the profile as its input tags."""
     source_uri = str(Path(data_path).resolve()) if data_path else "in-memory"
     frame = dataset.persons
-    logged = mlflow.data.from_pandas(
+    logged = from_pandas(
         frame,
         source=source_uri,
         name=f"persons {data_fingerprint[:12]}",

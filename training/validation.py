@@ -215,7 +215,7 @@ def list_size_bands(list_ids: np.ndarray | pd.Series) -> pd.Categorical:
     size = ids.map(ids.value_counts()).to_numpy()
     labels = ["< 500", "500-999", "1000-1499", "1500+"]
     code = np.searchsorted(np.array(LIST_SIZE_EDGES[1:]), size, side="right")
-    return pd.Categorical.from_codes(code, categories=labels)
+    return pd.Categorical.from_codes(code.astype("int64").tolist(), categories=labels)
 
 
 def informative_groups(indicators: IndicatorConfig, groups: Sequence[str]) -> list[str]:
