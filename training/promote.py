@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import mlflow
 import pandas as pd
@@ -23,6 +25,8 @@ from training.decisions import AliasMove, Undo, move_alias, undo_all
 from training.gate import GateBounds, GateResult, evaluate
 from training.registry import CHAMPION, PREDICTIVE_RATIOS, REGISTERED_MODEL, Registry
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class Promotion:
@@ -33,28 +37,30 @@ class Promotion:
     gate: GateResult
 
 
-def version_bundle(registry: Registry, version: ModelVersion) -> ModelBundle:
-    """The bundle a version was registered with, checked against its checksums."""
+def _read_artifact(
+    registry: Registry, version: ModelVersion, path: str, read: Callable[[str], T]
+) -> T:
+    """Download one artifact of a version's run and read it before the copy is removed."""
     with tempfile.TemporaryDirectory() as tmp, registry.calls(f"reading version {version.version}"):
         local = mlflow.artifacts.download_artifacts(
             run_id=version.run_id,
-            artifact_path=BUNDLE_ARTIFACT,
+            artifact_path=path,
             dst_path=tmp,
             tracking_uri=registry.tracking_uri,
         )
-        return ModelBundle.load(local)
+        return read(local)
+
+
+def version_bundle(registry: Registry, version: ModelVersion) -> ModelBundle:
+    """The bundle a version was registered with, checked against its checksums."""
+    return _read_artifact(registry, version, BUNDLE_ARTIFACT, ModelBundle.load)
 
 
 def version_ratios(registry: Registry, version: ModelVersion) -> pd.DataFrame:
     """The version's out-of-sample predictive ratios, as training logged them."""
-    with tempfile.TemporaryDirectory() as tmp, registry.calls(f"reading version {version.version}"):
-        local = mlflow.artifacts.download_artifacts(
-            run_id=version.run_id,
-            artifact_path=PREDICTIVE_RATIOS,
-            dst_path=tmp,
-            tracking_uri=registry.tracking_uri,
-        )
-        return pd.read_csv(local, dtype={"level": str})
+    return _read_artifact(
+        registry, version, PREDICTIVE_RATIOS, lambda p: pd.read_csv(p, dtype={"level": str})
+    )
 
 
 def champion_persons(registry: Registry) -> tuple[str | None, int | None]:
