@@ -9,6 +9,7 @@ the model bundle that prices a person, the errors of the product, and the settin
 - ``pyfunc``: the bundle as an MLflow pyfunc model; imported on its own (``features.pyfunc``),
   as it loads MLflow;
 - ``cost_model`` and ``synth``: the synthetic population the demo and the tests run on;
+- ``gate``: the promotion gate's checks on a bundle, shared by promotion and reload;
 - ``errors``: the product's errors, each with the fields it carries;
 - ``settings``: the one settings object (``PTB_*``);
 """
@@ -63,6 +64,7 @@ from features.errors import (
     UnknownQueryError,
     Violation,
 )
+from features.gate import MIN_LEVEL_PERSONS, GateCheck, level_support, snapshot_pricing
 from features.grants import (
     PersonScorer,
     PersonTable,
@@ -102,6 +104,7 @@ __all__ = [
     "MODEL_TAG",
     "CONTRACT_VERSION",
     "DEVELOPMENT",
+    "MIN_LEVEL_PERSONS",
     "PERSON_FIELDS",
     "AccessDeniedError",
     "AuditChainError",
@@ -113,6 +116,7 @@ __all__ = [
     "ContractError",
     "Dataset",
     "Factor",
+    "GateCheck",
     "IndicatorConfig",
     "KeyFileError",
     "ModelBundle",
@@ -150,6 +154,7 @@ __all__ = [
     "factors",
     "fingerprint",
     "indicator_levels",
+    "level_support",
     "list_grants",
     "list_totals",
     "load_dataset",
@@ -163,6 +168,7 @@ __all__ = [
     "refugee_supplements",
     "round_nok",
     "score_features",
+    "snapshot_pricing",
     "synthesise",
     "validate_dataset",
     "weighted_contributions",

@@ -210,8 +210,17 @@ def list_grants(person_grants: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("list_id", ignore_index=True)
 
 
-def write_grants(bundle: ModelBundle, dataset: Dataset, out_dir: str | Path) -> tuple[Path, Path]:
+def write_grants(
+    bundle: ModelBundle,
+    dataset: Dataset,
+    out_dir: str | Path,
+    *,
+    model_version: str | None = None,
+) -> tuple[Path, Path]:
     """Write ``person_grants.parquet`` and ``list_grants.parquet`` (what ``ptb grants`` does).
+
+    With ``model_version`` every row of both files names the registered version it was priced
+    with (column ``model_version``), so a file cannot be mistaken for another model's.
 
     Person grants are written rounded to øre; list totals are the unrounded person grants
     summed, rounded once, so a list total can differ from the sum of its rounded person grants
@@ -224,6 +233,9 @@ def write_grants(bundle: ModelBundle, dataset: Dataset, out_dir: str | Path) -> 
     written = persons.assign(
         list_id=persons["list_id"].astype("string"), grant_nok=round_nok(persons["grant_nok"])
     )
+    if model_version is not None:
+        written = written.assign(model_version=pd.array([model_version] * len(written), "string"))
+        lists = lists.assign(model_version=pd.array([model_version] * len(lists), "string"))
     person_path, list_path = out / PERSON_GRANTS_FILE, out / LIST_GRANTS_FILE
     written.to_parquet(person_path, index=False)
     lists.to_parquet(list_path, index=False)

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from features import Factor
+from features import Factor, IndicatorConfig, factors
 from training.metrics import (
     cumming_prediction_measure,
     list_level_fit,
@@ -208,3 +208,30 @@ def validation_groups(
         np.asarray(refugee, dtype="int64"), categories=pd.Index(["no", "first year"])
     )
     return pd.DataFrame(columns, index=persons.index)
+
+
+LIST_SIZE_EDGES = (0, 500, 1000, 1500)
+
+
+def list_size_bands(list_ids: np.ndarray | pd.Series) -> "pd.Categorical[str]":
+    """Each person's list by its size in persons: "< 500", "500-999", "1000-1499", "1500+"."""
+    ids = pd.Series(np.asarray(list_ids))
+    size = ids.map(ids.value_counts()).to_numpy()
+    labels = ["< 500", "500-999", "1000-1499", "1500+"]
+    code = np.searchsorted(np.array(LIST_SIZE_EDGES[1:]), size, side="right")
+    return pd.Categorical.from_codes(code.astype("int64"), categories=pd.Index(labels))
+
+
+def informative_groups(indicators: IndicatorConfig, groups: Sequence[str]) -> list[str]:
+    """The groups whose predictive ratios can show something about this model.
+
+    A group that is a union of the model's own cells (its factors' levels, or 10-year age
+    groups made of its age bands) sits near 1 by construction: least squares balances every
+    dummy. What informs are the other legislated groups, the deciles and the list sizes.
+    """
+    names = {factor.name for factor in factors(indicators)}
+    tens = set(range(0, OPEN_AGE_GROUP + 1, AGE_GROUP_YEARS))
+    own = {"sex"} | ({"age_sex_10y"} if tens <= set(indicators.age_edges) else set())
+    own |= {group for group in ("health_status", "education", "centrality") if group in names}
+    own |= {"refugee"} if "refugee" in names else set()
+    return [group for group in groups if group not in own]
