@@ -1,0 +1,82 @@
+"""Spark SQL: the same rules on ``local[N]`` or any Spark master, for data past one machine.
+
+The build's SQL has no Python functions in it, so executors never start Python: a standalone
+cluster only needs Java and the extracts on a path every worker can read.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from pyspark.sql import SparkSession
+
+_LOCK = threading.Lock()
+
+
+class SparkEngine:
+    """A Spark session; every view and table is a temporary view in it."""
+
+    name = "spark"
+
+    def __init__(self, session: SparkSession, *, owns_session: bool = False):
+        self.session = session
+        self._owns_session = owns_session
+        self._cached: list[str] = []
+
+    @classmethod
+    def connect(cls, master: str, *, app_name: str = "ptb build") -> SparkEngine:
+        """A session on ``master``; stopped again by ``close``."""
+        with _LOCK:
+            session = (
+                SparkSession.builder.master(master)
+                .appName(app_name)
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                .config("spark.sql.shuffle.partitions", "8")
+                .config("spark.ui.enabled", "false")
+                .getOrCreate()
+            )
+        return cls(session, owns_session=True)
+
+    @staticmethod
+    def configure(session: SparkSession) -> None:
+        """The settings the rules rely on, for a session made elsewhere."""
+        session.conf.set("spark.sql.session.timeZone", "UTC")
+        session.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+
+    def register_files(self, name: str, paths: Sequence[Path], fmt: str) -> None:
+        files = [str(p) for p in paths]
+        if fmt == "parquet":
+            frame = self.session.read.option("mergeSchema", "true").parquet(*files)
+        else:
+            # Every column as text, as DuckDB reads it: the contract converts and checks.
+            frame = self.session.read.option("header", "true").csv(files)
+        frame.createOrReplaceTempView(name)
+
+    def register_frame(self, name: str, frame: pd.DataFrame) -> None:
+        self.session.createDataFrame(frame).createOrReplaceTempView(name)
+
+    def columns(self, name: str) -> list[str]:
+        return list(self.session.table(name).columns)
+
+    def view(self, name: str, sql: str) -> None:
+        self.session.sql(sql).createOrReplaceTempView(name)
+
+    def table(self, name: str, sql: str) -> None:
+        frame = self.session.sql(sql).persist()
+        frame.count()  # evaluated once, here, so later steps read the kept rows
+        frame.createOrReplaceTempView(name)
+        self._cached.append(name)
+
+    def fetch(self, sql: str) -> pd.DataFrame:
+        return self.session.sql(sql).toPandas()
+
+    def close(self) -> None:
+        for name in self._cached:
+            self.session.catalog.dropTempView(name)
+        self.session.catalog.clearCache()
+        if self._owns_session:
+            self.session.stop()
