@@ -145,6 +145,7 @@ def train(
         experiment=settings.experiment,
         options=TrainingOptions(folds=folds, seed=seed, challengers=challengers),
         on_step=console.log,
+        data_dir=data,
     )
     table = Table("model", "run id", "cv R²", "cv CPM", "list R²", "PR min", "PR max")
     for name, run_id in outcome.run_ids.items():

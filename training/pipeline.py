@@ -26,6 +26,7 @@ from features.pyfunc import BUNDLE_ARTIFACT, SIGNATURE
 from training.calibrate import CapitationRegressor
 from training.challengers import CHALLENGERS
 from training.fit import Calibration, TrainingInputs, calibrate
+from training.lineage import log_extracts_lineage
 from training.plots import plot_predictive_ratios, plot_weights
 from training.registry import (
     CHALLENGER,
@@ -71,6 +72,7 @@ def train_and_register(
     experiment: str = "ptb",
     options: TrainingOptions | None = None,
     on_step: Callable[[str], None] = lambda message: None,
+    data_dir: Path | None = None,
 ) -> TrainingOutcome:
     """Train every model on a validated data set and register the tariffs; see module doc."""
     options = options or TrainingOptions()
@@ -85,6 +87,7 @@ def train_and_register(
         experiment_id=experiment_id, run_name=f"train {data_fingerprint[:8]}"
     ) as parent:
         _log_dataset(dataset, data_fingerprint, options)
+        log_extracts_lineage(data_dir)  # a data set from `ptb build` names its extracts
         calibrations: dict[str, Calibration] = {}
         inputs = TrainingInputs.from_dataset(dataset)
         for name in options.models:

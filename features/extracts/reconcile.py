@@ -43,8 +43,15 @@ def check_claims_balance(reconciliation: pd.DataFrame, lines_in: int, nok_in: De
 def with_totals(reconciliation: pd.DataFrame, lines_in: int, nok_in: Decimal) -> pd.DataFrame:
     """The table as written: the claims' 'in' row first, then where every line went."""
     total = pd.DataFrame(
-        [{"source": "claims", "outcome": "in", "reason": "claim lines in the extract",
-          "lines": lines_in, "nok": nok_in}]
+        [
+            {
+                "source": "claims",
+                "outcome": "in",
+                "reason": "claim lines in the extract",
+                "lines": lines_in,
+                "nok": nok_in,
+            }
+        ]
     )
     return pd.concat([total, reconciliation], ignore_index=True)
 

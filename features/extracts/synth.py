@@ -153,14 +153,18 @@ def _listing_start(data: pd.DataFrame, year: int, rng: np.random.Generator) -> n
     age = data["age"].to_numpy()
     first_month = 13 - months
     day_in_month = rng.integers(1, 29, n)
-    partial = np.array(
-        [_days(dt.date(year, int(m), 1)) for m in range(1, 13)], dtype=np.int64
-    )[first_month - 1] + day_in_month - 1
+    partial = (
+        np.array([_days(dt.date(year, int(m), 1)) for m in range(1, 13)], dtype=np.int64)[
+            first_month - 1
+        ]
+        + day_in_month
+        - 1
+    )
     # Listed all of T: since birth, or since some earlier year.
     earlier_years = np.minimum(age, rng.integers(1, 16, n))
-    earlier = np.array(
-        [_days(dt.date(year - k, 1, 1)) for k in range(0, 122)], dtype=np.int64
-    )[earlier_years] + rng.integers(0, 365, n)
+    earlier = np.array([_days(dt.date(year - k, 1, 1)) for k in range(0, 122)], dtype=np.int64)[
+        earlier_years
+    ] + rng.integers(0, 365, n)
     earlier = np.minimum(earlier, _days(dt.date(year, 1, 1)))
     # Newborns and first-year refugees join in T, in the month that gives their months listed.
     joined = (months < 12) | (age == 0) | data["refugee_first_year"].to_numpy(dtype=bool)
@@ -195,7 +199,9 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
     )
     n_new = max(1, len(lists) // 100)
     new_list = rng.choice(len(lists), n_new, replace=False)
-    start_days = rng.integers(_days(dt.date(1990, 1, 1)), _days(dt.date(year - 1, 6, 1)), len(lists))
+    start_days = rng.integers(
+        _days(dt.date(1990, 1, 1)), _days(dt.date(year - 1, 6, 1)), len(lists)
+    )
     start_days[new_list] = _days(dt.date(year, 1, 1))
     all_list_ids = pa.array(list(lists["list_id"].astype(str)) + closed_ids, type=pa.string())
     kommune_codes = list(lists["practice_kommune"].astype(str))
@@ -311,9 +317,9 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
         {
             "person_id": pa.concat_arrays([person_ids, extra_ids]).to_pandas(),
             "birth_year": np.concatenate([year - age, year - extra_age]).astype(np.int64),
-            "birth_month": np.concatenate(
-                [birth_month, rng.integers(1, 13, n_extra)]
-            ).astype(np.int64),
+            "birth_month": np.concatenate([birth_month, rng.integers(1, 13, n_extra)]).astype(
+                np.int64
+            ),
             "sex": pd.concat(
                 [persons["sex"].astype(str), persons["sex"].astype(str).iloc[extra_truth]],
                 ignore_index=True,
@@ -404,11 +410,15 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
         # T - 1: last year's copayments (frikort covers those after the ceiling is reached),
         # and lines without a copayment (children, laboratory work).
         paid = copay_ore[idx]
-        copay_lines = np.where(paid > 0, np.maximum(1, np.round(paid / 100 / COPAYMENT_PER_LINE)), 0)
+        copay_lines = np.where(
+            paid > 0, np.maximum(1, np.round(paid / 100 / COPAYMENT_PER_LINE)), 0
+        )
         copay_lines = copay_lines.astype(np.int64)
         owner = np.repeat(idx, copay_lines)
         copayment = _split(paid, copay_lines, rng)
-        order_in_person = np.arange(owner.size) - np.repeat(np.cumsum(copay_lines) - copay_lines, copay_lines)
+        order_in_person = np.arange(owner.size) - np.repeat(
+            np.cumsum(copay_lines) - copay_lines, copay_lines
+        )
         at_ceiling = persons["copayment_prev_year"].to_numpy()[owner] >= ceiling
         frikort = at_ceiling & (order_in_person >= np.repeat(copay_lines, copay_lines) * 0.7)
         free_lines = rng.poisson(np.where(age[idx] < exempt_below, 4.0, 2.5))
@@ -425,8 +435,13 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
             np.concatenate([frikort, np.zeros(free_owner.size, dtype=bool)]),
         )
     _write_excluded_claims(
-        this_year, last_year, rng, persons=(person_ids, own_list, start, months, age),
-        extras=(extra_ids, own_list[extra_truth], extra_end), lists=all_list_ids, year=year,
+        this_year,
+        last_year,
+        rng,
+        persons=(person_ids, own_list, start, months, age),
+        extras=(extra_ids, own_list[extra_truth], extra_end),
+        lists=all_list_ids,
+        year=year,
         out=out,
     )
     this_year.close()
@@ -455,8 +470,12 @@ def _write_excluded_claims(this_year, last_year, rng, *, persons, extras, lists,
     amount = np.round(rng.gamma(2.0, 250.0, owner.size) * 100).astype(np.int64)
     copayment = np.round(amount * ADULT_COPAYMENT_SHARE).astype(np.int64)
     this_year.write(
-        extra_ids.take(pa.array(owner)), day, lists.take(pa.array(extra_list[owner])),
-        amount - copayment, copayment, np.zeros(owner.size, dtype=bool),
+        extra_ids.take(pa.array(owner)),
+        day,
+        lists.take(pa.array(extra_list[owner])),
+        amount - copayment,
+        copayment,
+        np.zeros(owner.size, dtype=bool),
     )
     # Unknown persons (not in the population register): visitors, errors.
     n_unknown = max(1, round(n * EVENT_SHARES["unknown_claim_persons"]))
@@ -464,9 +483,12 @@ def _write_excluded_claims(this_year, last_year, rng, *, persons, extras, lists,
     owner = np.repeat(np.arange(n_unknown), 2)
     amount = np.round(rng.gamma(2.0, 250.0, owner.size) * 100).astype(np.int64)
     this_year.write(
-        unknown.take(pa.array(owner)), year_start + rng.integers(0, 365, owner.size),
+        unknown.take(pa.array(owner)),
+        year_start + rng.integers(0, 365, owner.size),
         lists.take(pa.array(rng.integers(0, len(lists), owner.size))),
-        amount, np.zeros(owner.size, dtype=np.int64), np.zeros(owner.size, dtype=bool),
+        amount,
+        np.zeros(owner.size, dtype=np.int64),
+        np.zeros(owner.size, dtype=bool),
     )
     # Persons listed part of T: a claim before their listing began (not on a list that day).
     partial = np.flatnonzero((months < 12) & (age > 0) & (start > year_start + 1))
@@ -476,16 +498,23 @@ def _write_excluded_claims(this_year, last_year, rng, *, persons, extras, lists,
     )
     amount = np.round(rng.gamma(2.0, 250.0, chosen.size) * 100).astype(np.int64)
     this_year.write(
-        person_ids.take(pa.array(chosen)), day, lists.take(pa.array(own_list[chosen])),
-        amount, np.zeros(chosen.size, dtype=np.int64), np.zeros(chosen.size, dtype=bool),
+        person_ids.take(pa.array(chosen)),
+        day,
+        lists.take(pa.array(own_list[chosen])),
+        amount,
+        np.zeros(chosen.size, dtype=np.int64),
+        np.zeros(chosen.size, dtype=bool),
     )
     # Claims of T - 2 for a few persons: outside the years the build reads.
     old = np.flatnonzero(rng.random(n) < EVENT_SHARES["old_claims"])
     writer = _ClaimWriter(out / "claims" / f"claims_{year - 2}.parquet", rng)
     amount = np.round(rng.gamma(2.0, 250.0, old.size) * 100).astype(np.int64)
     writer.write(
-        person_ids.take(pa.array(old)), _days(dt.date(year - 2, 1, 1)) + rng.integers(0, 365, old.size),
-        lists.take(pa.array(own_list[old])), amount, np.zeros(old.size, dtype=np.int64),
+        person_ids.take(pa.array(old)),
+        _days(dt.date(year - 2, 1, 1)) + rng.integers(0, 365, old.size),
+        lists.take(pa.array(own_list[old])),
+        amount,
+        np.zeros(old.size, dtype=np.int64),
         np.zeros(old.size, dtype=bool),
     )
     writer.close()

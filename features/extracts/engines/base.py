@@ -45,9 +45,7 @@ class Engine(Protocol):
         """Release the engine's resources."""
 
 
-def open_engine(
-    name: str, *, master: str | None = None, memory_limit: str | None = None
-) -> Engine:
+def open_engine(name: str, *, master: str | None = None, memory_limit: str | None = None) -> Engine:
     """The named engine; Spark connects to ``master`` (``local[2]`` unless given)."""
     if name == "duckdb":
         from features.extracts.engines.duckdb import DuckDBEngine
