@@ -12,6 +12,7 @@ import pytest
 from features.contract import Dataset, validate_dataset, write_dataset
 from features.synth import synthesise
 from tests.mlflow_server import mlflow_uris_restored
+from tests.spark_session import spark_session  # noqa: F401  (one Spark session per run)
 
 TINY_PERSONS = 20_000
 TINY_SEED = 7

@@ -28,18 +28,31 @@ class SparkEngine:
 
     @classmethod
     def connect(cls, master: str, *, app_name: str = "ptb build") -> SparkEngine:
-        """A session on ``master``; stopped again by ``close``."""
+        """A session on ``master``, stopped again by ``close``; a session already running in
+        this process (a notebook's, a platform's) is used as it is and left running."""
         with _LOCK:
-            session = (
-                SparkSession.builder.master(master)
-                .appName(app_name)
-                .config("spark.sql.session.timeZone", "UTC")
-                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                .config("spark.sql.shuffle.partitions", "8")
-                .config("spark.ui.enabled", "false")
-                .getOrCreate()
-            )
+            active = SparkSession.getActiveSession()
+            if active is not None:
+                cls.configure(active)
+                return cls(active, owns_session=False)
+            session = cls.builder(master, app_name).getOrCreate()
+        session.sparkContext.setLogLevel("ERROR")
         return cls(session, owns_session=True)
+
+    @staticmethod
+    def builder(master: str, app_name: str) -> SparkSession.Builder:
+        """The session settings the build relies on (UTC dates, Arrow transfers)."""
+        cores = master.removeprefix("local[").removesuffix("]")
+        partitions = 2 * int(cores) if cores.isdigit() else 16
+        return (
+            SparkSession.builder.master(master)
+            .appName(app_name)
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.shuffle.partitions", str(partitions))
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+        )
 
     @staticmethod
     def configure(session: SparkSession) -> None:
