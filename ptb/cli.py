@@ -130,6 +130,13 @@ def train(
     challengers: Annotated[
         bool, typer.Option("--challengers/--no-challengers", help="also fit the GLM and GBM")
     ] = True,
+    engine: Annotated[
+        Literal["duckdb", "spark"] | None,
+        typer.Option("--engine", help="cross-validate with sums by duckdb or spark from disk"),
+    ] = None,
+    master: Annotated[
+        str | None, typer.Option("--master", help="Spark master URL for --engine spark")
+    ] = None,
 ) -> None:
     """Validate a data set, calibrate the weights, log to MLflow and register the model."""
     from training.pipeline import TrainingOptions, train_and_register
@@ -143,7 +150,9 @@ def train(
         tracking_uri=settings.tracking_uri,
         artifact_root=settings.artifact_root,
         experiment=settings.experiment,
-        options=TrainingOptions(folds=folds, seed=seed, challengers=challengers),
+        options=TrainingOptions(
+            folds=folds, seed=seed, challengers=challengers, engine=engine, master=master
+        ),
         on_step=console.log,
         data_dir=data,
     )
@@ -359,7 +368,7 @@ def demo(
     """The embedded default end to end: synthetic data, training, registration, serving."""
     synth(out=out, persons=persons, seed=2026, fmt="parquet")
     validate(data=out, training=True)
-    train(data=out, folds=5, seed=0, challengers=True)
+    train(data=out, folds=5, seed=0, challengers=True, engine=None, master=None)
     if serve_api:
         example = (
             '{"age": 82, "sex": "F", "grunnkrets": "03010101", "copayment_prev_year": 1800, '

@@ -37,6 +37,7 @@ from training.registry import (
     register,
     use_tracking,
 )
+from training.sufficient_stats import validate_on_engine
 from training.validation import ValidationReport, cross_validate, validation_groups
 
 MODEL_ALIASES = {"model_2026": CHALLENGER, "model0_2023": INCUMBENT}
@@ -52,6 +53,8 @@ class TrainingOptions:
     challengers: bool = True
     challenger_sample: int = 200_000
     models: tuple[str, ...] = ("model_2026", "model0_2023")
+    engine: str | None = None  # duckdb or spark: cross-validation sums from the files on disk
+    master: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,18 @@ def train_and_register(
                 calibration = calibrate(
                     dataset, name=name, data_fingerprint=data_fingerprint, inputs=inputs
                 )
-                report = _validate_tariff(calibration, options)
+                report = (
+                    validate_on_engine(
+                        data_dir,
+                        calibration.bundle.indicators,
+                        engine=options.engine,
+                        master=options.master,
+                        folds=options.folds,
+                        seed=options.seed,
+                    )
+                    if options.engine and data_dir is not None
+                    else _validate_tariff(calibration, options)
+                )
                 _log_tariff(calibration, report, dataset, data_fingerprint, options)
                 on_step(f"logging {name} as an MLflow pyfunc")
                 model_uri = _log_pyfunc(calibration)

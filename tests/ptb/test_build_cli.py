@@ -90,3 +90,29 @@ def test_build_rebuilds_in_place(built):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     pd.testing.assert_frame_equal(pd.read_parquet(built / "data" / "persons.parquet"), before)
+
+
+def test_train_with_the_duckdb_engine_logs_the_in_memory_metrics(built):
+    result = run_ptb(
+        "train",
+        "--data",
+        "data",
+        "--folds",
+        "2",
+        "--no-challengers",
+        "--engine",
+        "duckdb",
+        cwd=built,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    mlflow.set_tracking_uri(f"sqlite:///{built}/mlruns/mlflow.db")
+    runs = mlflow.search_runs(
+        search_all_experiments=True,
+        filter_string="attributes.run_name = 'model_2026'",
+        order_by=["attributes.start_time ASC"],
+        output_format="list",
+    )
+    assert len(runs) >= 2
+    in_memory, on_engine = runs[0].data.metrics, runs[-1].data.metrics
+    for key in ("cv_r2", "cv_cpm", "cv_mape_nok", "cv_list_r2", "cv_pr_min", "cv_pr_max"):
+        assert on_engine[key] == pytest.approx(in_memory[key], rel=1e-9), key

@@ -6,7 +6,7 @@ engine only knows how to read files, hold a table and return a small result to P
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -29,6 +29,9 @@ class Engine(Protocol):
     def register_frame(self, name: str, frame: pd.DataFrame) -> None:
         """A small table from Python (reference tables, calendar months, folds)."""
 
+    def register_numbered_file(self, name: str, path: Path, fmt: str) -> None:
+        """A view over one file with ``row_index``: each row's 0-based position in the file."""
+
     def columns(self, name: str) -> list[str]:
         """The column names of a registered view or table."""
 
@@ -40,6 +43,9 @@ class Engine(Protocol):
 
     def fetch(self, sql: str) -> pd.DataFrame:
         """A query's (small) result in Python."""
+
+    def stream(self, sql: str, rows: int) -> Iterator[pd.DataFrame]:
+        """A query's result in order, ``rows`` at a time, never all in memory at once."""
 
     def close(self) -> None:
         """Release the engine's resources."""

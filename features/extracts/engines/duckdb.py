@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import duckdb
@@ -38,6 +38,21 @@ class DuckDBEngine:
             source = f"read_csv({files}, header = true, all_varchar = true, union_by_name = true)"
         self.connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {source}")
 
+    def register_numbered_file(self, name: str, path: Path, fmt: str) -> None:
+        files = _file_list([path])
+        if fmt == "parquet":
+            sql = (
+                "SELECT * EXCLUDE (file_row_number), file_row_number AS row_index "
+                f"FROM read_parquet({files}, file_row_number = true)"
+            )
+        else:
+            # Insertion order is kept (DuckDB's default), so OVER () numbers rows as read.
+            sql = (
+                "SELECT *, row_number() OVER () - 1 AS row_index "
+                f"FROM read_csv({files}, header = true, all_varchar = true)"
+            )
+        self.connection.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+
     def register_frame(self, name: str, frame: pd.DataFrame) -> None:
         self.connection.register(f"{name}__frame", frame)
         self.connection.execute(
@@ -57,6 +72,11 @@ class DuckDBEngine:
     def fetch(self, sql: str) -> pd.DataFrame:
         # Through Arrow: decimals stay decimals (to the øre), dates stay dates.
         return self.connection.execute(sql).to_arrow_table().to_pandas()
+
+    def stream(self, sql: str, rows: int) -> Iterator[pd.DataFrame]:
+        reader = self.connection.execute(sql).to_arrow_reader(rows)
+        for batch in reader:
+            yield batch.to_pandas()
 
     def close(self) -> None:
         self.connection.close()

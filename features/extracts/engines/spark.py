@@ -7,7 +7,7 @@ cluster only needs Java and the extracts on a path every worker can read.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -69,6 +69,18 @@ class SparkEngine:
             frame = self.session.read.option("header", "true").csv(files)
         frame.createOrReplaceTempView(name)
 
+    def register_numbered_file(self, name: str, path: Path, fmt: str) -> None:
+        self.register_files(f"{name}__raw", [path], fmt)
+        # Partitions of one file are read in file order and monotonically_increasing_id rises
+        # with partition and row, so its rank is the row's position (no Python on executors).
+        numbered = self.session.sql(
+            f"SELECT *, monotonically_increasing_id() AS row_mono__ FROM {name}__raw"
+        )
+        numbered.createOrReplaceTempView(f"{name}__mono")
+        self.session.sql(
+            f"SELECT *, row_number() OVER (ORDER BY row_mono__) - 1 AS row_index FROM {name}__mono"
+        ).drop("row_mono__").createOrReplaceTempView(name)
+
     def register_frame(self, name: str, frame: pd.DataFrame) -> None:
         self.session.createDataFrame(frame).createOrReplaceTempView(name)
 
@@ -86,6 +98,18 @@ class SparkEngine:
 
     def fetch(self, sql: str) -> pd.DataFrame:
         return self.session.sql(sql).toPandas()
+
+    def stream(self, sql: str, rows: int) -> Iterator[pd.DataFrame]:
+        buffer: list = []
+        frame = self.session.sql(sql)
+        columns = frame.columns
+        for row in frame.toLocalIterator(prefetchPartitions=True):
+            buffer.append(tuple(row))
+            if len(buffer) >= rows:
+                yield pd.DataFrame.from_records(buffer, columns=columns)
+                buffer = []
+        if buffer:
+            yield pd.DataFrame.from_records(buffer, columns=columns)
 
     def close(self) -> None:
         for name in self._cached:
