@@ -133,7 +133,6 @@ def run_build(
     for table in EXTRACT_TABLES:
         engine.register_files(f"raw_{table}", files.paths[table], files.formats[table])
     check_extracts(engine)
-    engine.register_frame("months_of_outcome_year", parameters.months_of_outcome_year())
     for step in steps():
         sql = render(step, parameters)
         (engine.table if step.keep else engine.view)(step.name, sql)

@@ -72,10 +72,12 @@ def _typed(column: Column, present: bool) -> str:
 
 
 def typed_view_sql(extract: Extract, present: set[str]) -> str:
-    """``x_<table>``: the contract's columns in their types, plus the raw text of each."""
+    """``x_<table>``: the contract's columns in their types, plus each raw cell."""
     typed = [_typed(c, c.name in present) for c in extract.columns]
+    # The raw cell as delivered (text in a CSV, typed in Parquet): the checks only ask whether
+    # it is there, so nothing is formatted as text unless it is shown as an example.
     raw = [
-        f"TRY_CAST({c.name} AS STRING) AS raw__{c.name}"
+        f"{c.name} AS raw__{c.name}"
         if c.name in present
         else f"CAST(NULL AS STRING) AS raw__{c.name}"
         for c in extract.columns
@@ -163,8 +165,8 @@ def _examples(engine: Engine, extract: Extract, check: Check) -> tuple[str, ...]
     shown = list(dict.fromkeys([*extract.example_key, check.column]))
     order = ", ".join(f"raw__{c} NULLS LAST" for c in extract.example_key)
     rows = engine.fetch(
-        f"SELECT {', '.join(f'raw__{c}' for c in shown)} FROM checked_{extract.name} "
-        f"WHERE {check.predicate} ORDER BY {order} LIMIT {EXAMPLE_ROWS}"
+        f"SELECT {', '.join(f'TRY_CAST(raw__{c} AS STRING) AS raw__{c}' for c in shown)} "
+        f"FROM checked_{extract.name} WHERE {check.predicate} ORDER BY {order} LIMIT {EXAMPLE_ROWS}"
     )
     return tuple(
         ", ".join(f"{c}={'' if row[f'raw__{c}'] is None else row[f'raw__{c}']}" for c in shown)

@@ -13,8 +13,6 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 
-import pandas as pd
-
 from features.errors import BuildError
 
 
@@ -63,18 +61,6 @@ class BuildParameters:
             "year_end": dt.date(self.year, 12, 31).isoformat(),
             "previous_year_start": dt.date(self.year - 1, 1, 1).isoformat(),
         }
-
-    def months_of_outcome_year(self) -> pd.DataFrame:
-        """The twelve calendar months of T with their first and last day."""
-        starts = [dt.date(self.year, m, 1) for m in range(1, 13)]
-        ends = [*(d - dt.timedelta(days=1) for d in starts[1:]), dt.date(self.year, 12, 31)]
-        return pd.DataFrame(
-            {
-                "month": list(range(1, 13)),
-                "month_start": pd.to_datetime(starts).date,
-                "month_end": pd.to_datetime(ends).date,
-            }
-        )
 
 
 def steps() -> list[Step]:
