@@ -55,7 +55,9 @@ def build(
     write_build(outputs, out)
     table = Table("source", "outcome", "reason", "lines", "NOK", title="reconciliation")
     for row in outputs.reconciliation.itertuples():
-        table.add_row(row.source, row.outcome, row.reason, f"{row.lines:,}", f"{row.nok:,}")
+        table.add_row(
+            str(row.source), str(row.outcome), str(row.reason), f"{row.lines:,}", f"{row.nok:,}"
+        )
     console.print(table)
     counts = ", ".join(f"{n:,} {name}" for name, n in outputs.dataset.row_counts.items())
     console.print(

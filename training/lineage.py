@@ -9,6 +9,7 @@ digits (128 bits) are the digest, the whole fingerprint is a tag.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -20,14 +21,35 @@ from features.extracts.lineage import Lineage, read_lineage
 DIGEST_CHARS = 32
 
 
-def extracts_dataset(lineage: Lineage) -> MetaDataset:
+class ExtractsDataset(MetaDataset):
+    """Registry extracts as an MLflow dataset; its profile says what the build read."""
+
+    def __init__(self, lineage: Lineage):
+        self.lineage = lineage
+        super().__init__(
+            source=resolve_dataset_source(Path(lineage.extracts).as_uri()),
+            name=f"registry extracts, outcome year {lineage.year}",
+            digest=lineage.fingerprint[:DIGEST_CHARS],
+        )
+
+    @property
+    def profile(self) -> dict[str, object]:
+        return {
+            "files": len(self.lineage.files),
+            "outcome_year": self.lineage.year,
+            "reference_date": self.lineage.reference_date,
+            "engine": self.lineage.engine,
+            "extracts_version": self.lineage.extracts_version,
+        }
+
+    def to_dict(self) -> dict[str, str]:
+        """MLflow's record of the dataset, with the profile (MetaDataset leaves it out)."""
+        return {**super().to_dict(), "profile": json.dumps(self.profile)}
+
+
+def extracts_dataset(lineage: Lineage) -> ExtractsDataset:
     """The extracts as an MLflow dataset: source = their directory, digest = the fingerprint."""
-    source = resolve_dataset_source(Path(lineage.extracts).as_uri())
-    return MetaDataset(
-        source=source,
-        name=f"registry extracts, outcome year {lineage.year}",
-        digest=lineage.fingerprint[:DIGEST_CHARS],
-    )
+    return ExtractsDataset(lineage)
 
 
 def log_extracts_lineage(data_dir: str | Path | None) -> Lineage | None:

@@ -75,7 +75,7 @@ class DataSetFiles:
 
 def _probe(n: int, reference: Dataset, **columns: object) -> pd.DataFrame:
     """``n`` persons alike in everything but ``columns``: to code one input at a time."""
-    base = {
+    base: dict[str, object] = {
         "age": np.full(n, 40),
         "sex": np.full(n, "F", dtype=object),
         "grunnkrets": np.full(n, reference.grunnkretser["grunnkrets"].iloc[0], dtype=object),

@@ -20,7 +20,11 @@ def tidy(reconciliation: pd.DataFrame) -> pd.DataFrame:
     """One row per source, outcome and reason in a fixed order, NOK as exact decimals."""
     out = reconciliation.loc[:, list(COLUMNS)].copy()
     out["lines"] = out["lines"].astype("int64")
-    out["nok"] = [Decimal(str(v)).quantize(Decimal("0.01")) for v in out["nok"]]
+    out["nok"] = pd.Series(
+        [Decimal(str(v)).quantize(Decimal("0.01")) for v in out["nok"]],
+        index=out.index,
+        dtype=object,
+    )
     for column in ("source", "outcome", "reason"):
         out[column] = out[column].astype(str)
     rank = out["outcome"].map({"used": 0, "excluded": 1})
@@ -58,6 +62,7 @@ def with_totals(reconciliation: pd.DataFrame, lines_in: int, nok_in: Decimal) ->
 
 def read_reconciliation(path) -> pd.DataFrame:
     """A written reconciliation with NOK read back as exact decimals."""
-    frame = pd.read_csv(path, dtype={"lines": "int64", "nok": str}, keep_default_na=False)
+    dtypes: dict[str, str | type[str]] = {"lines": "int64", "nok": str}
+    frame = pd.read_csv(path, dtype=dtypes, keep_default_na=False)
     frame["nok"] = frame["nok"].map(Decimal)
     return frame

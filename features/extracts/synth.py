@@ -189,7 +189,7 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
     n = len(persons)
     lists = truth.lists.reset_index(drop=True)
     list_index = pd.Index(lists["list_id"].astype(str))
-    own_list = list_index.get_indexer(persons["list_id"].astype(str))
+    own_list = list_index.get_indexer(pd.Index(persons["list_id"].astype(str)))
 
     # Lists: the truth's lists, plus lists that close during T (their persons move).
     n_closed = max(1, len(lists) // 100)

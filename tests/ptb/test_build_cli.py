@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -47,6 +48,7 @@ def test_train_logs_the_extracts_as_dataset_lineage(built):
     dataset = inputs[0].dataset
     assert dataset.digest == lineage.fingerprint[:32]
     assert str((built / "extracts").resolve()) in dataset.source
+    assert json.loads(dataset.profile)["outcome_year"] == 2025
     tags = {tag.key: tag.value for tag in inputs[0].tags}
     assert tags["fingerprint"] == lineage.fingerprint
     assert tags["mlflow.data.context"] == "training"

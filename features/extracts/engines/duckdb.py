@@ -21,7 +21,9 @@ class DuckDBEngine:
 
     def __init__(self, *, memory_limit: str | None = None, threads: int | None = None):
         self._spill = tempfile.TemporaryDirectory(prefix="ptb-duckdb-")
-        config = {"temp_directory": self._spill.name}
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "temp_directory": self._spill.name
+        }
         if memory_limit:
             config["memory_limit"] = memory_limit
         if threads:
@@ -71,10 +73,13 @@ class DuckDBEngine:
 
     def fetch(self, sql: str) -> pd.DataFrame:
         # Through Arrow: decimals stay decimals (to the øre), dates stay dates.
-        return self.connection.execute(sql).to_arrow_table().to_pandas()
+        table = self.connection.execute(sql).to_arrow_table()
+        assert table is not None  # a query always has a result here
+        return table.to_pandas()
 
     def stream(self, sql: str, rows: int) -> Iterator[pd.DataFrame]:
         reader = self.connection.execute(sql).to_arrow_reader(rows)
+        assert reader is not None
         for batch in reader:
             yield batch.to_pandas()
 
