@@ -19,7 +19,8 @@ Kind = Literal["id", "code", "text", "date", "number", "integer", "boolean"]
 # ICPC-2 chapters: A general, B blood, D digestive, F eye, H ear, K circulatory, L musculoskeletal,
 # N neurological, P psychological, R respiratory, S skin, T endocrine, U urology, W pregnancy,
 # X female genital, Y male genital, Z social. A code is the chapter letter and two digits.
-ICPC2_PATTERN = r"^[ABDFHKLNPRSTUWXYZ][0-9]{2}$"
+ICPC2_CHAPTERS = "ABDFHKLNPRSTUWXYZ"
+ICPC2_PATTERN = rf"^[{ICPC2_CHAPTERS}][0-9]{{2}}$"
 PRACTICE_FORMS = ("self_employed", "salaried")
 
 
@@ -137,7 +138,8 @@ EXTRACTS: tuple[Extract, ...] = (
     Extract(
         "claims",
         (
-            Column("person_id", "id", pattern=_ID, pattern_text=_ID_TEXT),
+            # Any person id: one not in the population register is an exclusion, counted.
+            Column("person_id", "id"),
             Column("claim_date", "date"),
             Column("list_id", "id", references=("lists", "list_id")),
             Column(
