@@ -30,7 +30,13 @@ from features.extracts.engines.base import Engine
 from features.indicators import IndicatorConfig, ReferenceTables, derive_features, factors
 from training.calibrate import CapitationRegressor
 from training.metrics import list_level_fit
-from training.validation import DECILES, ValidationReport, fold_assignment, validation_groups
+from training.validation import (
+    DECILES,
+    ValidationReport,
+    fold_assignment,
+    report_metrics,
+    validation_groups,
+)
 
 GROUPS = ("age_sex_10y", "sex", "health_status", "education", "centrality", "refugee")
 STREAM_ROWS = 1_000_000
@@ -334,19 +340,12 @@ def engine_cross_validate(
         lists["predicted"].to_numpy("float64") / exposure,
         exposure,
     )
-    reliable = ratios.loc[ratios["persons"] >= min_persons, "predictive_ratio"].dropna()
-    metrics = {
+    person_fit = {
         "r2": 1.0 - float(sums["sse"]) / float(sums["sst"]),
         "cpm": 1.0 - float(sums["sae"]) / float(sums["sat"]),
         "mape_nok": float(sums["sae"]) / total_w,
-        "list_r2": list_fit["r2"],
-        "list_cpm": list_fit["cpm"],
-        "list_mape_pct": list_fit["mape_pct"],
-        "list_share_pr_95_105": list_fit["share_pr_95_105"],
-        "list_share_pr_90_110": list_fit["share_pr_90_110"],
-        "pr_min": float(reliable.min()) if len(reliable) else float("nan"),
-        "pr_max": float(reliable.max()) if len(reliable) else float("nan"),
     }
+    metrics = report_metrics(person_fit, list_fit, ratios, min_persons)
     report = ValidationReport(metrics, ratios, np.empty(0))
     return EngineCrossValidation(report, cells, _fit(cells, names, config))
 

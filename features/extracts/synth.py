@@ -142,6 +142,20 @@ class _ClaimWriter:
         self.writer.write_batch(batch)
         self.lines += n
 
+    def write_drawn(
+        self,
+        person_ids: pa.Array,
+        day: np.ndarray,
+        list_ids: pa.Array,
+        copayment_share: float = 0.0,
+    ) -> None:
+        """Lines of NOK ~ Gamma(2, 250), a share of each as copayment, none frikort-covered."""
+        amount = np.round(self.rng.gamma(2.0, 250.0, len(day)) * 100).astype(np.int64)
+        copayment = np.round(amount * copayment_share).astype(np.int64)
+        self.write(
+            person_ids, day, list_ids, amount - copayment, copayment, np.zeros(len(day), dtype=bool)
+        )
+
     def close(self) -> None:
         self.writer.close()
 
@@ -462,59 +476,41 @@ def _write_excluded_claims(this_year, last_year, rng, *, persons, extras, lists,
     extra_ids, extra_list, extra_end = extras
     n = len(start)
     year_start = _days(dt.date(year, 1, 1))
-    # Persons who died or emigrated in T: claims in T up to the end of their listing, and T - 1.
+    # Persons who died or emigrated in T: claims in T up to the end of their listing.
     lines = 1 + rng.poisson(8.0, len(extra_ids))
     owner = np.repeat(np.arange(len(extra_ids)), lines)
     span = extra_end[owner] - year_start + 1
     day = year_start + np.floor(rng.random(owner.size) * span).astype(np.int64)
-    amount = np.round(rng.gamma(2.0, 250.0, owner.size) * 100).astype(np.int64)
-    copayment = np.round(amount * ADULT_COPAYMENT_SHARE).astype(np.int64)
-    this_year.write(
+    this_year.write_drawn(
         extra_ids.take(pa.array(owner)),
         day,
         lists.take(pa.array(extra_list[owner])),
-        amount - copayment,
-        copayment,
-        np.zeros(owner.size, dtype=bool),
+        copayment_share=ADULT_COPAYMENT_SHARE,
     )
     # Unknown persons (not in the population register): visitors, errors.
     n_unknown = max(1, round(n * EVENT_SHARES["unknown_claim_persons"]))
     unknown = pa.array([f"U{i:08d}" for i in range(1, n_unknown + 1)])
     owner = np.repeat(np.arange(n_unknown), 2)
-    amount = np.round(rng.gamma(2.0, 250.0, owner.size) * 100).astype(np.int64)
-    this_year.write(
+    this_year.write_drawn(
         unknown.take(pa.array(owner)),
         year_start + rng.integers(0, 365, owner.size),
         lists.take(pa.array(rng.integers(0, len(lists), owner.size))),
-        amount,
-        np.zeros(owner.size, dtype=np.int64),
-        np.zeros(owner.size, dtype=bool),
     )
     # Persons listed part of T: a claim before their listing began (not on a list that day).
     partial = np.flatnonzero((months < 12) & (age > 0) & (start > year_start + 1))
     chosen = partial[rng.random(partial.size) < EVENT_SHARES["unlisted_claims"]]
-    day = year_start + np.floor(rng.random(chosen.size) * (start[chosen] - year_start)).astype(
-        np.int64
-    )
-    amount = np.round(rng.gamma(2.0, 250.0, chosen.size) * 100).astype(np.int64)
-    this_year.write(
+    offset = np.floor(rng.random(chosen.size) * (start[chosen] - year_start)).astype(np.int64)
+    this_year.write_drawn(
         person_ids.take(pa.array(chosen)),
-        day,
+        year_start + offset,
         lists.take(pa.array(own_list[chosen])),
-        amount,
-        np.zeros(chosen.size, dtype=np.int64),
-        np.zeros(chosen.size, dtype=bool),
     )
     # Claims of T - 2 for a few persons: outside the years the build reads.
     old = np.flatnonzero(rng.random(n) < EVENT_SHARES["old_claims"])
     writer = _ClaimWriter(out / "claims" / f"claims_{year - 2}.parquet", rng)
-    amount = np.round(rng.gamma(2.0, 250.0, old.size) * 100).astype(np.int64)
-    writer.write(
+    writer.write_drawn(
         person_ids.take(pa.array(old)),
         _days(dt.date(year - 2, 1, 1)) + rng.integers(0, 365, old.size),
         lists.take(pa.array(own_list[old])),
-        amount,
-        np.zeros(old.size, dtype=np.int64),
-        np.zeros(old.size, dtype=bool),
     )
     writer.close()

@@ -53,6 +53,13 @@ def assert_same(engine_report: ValidationReport, report: ValidationReport) -> No
         np.testing.assert_allclose(ours[column], theirs[column], rtol=1e-9, err_msg=column)
 
 
+def assert_same_tariff(ours: CapitationRegressor, theirs: CapitationRegressor) -> None:
+    for column, rtol in (("effect_nok", 1e-9), ("std_err", 1e-7)):
+        np.testing.assert_allclose(
+            ours.weight_table_[column], theirs.weight_table_[column], rtol=rtol, atol=1e-7
+        )
+
+
 def _run(engine_name: str, on_disk: Path, calibration):
     engine = open_engine(engine_name)
     try:
@@ -67,17 +74,7 @@ def test_duckdb_statistics_give_the_in_memory_metrics_and_coefficients(on_disk, 
     calibration, report = in_memory
     result = _run("duckdb", on_disk, calibration)
     assert_same(result.report, report)
-    np.testing.assert_allclose(
-        result.regressor.weight_table_["effect_nok"],
-        calibration.regressor.weight_table_["effect_nok"],
-        rtol=1e-9,
-        atol=1e-7,
-    )
-    np.testing.assert_allclose(
-        result.regressor.weight_table_["std_err"],
-        calibration.regressor.weight_table_["std_err"],
-        rtol=1e-7,
-    )
+    assert_same_tariff(result.regressor, calibration.regressor)
     assert int(result.fold_cells["persons"].sum()) == len(calibration.persons)
 
 
@@ -86,9 +83,4 @@ def test_spark_statistics_give_the_in_memory_metrics(spark_session, on_disk, in_
     calibration, report = in_memory
     result = _run("spark", on_disk, calibration)
     assert_same(result.report, report)
-    np.testing.assert_allclose(
-        result.regressor.weight_table_["effect_nok"],
-        calibration.regressor.weight_table_["effect_nok"],
-        rtol=1e-9,
-        atol=1e-7,
-    )
+    assert_same_tariff(result.regressor, calibration.regressor)
