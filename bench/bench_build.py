@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--extracts", type=Path, default=Path("bench-data/extracts-national"))
     parser.add_argument("--spark", action="store_true", help="also build with Spark local[2]")
     parser.add_argument("--train", action="store_true", help="also ptb train the built data set")
-    parser.add_argument("--memory-limit", default="6GB", help="DuckDB's memory limit")
+    parser.add_argument("--memory-limit", default="5GB", help="DuckDB's memory limit")
     options = parser.parse_args()
 
     rows: list[tuple[str, str]] = []

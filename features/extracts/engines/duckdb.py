@@ -28,7 +28,10 @@ class DuckDBEngine:
             config["memory_limit"] = memory_limit
         if threads:
             config["threads"] = str(threads)
+        # Insertion order stays kept (DuckDB's default): with it off, a streamed or fetched
+        # ORDER BY result can arrive out of order.
         self.connection = duckdb.connect(config=config)
+        self.connection.execute("SET enable_progress_bar = false")
         # Spark SQL's name for a regular-expression match, so the rules are written once.
         self.connection.execute("CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p)")
 
