@@ -16,9 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features.contract import load_dataset, write_dataset
-from features.errors import ContractError, PtbError
-from features.settings import Settings
+from features import ContractError, PtbError, Settings, load_dataset, write_dataset
 from ptb.audit import audit_app
 from ptb.build import build as build_command
 from ptb.build import synth_extracts
@@ -84,7 +82,7 @@ def synth(
     year: Annotated[int, typer.Option("--year", help="outcome year T of --extracts")] = 2025,
 ) -> None:
     """Write a synthetic national data set in the data contract's layout (or its extracts)."""
-    from features.synth import synthesise
+    from features import synthesise
 
     if extracts:
         return synth_extracts(out, persons, seed, year)
@@ -139,7 +137,7 @@ def train(
     ] = None,
 ) -> None:
     """Validate a data set, calibrate the weights, log to MLflow and register the model."""
-    from training.pipeline import TrainingOptions, train_and_register
+    from training import TrainingOptions, train_and_register
 
     settings = _settings()
     started = time.perf_counter()
@@ -186,7 +184,7 @@ def promote(
     ] = False,
 ) -> None:
     """Move the champion alias to a version whose out-of-sample validation passes the gate."""
-    from training.registry import PromotionGate
+    from training import PromotionGate
     from training.registry import promote as promote_version
 
     settings = _settings()
@@ -300,7 +298,7 @@ def grants(
     model: ModelOption = None,
 ) -> None:
     """Every person's and every list's annual grant for a registry snapshot."""
-    from features.grants import write_grants
+    from features import write_grants
 
     settings = _settings()
     dataset = load_dataset(data)
@@ -326,9 +324,7 @@ def whatif(
     ] = None,
 ) -> None:
     """Price a scenario against the current scheme: who wins, who loses, by how much."""
-    from serving.scenario import load_scenario
-    from serving.whatif import WhatIfEngine
-    from serving.whatif_report import write_report
+    from serving.whatif import WhatIfEngine, load_scenario, write_report
 
     settings = _settings()
     parsed = load_scenario(scenario)
