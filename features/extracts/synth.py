@@ -22,142 +22,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from features.contract import Dataset
 from features.cost_model import load_parameters
+from features.extracts.claim_lines import (
+    ADULT_COPAYMENT_SHARE,
+    COPAYMENT_PER_LINE,
+    EVENT_SHARES,
+    NOK_PER_LINE,
+    ClaimWriter,
+    dates,
+    days,
+    split,
+    write_excluded_claims,
+)
 from features.extracts.contract import PRACTICE_FORMS
 from features.synth import synthesise
 
-EPOCH = dt.date(1970, 1, 1)
 SLICE_PERSONS = 500_000
-NOK_PER_LINE = 400.0  # mean NOK per claim line in T: about 6 lines per person with claims
-COPAYMENT_PER_LINE = 160.0
-ADULT_COPAYMENT_SHARE = 0.3
-FEE_CODES = ("2ad", "2cd", "2ed", "2fd", "1ad", "1bd", "701a", "706", "711", "2dd")
-ICPC2_CHAPTERS = "ABDFHKLNPRSTUWXYZ"
-CHAPTER_WEIGHTS = np.array([12, 2, 7, 3, 3, 9, 15, 4, 10, 14, 8, 5, 3, 2, 2, 1, 0.5])
-EVENT_SHARES = {
-    "died": 0.008,  # deaths in T, about 43,000 in Norway
-    "emigrated": 0.005,
-    "list_move": 0.06,  # full-year persons who change list during T
-    "residence_move": 0.08,
-    "earlier_refugee": 0.01,  # settled before T: not first year
-    "unknown_claim_persons": 0.001,
-    "old_claims": 0.02,  # persons with a claim line in T - 2
-    "unlisted_claims": 0.2,  # of persons listed part of T: a claim before they were listed
-}
-
-
-def _days(date: dt.date) -> int:
-    return (date - EPOCH).days
-
-
-def _dates(days: np.ndarray) -> pa.Array:
-    return pa.array(np.asarray(days, dtype=np.int32), type=pa.date32())
-
-
-def _nok(ore: np.ndarray) -> pa.Array:
-    """Exact NOK with øre as decimal(18,2), built from whole øre (no float rounding)."""
-    ore = np.ascontiguousarray(ore, dtype=np.int64)
-    words = np.empty((len(ore), 2), dtype=np.int64)
-    words[:, 0] = ore
-    words[:, 1] = np.where(ore < 0, -1, 0)
-    return pa.Array.from_buffers(pa.decimal128(18, 2), len(ore), [None, pa.py_buffer(words)])
-
-
-def _split(total_ore: np.ndarray, lines: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Per person, ``lines`` amounts in øre adding up exactly to ``total_ore``."""
-    owner = np.repeat(np.arange(len(lines)), lines)
-    weight = rng.gamma(2.0, 1.0, owner.size)
-    share = weight / np.bincount(owner, weights=weight, minlength=len(lines))[owner]
-    amount = np.floor(share * total_ore[owner]).astype(np.int64)
-    last = np.cumsum(lines) - 1
-    has = lines > 0
-    amount[last[has]] += total_ore[has] - np.bincount(owner, weights=amount, minlength=len(lines))[
-        has
-    ].astype(np.int64)
-    return amount
-
-
-class _ClaimWriter:
-    """Claim lines of one year appended as row groups of one Parquet file."""
-
-    SCHEMA = pa.schema(
-        [
-            ("person_id", pa.string()),
-            ("claim_date", pa.date32()),
-            ("list_id", pa.string()),
-            ("fee_code", pa.dictionary(pa.int8(), pa.string())),
-            ("reimbursed_nok", pa.decimal128(18, 2)),
-            ("copayment_nok", pa.decimal128(18, 2)),
-            ("frikort", pa.bool_()),
-            ("icpc2", pa.dictionary(pa.int16(), pa.string())),
-        ]
-    )
-
-    def __init__(self, path: Path, rng: np.random.Generator):
-        self.writer = pq.ParquetWriter(path, self.SCHEMA, compression="snappy")
-        self.rng = rng
-        self.lines = 0
-        codes = [f"{c}{n:02d}" for c in ICPC2_CHAPTERS for n in range(1, 100)]
-        self.icpc2 = pa.array(codes)
-        self.chapter_p = CHAPTER_WEIGHTS / CHAPTER_WEIGHTS.sum()
-
-    def write(
-        self,
-        person_ids: pa.Array,
-        day: np.ndarray,
-        list_ids: pa.Array,
-        reimbursed_ore: np.ndarray,
-        copayment_ore: np.ndarray,
-        frikort: np.ndarray,
-    ) -> None:
-        n = len(day)
-        if n == 0:
-            return
-        rng = self.rng
-        fee = pa.DictionaryArray.from_arrays(
-            pa.array(rng.integers(0, len(FEE_CODES), n).astype(np.int8)), pa.array(FEE_CODES)
-        )
-        chapter = rng.choice(len(ICPC2_CHAPTERS), n, p=self.chapter_p)
-        code = (chapter * 99 + rng.integers(0, 99, n)).astype(np.int16)
-        diagnosed = rng.random(n) < 0.85
-        icpc2 = pa.DictionaryArray.from_arrays(
-            pa.array(code, mask=~diagnosed, type=pa.int16()), self.icpc2
-        )
-        batch = pa.record_batch(
-            [
-                person_ids,
-                _dates(day),
-                list_ids,
-                fee,
-                _nok(reimbursed_ore),
-                _nok(copayment_ore),
-                pa.array(frikort),
-                icpc2,
-            ],
-            schema=self.SCHEMA,
-        )
-        self.writer.write_batch(batch)
-        self.lines += n
-
-    def write_drawn(
-        self,
-        person_ids: pa.Array,
-        day: np.ndarray,
-        list_ids: pa.Array,
-        copayment_share: float = 0.0,
-    ) -> None:
-        """Lines of NOK ~ Gamma(2, 250), a share of each as copayment, none frikort-covered."""
-        amount = np.round(self.rng.gamma(2.0, 250.0, len(day)) * 100).astype(np.int64)
-        copayment = np.round(amount * copayment_share).astype(np.int64)
-        self.write(
-            person_ids, day, list_ids, amount - copayment, copayment, np.zeros(len(day), dtype=bool)
-        )
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 def _listing_start(data: pd.DataFrame, year: int, rng: np.random.Generator) -> np.ndarray:
@@ -168,7 +50,7 @@ def _listing_start(data: pd.DataFrame, year: int, rng: np.random.Generator) -> n
     first_month = 13 - months
     day_in_month = rng.integers(1, 29, n)
     partial = (
-        np.array([_days(dt.date(year, int(m), 1)) for m in range(1, 13)], dtype=np.int64)[
+        np.array([days(dt.date(year, int(m), 1)) for m in range(1, 13)], dtype=np.int64)[
             first_month - 1
         ]
         + day_in_month
@@ -176,10 +58,10 @@ def _listing_start(data: pd.DataFrame, year: int, rng: np.random.Generator) -> n
     )
     # Listed all of T: since birth, or since some earlier year.
     earlier_years = np.minimum(age, rng.integers(1, 16, n))
-    earlier = np.array([_days(dt.date(year - k, 1, 1)) for k in range(0, 122)], dtype=np.int64)[
+    earlier = np.array([days(dt.date(year - k, 1, 1)) for k in range(0, 122)], dtype=np.int64)[
         earlier_years
     ] + rng.integers(0, 365, n)
-    earlier = np.minimum(earlier, _days(dt.date(year, 1, 1)))
+    earlier = np.minimum(earlier, days(dt.date(year, 1, 1)))
     # Newborns and first-year refugees join in T, in the month that gives their months listed.
     joined = (months < 12) | (age == 0) | data["refugee_first_year"].to_numpy(dtype=bool)
     return np.where(joined, partial, earlier)
@@ -209,14 +91,12 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
     n_closed = max(1, len(lists) // 100)
     closed_ids = [f"C{i:05d}" for i in range(1, n_closed + 1)]
     closed_end = np.array(
-        [_days(dt.date(year, 2, 1)) + int(d) for d in rng.integers(0, 280, n_closed)]
+        [days(dt.date(year, 2, 1)) + int(d) for d in rng.integers(0, 280, n_closed)]
     )
     n_new = max(1, len(lists) // 100)
     new_list = rng.choice(len(lists), n_new, replace=False)
-    start_days = rng.integers(
-        _days(dt.date(1990, 1, 1)), _days(dt.date(year - 1, 6, 1)), len(lists)
-    )
-    start_days[new_list] = _days(dt.date(year, 1, 1))
+    start_days = rng.integers(days(dt.date(1990, 1, 1)), days(dt.date(year - 1, 6, 1)), len(lists))
+    start_days[new_list] = days(dt.date(year, 1, 1))
     all_list_ids = pa.array(list(lists["list_id"].astype(str)) + closed_ids, type=pa.string())
     kommune_codes = list(lists["practice_kommune"].astype(str))
     lists_out = pd.DataFrame(
@@ -232,10 +112,10 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
                     np.full(n_closed, 1000),
                 ]
             ).astype(np.int64),
-            "agreement_start": _dates(
-                np.concatenate([start_days, np.full(n_closed, _days(dt.date(2000, 1, 1)))])
+            "agreement_start": dates(
+                np.concatenate([start_days, np.full(n_closed, days(dt.date(2000, 1, 1)))])
             ).to_pandas(),
-            "agreement_end": _dates(
+            "agreement_end": dates(
                 np.concatenate([np.full(len(lists), 0), closed_end])
             ).to_pandas(),
         }
@@ -249,7 +129,7 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
     refugee = persons["refugee_first_year"].to_numpy(dtype=bool)
     start = _listing_start(persons, year, rng)
     on_new_list = np.isin(own_list, new_list)
-    start = np.where(on_new_list, np.maximum(start, _days(dt.date(year, 1, 1))), start)
+    start = np.where(on_new_list, np.maximum(start, days(dt.date(year, 1, 1))), start)
     start_date = pd.to_datetime(start, unit="D")
     birth_month = np.where(age == 0, start_date.month, rng.integers(1, 13, n))
     earlier_refugee = ~refugee & (rng.random(n) < EVENT_SHARES["earlier_refugee"])
@@ -258,7 +138,7 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
         start,
         np.where(
             earlier_refugee,
-            _days(dt.date(year - 1, 12, 31)) - rng.integers(0, 6 * 365, n),
+            days(dt.date(year - 1, 12, 31)) - rng.integers(0, 6 * 365, n),
             -1,
         ),
     )
@@ -266,24 +146,24 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
 
     # Listing periods: a move from another list during T (a closed list's persons move the day
     # after it closes), and a period before a gap for persons listed part of T.
-    full_year = (months == 12) & (start < _days(dt.date(year, 1, 1)))
+    full_year = (months == 12) & (start < days(dt.date(year, 1, 1)))
     mover = full_year & (rng.random(n) < EVENT_SHARES["list_move"])
     from_closed = mover & (rng.random(n) < 0.5)
     closed_of = rng.integers(0, n_closed, n)
     move_day = np.where(
         from_closed,
         closed_end[closed_of] + 1,
-        _days(dt.date(year, 1, 2)) + rng.integers(0, 360, n),
+        days(dt.date(year, 1, 2)) + rng.integers(0, 360, n),
     )
     earlier_list = np.where(from_closed, len(lists) + closed_of, rng.integers(0, len(lists), n))
     current_from = np.where(mover, move_day, start)
     gap = (months < 12) & (age > 0) & ~refugee
-    gap_end = np.minimum(start - 30, _days(dt.date(year - 1, 12, 31)))
+    gap_end = np.minimum(start - 30, days(dt.date(year - 1, 12, 31)))
     rows_current = pd.DataFrame(
         {
             "person_id": person_ids.to_pandas(),
             "list_id": all_list_ids.take(pa.array(own_list)).to_pandas(),
-            "valid_from": _dates(current_from).to_pandas(),
+            "valid_from": dates(current_from).to_pandas(),
             "valid_to": None,
         }
     )
@@ -292,8 +172,8 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
         {
             "person_id": person_ids.take(pa.array(moved)).to_pandas(),
             "list_id": all_list_ids.take(pa.array(earlier_list[moved])).to_pandas(),
-            "valid_from": _dates(start[moved]).to_pandas(),
-            "valid_to": _dates(move_day[moved] - 1).to_pandas(),
+            "valid_from": dates(start[moved]).to_pandas(),
+            "valid_to": dates(move_day[moved] - 1).to_pandas(),
         }
     )
     gapped = np.flatnonzero(gap)
@@ -301,8 +181,8 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
         {
             "person_id": person_ids.take(pa.array(gapped)).to_pandas(),
             "list_id": all_list_ids.take(pa.array(own_list[gapped])).to_pandas(),
-            "valid_from": _dates(gap_end[gapped] - 3 * 365).to_pandas(),
-            "valid_to": _dates(gap_end[gapped]).to_pandas(),
+            "valid_from": dates(gap_end[gapped] - 3 * 365).to_pandas(),
+            "valid_to": dates(gap_end[gapped]).to_pandas(),
         }
     )
 
@@ -312,14 +192,14 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
     n_extra = n_died + n_emigrated
     extra_ids = pa.array([f"Q{i:08d}" for i in range(1, n_extra + 1)])
     extra_truth = rng.integers(0, n, n_extra)  # each extra person copies a person's facts
-    extra_end = _days(dt.date(year, 1, 1)) + rng.integers(0, 364, n_extra)
+    extra_end = days(dt.date(year, 1, 1)) + rng.integers(0, 364, n_extra)
     extra_age = np.maximum(age[extra_truth], 1)
     rows_extra = pd.DataFrame(
         {
             "person_id": extra_ids.to_pandas(),
             "list_id": all_list_ids.take(pa.array(own_list[extra_truth])).to_pandas(),
-            "valid_from": _dates(np.full(n_extra, _days(dt.date(year - 3, 1, 1)))).to_pandas(),
-            "valid_to": _dates(extra_end).to_pandas(),
+            "valid_from": dates(np.full(n_extra, days(dt.date(year - 3, 1, 1)))).to_pandas(),
+            "valid_to": dates(extra_end).to_pandas(),
         }
     )
     listings = pd.concat([rows_current, rows_moved, rows_gap, rows_extra], ignore_index=True)
@@ -338,8 +218,8 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
                 [persons["sex"].astype(str), persons["sex"].astype(str).iloc[extra_truth]],
                 ignore_index=True,
             ),
-            "died_on": _dates(np.concatenate([np.full(n, -1), died_on])).to_pandas(),
-            "refugee_date": _dates(np.concatenate([refugee_day, np.full(n_extra, -1)])).to_pandas(),
+            "died_on": dates(np.concatenate([np.full(n, -1), died_on])).to_pandas(),
+            "refugee_date": dates(np.concatenate([refugee_day, np.full(n_extra, -1)])).to_pandas(),
         }
     )
     no_date = np.concatenate([np.full(n, True), died_on < 0])
@@ -361,7 +241,7 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
                 {
                     "person_id": person_ids.to_pandas(),
                     "grunnkrets": grunnkrets,
-                    "valid_from": _dates(np.where(res_move, moved_in, since)).to_pandas(),
+                    "valid_from": dates(np.where(res_move, moved_in, since)).to_pandas(),
                     "valid_to": None,
                 }
             ),
@@ -369,16 +249,16 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
                 {
                     "person_id": person_ids.take(pa.array(np.flatnonzero(res_move))).to_pandas(),
                     "grunnkrets": rng.choice(codes, int(res_move.sum())),
-                    "valid_from": _dates(moved_in[res_move] - 5 * 365).to_pandas(),
-                    "valid_to": _dates(moved_in[res_move] - 1).to_pandas(),
+                    "valid_from": dates(moved_in[res_move] - 5 * 365).to_pandas(),
+                    "valid_to": dates(moved_in[res_move] - 1).to_pandas(),
                 }
             ),
             pd.DataFrame(
                 {
                     "person_id": extra_ids.to_pandas(),
                     "grunnkrets": grunnkrets[extra_truth],
-                    "valid_from": _dates(np.full(n_extra, _days(dt.date(1990, 1, 1)))).to_pandas(),
-                    "valid_to": _dates(extra_end).to_pandas(),
+                    "valid_from": dates(np.full(n_extra, days(dt.date(1990, 1, 1)))).to_pandas(),
+                    "valid_to": dates(extra_end).to_pandas(),
                 }
             ),
         ],
@@ -393,10 +273,10 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
     # Claim lines, a slice of persons at a time.
     ceiling = float(params["copayment"]["ceiling_nok"])
     exempt_below = int(params["copayment"]["exempt_below_age"])
-    this_year = _ClaimWriter(out / "claims" / f"claims_{year}.parquet", rng)
-    last_year = _ClaimWriter(out / "claims" / f"claims_{year - 1}.parquet", rng)
-    year_start, year_end = _days(dt.date(year, 1, 1)), _days(dt.date(year, 12, 31))
-    last_start = _days(dt.date(year - 1, 1, 1))
+    this_year = ClaimWriter(out / "claims" / f"claims_{year}.parquet", rng)
+    last_year = ClaimWriter(out / "claims" / f"claims_{year - 1}.parquet", rng)
+    year_start, year_end = days(dt.date(year, 1, 1)), days(dt.date(year, 12, 31))
+    last_start = days(dt.date(year - 1, 1, 1))
     cost_ore = np.round(persons["cost"].to_numpy() * 100).astype(np.int64)
     copay_ore = np.round(persons["copayment_prev_year"].to_numpy() * 100).astype(np.int64)
     for first in range(0, n, SLICE_PERSONS):
@@ -404,7 +284,7 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
         # T: the cost, on days listed; the list of the day.
         lines = np.where(cost_ore[idx] > 0, 1 + rng.poisson(cost_ore[idx] / 100 / NOK_PER_LINE), 0)
         owner = np.repeat(idx, lines)
-        amount = _split(cost_ore[idx], lines, rng)
+        amount = split(cost_ore[idx], lines, rng)
         listed_from = np.maximum(start[owner], year_start)
         day = listed_from + np.floor(rng.random(owner.size) * (year_end - listed_from + 1)).astype(
             np.int64
@@ -429,7 +309,7 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
         )
         copay_lines = copay_lines.astype(np.int64)
         owner = np.repeat(idx, copay_lines)
-        copayment = _split(paid, copay_lines, rng)
+        copayment = split(paid, copay_lines, rng)
         order_in_person = np.arange(owner.size) - np.repeat(
             np.cumsum(copay_lines) - copay_lines, copay_lines
         )
@@ -448,7 +328,7 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
             np.concatenate([copayment, np.zeros(free_owner.size, dtype=np.int64)]),
             np.concatenate([frikort, np.zeros(free_owner.size, dtype=bool)]),
         )
-    _write_excluded_claims(
+    write_excluded_claims(
         this_year,
         last_year,
         rng,
@@ -468,49 +348,3 @@ def write_extracts_of(truth: Dataset, out: str | Path, *, seed: int, year: int) 
         f"claim lines {year}": this_year.lines,
         f"claim lines {year - 1}": last_year.lines,
     }
-
-
-def _write_excluded_claims(this_year, last_year, rng, *, persons, extras, lists, year, out) -> None:
-    """Claim lines the build must count as excluded: each with its reason."""
-    person_ids, own_list, start, months, age = persons
-    extra_ids, extra_list, extra_end = extras
-    n = len(start)
-    year_start = _days(dt.date(year, 1, 1))
-    # Persons who died or emigrated in T: claims in T up to the end of their listing.
-    lines = 1 + rng.poisson(8.0, len(extra_ids))
-    owner = np.repeat(np.arange(len(extra_ids)), lines)
-    span = extra_end[owner] - year_start + 1
-    day = year_start + np.floor(rng.random(owner.size) * span).astype(np.int64)
-    this_year.write_drawn(
-        extra_ids.take(pa.array(owner)),
-        day,
-        lists.take(pa.array(extra_list[owner])),
-        copayment_share=ADULT_COPAYMENT_SHARE,
-    )
-    # Unknown persons (not in the population register): visitors, errors.
-    n_unknown = max(1, round(n * EVENT_SHARES["unknown_claim_persons"]))
-    unknown = pa.array([f"U{i:08d}" for i in range(1, n_unknown + 1)])
-    owner = np.repeat(np.arange(n_unknown), 2)
-    this_year.write_drawn(
-        unknown.take(pa.array(owner)),
-        year_start + rng.integers(0, 365, owner.size),
-        lists.take(pa.array(rng.integers(0, len(lists), owner.size))),
-    )
-    # Persons listed part of T: a claim before their listing began (not on a list that day).
-    partial = np.flatnonzero((months < 12) & (age > 0) & (start > year_start + 1))
-    chosen = partial[rng.random(partial.size) < EVENT_SHARES["unlisted_claims"]]
-    offset = np.floor(rng.random(chosen.size) * (start[chosen] - year_start)).astype(np.int64)
-    this_year.write_drawn(
-        person_ids.take(pa.array(chosen)),
-        year_start + offset,
-        lists.take(pa.array(own_list[chosen])),
-    )
-    # Claims of T - 2 for a few persons: outside the years the build reads.
-    old = np.flatnonzero(rng.random(n) < EVENT_SHARES["old_claims"])
-    writer = _ClaimWriter(out / "claims" / f"claims_{year - 2}.parquet", rng)
-    writer.write_drawn(
-        person_ids.take(pa.array(old)),
-        _days(dt.date(year - 2, 1, 1)) + rng.integers(0, 365, old.size),
-        lists.take(pa.array(own_list[old])),
-    )
-    writer.close()
