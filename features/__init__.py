@@ -10,6 +10,8 @@ the model bundle that prices a person, the errors of the product, and the settin
   as it loads MLflow;
 - ``cost_model`` and ``synth``: the synthetic population the demo and the tests run on;
 - ``gate``: the promotion gate's checks on a bundle, shared by promotion and reload;
+- ``extracts``: registry extracts to a data set (``ptb build``, DuckDB or Spark); imported on
+  its own, as it loads an engine;
 - ``errors``: the product's errors, each with the fields it carries;
 - ``settings``: the one settings object (``PTB_*``);
 """

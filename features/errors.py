@@ -2,6 +2,8 @@
 
 - ``PtbError``
     - ``ContractError`` (also ``ValueError``): a data set breaks the data contract
+        - ``ExtractsError``: registry extracts break the extracts contract (docs/extracts.md)
+    - ``BuildError``: a build from extracts cannot run as asked (engine, year, reconciliation)
     - ``UnknownCodeError`` (also ``KeyError``): a grunnkrets or kommune the model does not know
     - ``ModelNotFoundError`` (also ``LookupError``): no model version or alias by that name
     - ``PromotionRefused``: a version failed the promotion gate
@@ -77,6 +79,25 @@ class ContractError(PtbError, ValueError):
             f"data set breaks the data contract ({len(self.violations)} "
             f"{'rule' if len(self.violations) == 1 else 'rules'}):\n{lines}"
         )
+
+
+class ExtractsError(ContractError):
+    """Registry extracts break the extracts contract; every violation is listed with examples."""
+
+    def __init__(self, violations: Sequence[Violation]):
+        super().__init__(violations)
+        lines = "\n".join(f"  {v}" for v in self.violations)
+        n = len(self.violations)
+        self.args = (
+            f"extracts break the extracts contract ({n} {'rule' if n == 1 else 'rules'}):\n{lines}",
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class BuildError(PtbError, RuntimeError):
+    """A build from extracts cannot run as asked, or its reconciliation does not add up."""
 
 
 class UnknownCodeError(PtbError, KeyError):

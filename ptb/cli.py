@@ -25,6 +25,8 @@ from features import (
     write_dataset,
 )
 from ptb.audit import audit_app
+from ptb.build import build as build_command
+from ptb.build import synth_extracts
 from ptb.compare import register_compare
 from ptb.keys import keys_app
 from ptb.lifecycle import lifecycle_errors, register_lifecycle
@@ -107,15 +109,25 @@ def synth(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="random seed; same seed, same data")] = 2026,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+    extracts: Annotated[
+        bool, typer.Option("--extracts", help="write registry extracts instead (ptb build)")
+    ] = False,
+    year: Annotated[int, typer.Option("--year", help="outcome year T of --extracts")] = 2025,
 ) -> None:
-    """Write a synthetic national data set in the data contract's layout."""
+    """Write a synthetic national data set in the data contract's layout (or its extracts)."""
     from features import synthesise
+
+    if extracts:
+        return synth_extracts(out, persons, seed, year)
 
     started = time.perf_counter()
     dataset = synthesise(persons, seed, progress=True)
     write_dataset(dataset, out, fmt=fmt)
     counts = ", ".join(f"{n:,} {table}" for table, n in dataset.row_counts.items())
     console.print(f"wrote {counts} to {out} in {time.perf_counter() - started:.1f} s")
+
+
+app.command(name="build")(reports_errors(build_command))
 
 
 @app.command()

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -113,6 +113,13 @@ def train(
     min_level_persons: MinLevelOption = 500,
     min_data_share: MinShareOption = 0.9,
     reason: ReasonOption = None,
+    engine: Annotated[
+        Literal["duckdb", "spark"] | None,
+        typer.Option("--engine", help="cross-validate with sums by duckdb or spark from disk"),
+    ] = None,
+    master: Annotated[
+        str | None, typer.Option("--master", help="Spark master URL for --engine spark")
+    ] = None,
 ) -> None:
     """Validate a data set, calibrate the weights, log to MLflow and register the model.
 
@@ -139,6 +146,8 @@ def train(
                 register=register,
                 gate=GateBounds(min_level_persons=min_level_persons, min_data_share=min_data_share),
                 reason=reason or "",
+                engine=engine,
+                master=master,
             ),
             on_step=console.log,
             data_path=str(data),

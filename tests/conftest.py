@@ -13,6 +13,7 @@ from features import ModelBundle
 from features.contract import Dataset, validate_dataset, write_dataset
 from features.synth import synthesise
 from tests.mlflow_server import mlflow_uris_restored
+from tests.spark_session import spark_session  # noqa: F401  (one Spark session per run)
 from training.fit import calibrate
 from training.gate import GateBounds
 from training.pipeline import TrainingOptions

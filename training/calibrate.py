@@ -115,6 +115,14 @@ class CapitationRegressor:
         cells = cell_statistics(
             features, np.asarray(y, "float64"), np.asarray(weight, "float64"), model_factors
         )
+        return self.fit_cells(cells)
+
+    def fit_cells(self, cells: pd.DataFrame) -> CapitationRegressor:
+        """Fit from per-cell sufficient statistics (``cell_statistics``' columns), however they
+        were summed: in memory, or by an engine over a data set on disk."""
+        if not 0 < self.alpha < 1:
+            raise ValueError("alpha must lie strictly between 0 and 1")
+        model_factors = factors(self.indicators)
         self._check_identified(cells, model_factors)
         design = design_matrix(cells, model_factors)
         present = design.columns[

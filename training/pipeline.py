@@ -32,6 +32,7 @@ from training.decisions import AliasMove
 from training.fit import Calibration, TrainingInputs, calibrate
 from training.gate import GateBounds, GateResult, evaluate
 from training.interrupt import Interruption
+from training.lineage import log_extracts_lineage
 from training.model_card import log_card_and_comparison
 from training.plots import plot_predictive_ratios, plot_weights
 from training.provenance import command_text, log_provenance, pyfunc_requirements, source
@@ -45,6 +46,7 @@ from training.registry import (
     ensure_experiment,
     use_tracking,
 )
+from training.sufficient_stats import validate_on_engine
 from training.validation import (
     ValidationReport,
     cross_validate,
@@ -69,6 +71,8 @@ class TrainingOptions:
     register: bool = True
     gate: GateBounds = field(default_factory=GateBounds)
     reason: str = ""  # needed when ``gate`` is looser than the defaults; recorded
+    engine: str | None = None  # duckdb or spark: cross-validation sums from the files on disk
+    master: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,8 @@ def _train(
         experiment_id=experiment_id, run_name=f"train {data_fingerprint[:8]} {stamp}"
     ) as parent:
         profile = _log_dataset(dataset, data_fingerprint, options, data_path, command)
+        # A data set from `ptb build` names its extracts.
+        log_extracts_lineage(Path(data_path) if data_path else None)
         calibrations: dict[str, Calibration] = {}
         inputs = TrainingInputs.from_dataset(dataset)
         for name in options.models:
@@ -151,7 +157,18 @@ def _train(
                 calibration = calibrate(
                     dataset, name=name, data_fingerprint=data_fingerprint, inputs=inputs
                 )
-                report = _validate_tariff(calibration, options)
+                report = (
+                    validate_on_engine(
+                        Path(data_path),
+                        calibration.bundle.indicators,
+                        engine=options.engine,
+                        master=options.master,
+                        folds=options.folds,
+                        seed=options.seed,
+                    )
+                    if options.engine and data_path is not None
+                    else _validate_tariff(calibration, options)
+                )
                 _log_tariff(calibration, report, dataset, data_fingerprint, options)
                 gate = evaluate(
                     name,

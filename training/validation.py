@@ -143,12 +143,27 @@ def cross_validate(
         frame = groups.reset_index(drop=True).copy()
     frame["predicted_decile"] = predicted_decile(out_of_fold, weight)
     ratios = predictive_ratios(frame, y, out_of_fold, weight)
-    reliable = ratios.loc[ratios["persons"] >= min_persons, "predictive_ratio"].dropna()
-    list_fit = list_level_fit(list_ids, y, out_of_fold, weight)
-    metrics = {
+    person_fit = {
         "r2": r_squared(y, out_of_fold, weight),
         "cpm": cumming_prediction_measure(y, out_of_fold, weight),
         "mape_nok": mean_absolute_prediction_error(y, out_of_fold, weight),
+    }
+    list_fit = list_level_fit(list_ids, y, out_of_fold, weight)
+    metrics = report_metrics(person_fit, list_fit, ratios, min_persons)
+    return ValidationReport(metrics, ratios, out_of_fold)
+
+
+def report_metrics(
+    person_fit: dict[str, float],
+    list_fit: dict[str, float],
+    ratios: pd.DataFrame,
+    min_persons: int,
+) -> dict[str, float]:
+    """The report's headline figures from the person-level fit (``r2``, ``cpm``,
+    ``mape_nok``), the list-level fit and the predictive ratios, however they were summed."""
+    reliable = ratios.loc[ratios["persons"] >= min_persons, "predictive_ratio"].dropna()
+    return {
+        **person_fit,
         "list_r2": list_fit["r2"],
         "list_cpm": list_fit["cpm"],
         "list_mape_pct": list_fit["mape_pct"],
@@ -157,7 +172,6 @@ def cross_validate(
         "pr_min": float(reliable.min()) if len(reliable) else float("nan"),
         "pr_max": float(reliable.max()) if len(reliable) else float("nan"),
     }
-    return ValidationReport(metrics, ratios, out_of_fold)
 
 
 def _age_sex_10y(age: np.ndarray, sex: np.ndarray) -> pd.Categorical[str]:
@@ -213,7 +227,7 @@ def validation_groups(
 LIST_SIZE_EDGES = (0, 500, 1000, 1500)
 
 
-def list_size_bands(list_ids: np.ndarray | pd.Series) -> "pd.Categorical[str]":
+def list_size_bands(list_ids: np.ndarray | pd.Series) -> pd.Categorical[str]:
     """Each person's list by its size in persons: "< 500", "500-999", "1000-1499", "1500+"."""
     ids = pd.Series(np.asarray(list_ids))
     size = ids.map(ids.value_counts()).to_numpy()
