@@ -189,12 +189,16 @@ class EngineCrossValidation:
 
 
 def _fit(cells: pd.DataFrame, names: list[str], config: IndicatorConfig) -> CapitationRegressor:
-    summed = cells.groupby(names, sort=True)[["persons", "exposure", "sum_wy", "sum_wyy"]].sum()
+    summed = cells.groupby(names, sort=True)[
+        ["persons", "exposure", "sum_wy", "sum_wyy", "sum_wwyy", "sum_wwy", "sum_ww"]
+    ].sum()
     summed = summed.reset_index()
     for name in names:
         summed[name] = summed[name].astype("int16")
     summed["persons"] = summed["persons"].astype("int64")
-    ordered = summed[["persons", "exposure", "sum_wy", "sum_wyy", *names]]
+    ordered = summed[
+        ["persons", "exposure", "sum_wy", "sum_wyy", "sum_wwyy", "sum_wwy", "sum_ww", *names]
+    ]
     return CapitationRegressor(indicators=config).fit_cells(ordered)
 
 
@@ -293,7 +297,8 @@ def engine_cross_validate(
     names = [f.name for f in factors(config)]
     cells = engine.fetch(
         f"SELECT fold, {', '.join(names)}, COUNT(*) AS persons, SUM(w) AS exposure, "
-        f"SUM(w * y) AS sum_wy, SUM(w * y * y) AS sum_wyy FROM train_persons "
+        f"SUM(w * y) AS sum_wy, SUM(w * y * y) AS sum_wyy, SUM(w * w * y * y) AS sum_wwyy, "
+        f"SUM(w * w * y) AS sum_wwy, SUM(w * w) AS sum_ww FROM train_persons "
         f"GROUP BY fold, {', '.join(names)}"
     )
     predictions = []

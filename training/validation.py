@@ -161,7 +161,11 @@ def report_metrics(
 ) -> dict[str, float]:
     """The report's headline figures from the person-level fit (``r2``, ``cpm``,
     ``mape_nok``), the list-level fit and the predictive ratios, however they were summed."""
-    reliable = ratios.loc[ratios["persons"] >= min_persons, "predictive_ratio"].dropna()
+    # List sizes are reported beside the legislated groups, never part of the headline.
+    legislated = ratios["group"] != "list_size"
+    reliable = ratios.loc[
+        legislated & (ratios["persons"] >= min_persons), "predictive_ratio"
+    ].dropna()
     return {
         **person_fit,
         "list_r2": list_fit["r2"],

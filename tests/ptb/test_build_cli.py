@@ -43,8 +43,14 @@ def test_train_logs_the_extracts_as_dataset_lineage(built):
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     parent = [r for r in runs if r.data.tags.get("extracts_fingerprint")]
     assert len(parent) == 1
-    inputs = parent[0].inputs.dataset_inputs
+    # Two inputs: the data set itself (its profile) and the extracts it was built from.
+    inputs = [
+        i
+        for i in parent[0].inputs.dataset_inputs
+        if str((built / "extracts").resolve()) in i.dataset.source
+    ]
     assert len(inputs) == 1
+    assert len(parent[0].inputs.dataset_inputs) == 2
     dataset = inputs[0].dataset
     assert dataset.digest == lineage.fingerprint[:32]
     assert str((built / "extracts").resolve()) in dataset.source
@@ -102,7 +108,7 @@ def test_train_with_the_duckdb_engine_logs_the_in_memory_metrics(built):
     mlflow.set_tracking_uri(f"sqlite:///{built}/mlruns/mlflow.db")
     runs = mlflow.search_runs(
         search_all_experiments=True,
-        filter_string="attributes.run_name = 'model_2026'",
+        filter_string="attributes.run_name LIKE 'model_2026 %'",
         order_by=["attributes.start_time ASC"],
         output_format="list",
     )
