@@ -42,10 +42,18 @@ class Interruption:
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)  # type: ignore[arg-type]
         self._previous.clear()
+        # A signal can break a library mid-call (matplotlib drawing, say) into an error of its
+        # own; the cause is still the signal, so report it as one, never as a crash.
+        interrupted = self.received is not None and not self.committed
+        if interrupted and exc is not None and not isinstance(exc, TrainingInterrupted):
+            assert self.received is not None
+            raise TrainingInterrupted(self.received) from exc
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.committed:

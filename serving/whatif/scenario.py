@@ -176,7 +176,14 @@ def combination_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
         )
         problems.append((missing, "is required with the other break point field"))
     floor, break_point = values.get("floor_persons"), values.get("break_point_persons")
-    if isinstance(floor, int) and isinstance(break_point, int) and floor > break_point:
+    numbers = (int, float)
+    if (
+        isinstance(floor, numbers)
+        and isinstance(break_point, numbers)
+        and not isinstance(floor, bool)
+        and not isinstance(break_point, bool)
+        and floor > break_point
+    ):
         problems.append(("floor_persons", "must not exceed break_point_persons"))
     return problems
 
@@ -308,6 +315,8 @@ def parse_scenario(data: Any, source: str | None = None) -> Scenario:
         problems = [_message(Scenario, dict(error)) for error in exc.errors() if error["loc"]]
         known = {k: v for k, v in data.items() if k in Scenario.model_fields}
         problems += [p for p in combination_problems(known) if p not in problems]
+        if not problems:  # a whole-scenario check with no field of its own: its message alone
+            problems = [("", str(error["msg"])) for error in exc.errors()]
         raise scenario_error(problems, source) from None
 
 
