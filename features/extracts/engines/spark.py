@@ -74,11 +74,11 @@ class SparkEngine:
         # Partitions of one file are read in file order and monotonically_increasing_id rises
         # with partition and row, so its rank is the row's position (no Python on executors).
         numbered = self.session.sql(
-            f"SELECT *, monotonically_increasing_id() AS row_mono__ FROM {name}__raw"
+            f"SELECT *, monotonically_increasing_id() AS row_mono__ FROM {name}__raw"  # nosec B608: the product's own SQL and identifiers, no user text
         )
         numbered.createOrReplaceTempView(f"{name}__mono")
         self.session.sql(
-            f"SELECT *, row_number() OVER (ORDER BY row_mono__) - 1 AS row_index FROM {name}__mono"
+            f"SELECT *, row_number() OVER (ORDER BY row_mono__) - 1 AS row_index FROM {name}__mono"  # nosec B608: the product's own SQL and identifiers, no user text
         ).drop("row_mono__").createOrReplaceTempView(name)
 
     def register_frame(self, name: str, frame: pd.DataFrame) -> None:
