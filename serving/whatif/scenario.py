@@ -103,7 +103,10 @@ class Scenario(BaseModel):
         None, ge=0, description="fixed NOK per first-year refugee per year, replacing the effect"
     )
     budget_nok: float | None = Field(
-        None, ge=0, description="the scenario's annual total in NOK over the snapshot"
+        None,
+        ge=0,
+        le=1e12,  # a trillion NOK: far above any national budget, far below overflow
+        description="the scenario's annual total in NOK over the snapshot (at most 1e12)",
     )
     budget_neutral: bool = Field(
         True,
