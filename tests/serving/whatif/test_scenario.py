@@ -52,7 +52,7 @@ def test_a_scenario_cannot_be_changed_after_it_is_made():
         ({"dampening": -0.1}, "dampening: must be between 0 and 1"),
         ({"dampening": "half"}, "dampening: must be a number"),
         ({"education_threshold": 2}, "education_threshold: must be between 0 and 1"),
-        ({"budget_nok": -1}, "budget_nok: must be between 0 and 1e+12"),
+        ({"budget_nok": -1}, "budget_nok: must be between 0 and 1e\\+12"),
         ({"refugee_rate_nok": -300}, "refugee_rate_nok: must not be negative"),
         ({"centrality_scale": -1}, "centrality_scale: must not be negative"),
         (
