@@ -52,7 +52,12 @@ _WHOLE_NUMBERS = ("floor_persons", "break_point_persons")
 
 
 CentralityClass = Annotated[int, Field(ge=2, le=6)]
-NonNegativeNok = Annotated[float, Field(ge=0)]
+# Bounds far beyond any scheme, far below float overflow: an answer never carries inf or NaN.
+MAX_SCALE = 100.0  # a hundredfold effect
+MAX_NOK_PER_PERSON = 1e6  # a million NOK per person per year
+MAX_PERSONS = 1_000_000  # more persons than any list
+
+NonNegativeNok = Annotated[float, Field(ge=0, le=MAX_NOK_PER_PERSON)]
 
 
 class PhaseIn(BaseModel):
@@ -80,7 +85,10 @@ class Scenario(BaseModel):
         None, ge=0, le=1, description="share of the grant kept flat: weight (1 - d) * w + d"
     )
     centrality_scale: float | None = Field(
-        None, ge=0, description="multiplies the estimated centrality effects (1 keeps them)"
+        None,
+        ge=0,
+        le=MAX_SCALE,
+        description="multiplies the estimated centrality effects (1 keeps them, at most 100)",
     )
     centrality_supplement_nok: dict[CentralityClass, NonNegativeNok] | None = Field(
         None,
@@ -91,16 +99,23 @@ class Scenario(BaseModel):
         None, ge=0, le=1, description="primary-only share above which the area is low-education"
     )
     education_effect_scale: float | None = Field(
-        None, ge=0, description="multiplies the estimated low-education effect (1 keeps it)"
+        None,
+        ge=0,
+        le=MAX_SCALE,
+        description="multiplies the estimated low-education effect (1 keeps it, at most 100)",
     )
     education_effect_nok: float | None = Field(
         None,
         ge=0,
+        le=MAX_NOK_PER_PERSON,
         description="fixed NOK per person per year in a low-education area, paid outside the "
         "weights in place of the estimated effect",
     )
     refugee_rate_nok: float | None = Field(
-        None, ge=0, description="fixed NOK per first-year refugee per year, replacing the effect"
+        None,
+        ge=0,
+        le=MAX_NOK_PER_PERSON,
+        description="fixed NOK per first-year refugee per year, replacing the effect",
     )
     budget_nok: float | None = Field(
         None,
@@ -118,10 +133,13 @@ class Scenario(BaseModel):
     )
     phase_in: PhaseIn | None = Field(None, description="blend the new model with an old one")
     floor_persons: int | None = Field(
-        None, ge=1, description="a list under N persons is paid as if it had N"
+        None, ge=1, le=MAX_PERSONS, description="a list under N persons is paid as if it had N"
     )
     break_point_persons: int | None = Field(
-        None, ge=1, description="persons above N on a list are paid a lower share of the rate"
+        None,
+        ge=1,
+        le=MAX_PERSONS,
+        description="persons above N on a list are paid a lower share of the rate",
     )
     break_point_rate_share: float | None = Field(
         None, ge=0, le=1, description="share of the per-capita grant paid above the break point"
