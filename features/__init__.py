@@ -9,11 +9,16 @@ the model bundle that prices a person, the errors of the product, and the settin
 - ``pyfunc``: the bundle as an MLflow pyfunc model; imported on its own (``features.pyfunc``),
   as it loads MLflow;
 - ``cost_model`` and ``synth``: the synthetic population the demo and the tests run on;
+- ``gate``: the promotion gate's checks on a bundle, shared by promotion and reload;
+- ``extracts``: registry extracts to a data set (``ptb build``, DuckDB or Spark); imported on
+  its own, as it loads an engine;
 - ``errors``: the product's errors, each with the fields it carries;
 - ``settings``: the one settings object (``PTB_*``);
 """
 
 from features.bundle import (
+    BUNDLE_ARTIFACT,
+    MODEL_TAG,
     BundleError,
     ModelBundle,
     PersonScores,
@@ -61,6 +66,7 @@ from features.errors import (
     UnknownQueryError,
     Violation,
 )
+from features.gate import MIN_LEVEL_PERSONS, GateCheck, level_support, snapshot_pricing
 from features.grants import (
     PersonScorer,
     PersonTable,
@@ -96,8 +102,11 @@ from features.settings import DEVELOPMENT, Settings
 from features.synth import synthesise
 
 __all__ = [
+    "BUNDLE_ARTIFACT",
+    "MODEL_TAG",
     "CONTRACT_VERSION",
     "DEVELOPMENT",
+    "MIN_LEVEL_PERSONS",
     "PERSON_FIELDS",
     "AccessDeniedError",
     "AuditChainError",
@@ -109,6 +118,7 @@ __all__ = [
     "ContractError",
     "Dataset",
     "Factor",
+    "GateCheck",
     "IndicatorConfig",
     "KeyFileError",
     "ModelBundle",
@@ -146,6 +156,7 @@ __all__ = [
     "factors",
     "fingerprint",
     "indicator_levels",
+    "level_support",
     "list_grants",
     "list_totals",
     "load_dataset",
@@ -159,6 +170,7 @@ __all__ = [
     "refugee_supplements",
     "round_nok",
     "score_features",
+    "snapshot_pricing",
     "synthesise",
     "validate_dataset",
     "weighted_contributions",

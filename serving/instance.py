@@ -85,7 +85,7 @@ class InstanceModel:
         directory: str | Path,
         *,
         prepare: Callable[[str, str], LoadedModel],
-        switch: Callable[[LoadedModel, str], None],
+        switch: Callable[[LoadedModel, str], object],
         status: Callable[[], dict[str, Any]],
         prepare_seconds: float = 120.0,
     ):

@@ -1,5 +1,6 @@
-"""The serving state's life cycle: start-up (snapshot, default model, its snapshot grants),
-retries while the registry is down, and the switch a reload makes.
+"""The serving state's life cycle: joining the instance's workers (``serving.instance``), start-up
+(snapshot, default model, its snapshot grants), retries while the registry is down, the switch a
+reload makes, and leaving at shutdown.
 
 The serving model changes only by ``ServingState.switch`` (a reload): one assignment, so a
 request sees the old model or the new one, never a mix.
@@ -54,12 +55,24 @@ class ServingState:
         self.stopping = threading.Event()
         self.startup_retry_seconds = startup_retry_seconds
         self.reload_lock = threading.Lock()
-        # Called with a model about to serve, before the switch (e.g. to build its what-if engine).
+        # Called with each model about to serve (e.g. to build its what-if engine): the
+        # start-up's in a background thread once ready, a reload's before its switch.
         self.warmers: list[Callable[[LoadedModel], None]] = []
         # The instance's one model, shared with the other workers (``serving.instance``).
         self.instance: InstanceModel | None = None
         # Checks of the files a request needs (``serving.readiness``): check -> why it fails.
         self.readiness: Callable[[], dict[str, str]] = dict
+
+    def open(self) -> None:
+        """Join the instance, if this worker has one, before the start-up loads its model."""
+        if self.instance is not None:
+            self.instance.open()
+
+    def stop(self) -> None:
+        """At shutdown: no more start-up retries; leave the instance."""
+        self.stopping.set()
+        if self.instance is not None:
+            self.instance.close()
 
     def start(self) -> None:
         """Load the snapshot, the default model and its snapshot grants; blocking.
@@ -75,9 +88,10 @@ class ServingState:
     def _start_once(self) -> None:
         self._retryable = False
         try:
-            if self.snapshot is None and self.snapshot_source is not None:
-                logger.info("loading registry snapshot %s", self.snapshot_source)
-                self.snapshot = Snapshot.load(self.snapshot_source)
+            source = self.snapshot_source
+            if self.snapshot is None and source is not None and not isinstance(source, Snapshot):
+                logger.info("loading registry snapshot %s", source)
+                self.snapshot = Snapshot.load(source)
             # A worker (re)started after a switch serves what the instance serves.
             committed = self.instance.committed_model() if self.instance is not None else None
             if committed is not None:
@@ -97,6 +111,10 @@ class ServingState:
             logger.info("serving model %s version %s", model.name, model.version)
             if self.instance is not None:
                 self.instance.started(0 if committed is None else int(committed["generation"]))
+            if self.warmers:
+                threading.Thread(
+                    target=self._warm, args=(model,), name="ptb-warm-up", daemon=True
+                ).start()
         except Exception as exc:
             self._retryable = isinstance(exc, RegistryUnavailableError)
             retry = (
@@ -108,6 +126,14 @@ class ServingState:
             logger.exception("start-up failed")
         finally:
             self.loaded.set()
+
+    def _warm(self, model: LoadedModel) -> None:
+        """Run the warmers for the start-up's model; a failure is logged, the next use retries."""
+        for warm in self.warmers:
+            try:
+                warm(model)
+            except Exception:  # noqa: BLE001 - the first request that needs it reports the error
+                logger.exception("warm-up of model %s failed", model.version)
 
     def _retry_start(self) -> None:
         while self.status == "failed" and not self.stopping.wait(self.startup_retry_seconds):

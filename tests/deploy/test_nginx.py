@@ -22,7 +22,7 @@ import pytest
 
 from tests.deploy.conftest import Deployment
 from tests.deploy.kit import DEPLOY, ROOT, Unit, env_file, replaced
-from tests.mlflow_server import free_port
+from tests.processes import free_port, wait_until_ready
 from tests.serving.conftest import person_body
 
 pytestmark = pytest.mark.slow
@@ -143,21 +143,6 @@ def instance_process(deployment: Deployment, unit: Unit, port: int, log: Path):
         )
 
 
-def wait_ready(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"instance exited:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"instance never ready:\n{log.read_text()[-4000:]}")
-        time.sleep(0.2)
-
-
 @contextmanager
 def stopped_at_exit(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
     try:
@@ -203,7 +188,11 @@ def behind_nginx(deployment: Deployment) -> Iterator[dict]:
                     instance_process(deployment, Unit.read(f"ptb-{apis}.service"), port, log)
                 )
             )
-            wait_ready(f"http://127.0.0.1:{port}", process, log)
+            wait_until_ready(
+                f"http://127.0.0.1:{port}",
+                alive=lambda process=process: process.poll() is None,
+                why_not=lambda log=log: log.read_text()[-4000:],
+            )
         yield {
             "base": base,
             "tls": tls,
