@@ -70,6 +70,10 @@ COLUMNS: dict[str, tuple[ColumnRule, ...]] = {
     ),
 }
 
+# C0 and C1 controls, DEL and the Unicode line and paragraph separators: any of them in an id or
+# a code could split or forge a line of an export (a list id holding "\nFAKE,0301,...").
+CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f\u2028\u2029]"
+
 _TRUE = {"true", "1", "yes", "t", "y", "ja"}
 _FALSE = {"false", "0", "no", "f", "n", "nei"}
 
@@ -136,9 +140,19 @@ def _coerce_column(
 
 def _checks(rule: ColumnRule, dataset_tables: dict[str, pd.DataFrame]) -> list[pa.Check]:
     checks: list[pa.Check] = []
-    if rule.digits:
+    if rule.kind in ("id", "code"):
         checks.append(
-            pa.Check.str_matches(rf"^\d{{{rule.digits}}}$", error=f"not a {rule.digits}-digit code")
+            pa.Check(
+                lambda s: ~s.str.contains(CONTROL_CHARACTERS, regex=True).fillna(False),
+                error="holds a control character (such as a line break)",
+            )
+        )
+    if rule.digits:
+        # \Z, not $: "$" also matches before a trailing line break.
+        checks.append(
+            pa.Check.str_matches(
+                rf"^\d{{{rule.digits}}}\Z", error=f"not a {rule.digits}-digit code"
+            )
         )
     if rule.kind == "sex":
         checks.append(pa.Check.isin(["F", "M"], error='not "F" or "M"'))
