@@ -24,6 +24,9 @@ from features.errors import ContractError, Violation
 CONTRACT_VERSION = 1
 TABLES = ("persons", "lists", "kommuner", "grunnkretser")
 EXAMPLE_ROWS = 3
+# Copayments at regular GPs in a year are a few thousand NOK; a bound keeps absurd amounts
+# (1e300) from being priced. The API and the MLflow pyfunc apply the same bound.
+MAX_COPAYMENT_NOK = 1_000_000
 
 Kind = Literal["id", "code", "integer", "number", "boolean", "sex", "text"]
 
@@ -50,7 +53,7 @@ COLUMNS: dict[str, tuple[ColumnRule, ...]] = {
         ColumnRule("age", "integer", low=0, high=120),
         ColumnRule("sex", "sex"),
         ColumnRule("grunnkrets", "code", digits=8, references=("grunnkretser", "grunnkrets")),
-        ColumnRule("copayment_prev_year", "number", low=0),
+        ColumnRule("copayment_prev_year", "number", low=0, high=MAX_COPAYMENT_NOK),
         ColumnRule("refugee_first_year", "boolean"),
         ColumnRule("months_listed", "integer", low=1, high=12, training_only=True, default=12),
         ColumnRule("cost", "number", low=0, training_only=True),
