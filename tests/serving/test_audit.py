@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from features.errors import AuditChainError
 from features.settings import Settings
-from serving.audit import GENESIS, AuditLog, line_hash, request_digest, verify
+from serving.audit import GENESIS, AuditLog, line_hash, request_digest
+from serving.audit_check import verify
 from serving.security import KeyRing, add_key
 from tests.serving.conftest import (
     AUDIT_KEY,
@@ -128,6 +129,7 @@ def test_the_audit_log_holds_no_person_data(audited, keys, tiny_dataset):
         "time",
         "seq",
         "prev",
+        "mac",
         "request_id",
         "key_id",
         "role",
@@ -142,7 +144,7 @@ def test_the_audit_log_holds_no_person_data(audited, keys, tiny_dataset):
 
 
 def test_the_chain_verifies_and_each_record_names_the_one_before(audited):
-    summary = verify(audited.app.state.audit.path)
+    summary = verify(audited.app.state.audit.path, AUDIT_KEY)
     lines = audited.app.state.audit.path.read_bytes().splitlines()
     assert summary.records == len(lines) > 3
     assert summary.head == line_hash(lines[-1]) == audited.app.state.audit.head
@@ -249,7 +251,7 @@ def test_while_the_audit_log_fails_api_requests_are_refused(
         503,
         200,
     ]
-    assert verify(audit.path).records == 3
+    assert verify(audit.path, AUDIT_KEY).records == 3
 
 
 def test_a_rotated_log_starts_a_new_chain_in_a_new_file(tmp_path):
