@@ -10,6 +10,7 @@
     - ``ServiceNotReadyError``: the serving model or snapshot is still loading, or failed to
     - ``SnapshotMissingError`` (also ``LookupError``): no registry snapshot, or no such list
     - ``UnknownQueryError`` (also ``ValueError``): a query parameter the endpoint does not take
+    - ``RepeatedQueryError`` (also ``ValueError``): a query parameter given more than once
     - ``AccessDeniedError`` (also ``PermissionError``): a request the API keys do not allow
         - ``AuthenticationError``: no API key, or not a valid one (HTTP 401)
         - ``PermissionDeniedError``: a valid key whose role may not do this (HTTP 403)
@@ -144,6 +145,16 @@ class UnknownQueryError(PtbError, ValueError):
         shown = ", ".join(repr(name[:40]) for name in self.unknown[:5])
         takes = ", ".join(self.known) or "none"
         super().__init__(f"unknown query parameter {shown}; this endpoint takes: {takes}")
+
+
+class RepeatedQueryError(PtbError, ValueError):
+    """Query parameters given more than once (``?model_version=2&model_version=3``): refused
+    rather than answered with one of them."""
+
+    def __init__(self, names: Sequence[str]):
+        self.names = tuple(names)
+        shown = ", ".join(repr(name[:40]) for name in self.names[:5])
+        super().__init__(f"query parameter {shown} given more than once; give each once")
 
 
 class AccessDeniedError(PtbError, PermissionError):

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     model_watch_seconds: float = Field(0.0, ge=0)  # re-resolve the serving alias; 0: never
     startup_retry_seconds: float = Field(10.0, ge=0)  # retry a start-up the registry failed
     registry_retry_seconds: float = Field(15.0, ge=0)  # after a registry failure, use the cache
+    # PTB_BODY_LIMITS: most bytes a request body may hold, per path, as JSON, e.g.
+    # {"/v1/grants/list": 8388608}; the defaults are in docs/security.md.
+    body_limits: dict[str, int] = Field(default_factory=dict)
 
     @field_validator("environment")
     @classmethod

@@ -18,24 +18,29 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from features.errors import ConfigurationError
 from features.settings import DEVELOPMENT, Settings
+from serving.access_gate import AccessGate, route_role
 from serving.audit import AuditLog, read_request_key
 from serving.deps import ServingState, require_role
-from serving.error_responses import add_error_handlers
+from serving.error_responses import add_error_handlers, error_response
 from serving.model_store import ModelStore, apply_registry_http_defaults
 from serving.observability import Metrics, RequestWatch, configure_logging
 from serving.reload import ModelWatch
+from serving.request_bodies import BodyLimit, BodyLimits
+from serving.request_bodies import body_limits as configured_limits
 from serving.routes import admin, grants, health, metrics, model, policy, whatif
 from serving.schemas import ErrorBody
 from serving.security import KeyRing, Role
+from serving.security_headers import SecurityHeaders
 from serving.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -79,6 +84,8 @@ METRICS_PATH = "/metrics"
 AUTH_ERRORS = {
     401: {"model": ErrorBody, "description": "no API key, or not a valid one"},
     403: {"model": ErrorBody, "description": "the API key's role may not use this endpoint"},
+    413: {"model": ErrorBody, "description": "the body is over the route's limit"},
+    429: {"model": ErrorBody, "description": "too many failed key checks; see Retry-After"},
 }
 
 
@@ -122,6 +129,7 @@ def create_app(
     metrics_public: bool = True,
     model_watch_seconds: float = 0.0,
     startup_retry_seconds: float = 0.0,
+    body_limits: Mapping[str, BodyLimit] | None = None,
 ) -> FastAPI:
     """The PTB API.
 
@@ -144,6 +152,7 @@ def create_app(
     model_watch_seconds : re-resolve the serving alias this often and reload when it moved;
         0 never does.
     startup_retry_seconds : retry a start-up that found the registry down and nothing cached.
+    body_limits : the most a request body may hold per path (``serving.request_bodies``).
     """
     environment = environment.strip().lower()
     if environment != DEVELOPMENT:
@@ -208,7 +217,7 @@ def create_app(
             if audit is not None:
                 audit.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI and ReDoc from the service's own files: /docs offline
         title="PTB: patient-adjusted capitation grant",
         version="1",
         summary="Annual grants per listed person and per GP list, by model version.",
@@ -230,9 +239,29 @@ def create_app(
             )
     if whatif.router in routers:
         state.warmers.append(lambda served: _warm_whatif(app, served))
+    # Outermost last: headers on every answer; metrics, log and the audit record (written
+    # before the answer); the key checked before any body is read; the body bounded and
+    # parsed strictly; then the routes.
+    app.add_middleware(BodyLimits, limits=body_limits)
+    if api_keys is not None:
+        app.add_middleware(
+            AccessGate,
+            keyring=api_keys,
+            role_of=lambda scope: route_role(app, scope),
+            answer=error_response,
+            on_refusal=lambda refused: app_metrics.auth_refusals.labels(refused.reason).inc(),
+        )
     app.add_middleware(RequestWatch, metrics=app_metrics, audit=audit)
     add_error_handlers(app)
+    with_security_headers(app)
     return app
+
+
+def with_security_headers(app: FastAPI) -> None:
+    """Wrap the whole middleware stack, Starlette's own 500 answers included, in the security
+    headers (``serving.security_headers``): ``add_middleware`` would sit inside those."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build())  # type: ignore[method-assign]
 
 
 def _warm_whatif(app: FastAPI, served) -> None:
@@ -295,5 +324,6 @@ def create_app_from_settings(settings: Settings, **overrides) -> FastAPI:
         "metrics_public": settings.metrics_public,
         "model_watch_seconds": settings.model_watch_seconds,
         "startup_retry_seconds": settings.startup_retry_seconds,
+        "body_limits": configured_limits(settings.body_limits),
     }
     return create_app(store, **{**options, **overrides})

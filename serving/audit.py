@@ -46,6 +46,11 @@ from features.errors import AuditLogError
 logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
+# What a caller is told when its record cannot be written: never the log's path or the OS
+# error, which go to the service's own log for the operators.
+AUDIT_UNAVAILABLE = (
+    "the audit log cannot be written, so API requests are refused until it can; try again later"
+)
 MIN_KEY_BYTES = 32
 TAIL_BYTES = 4096  # a record is well under a kilobyte
 

@@ -29,10 +29,12 @@ from features.errors import (
     AccessDeniedError,
     PermissionDeniedError,
     RegistryUnavailableError,
+    RepeatedQueryError,
     ServiceNotReadyError,
     SnapshotMissingError,
     UnknownQueryError,
 )
+from serving.access_gate import gate_caller
 from serving.model_store import LoadedModel, ModelStore
 from serving.observability import note_caller, note_model
 from serving.schemas import VERSION_PATTERN
@@ -208,14 +210,21 @@ bearer = HTTPBearer(
 async def authenticate(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Caller:
-    """The caller of a request: open in development without keys, else by its API key."""
+    """The caller of a request: open in development without keys, else by its API key.
+
+    With keys the access gate (``serving.access_gate``) has checked the key before the body
+    was read and left the caller in the request's state; this only reads it back.
+    """
     keyring: KeyRing | None = request.app.state.keyring
     if keyring is None:
         return OPEN_CALLER
+    checked = gate_caller(request)
+    if checked is not None:
+        return checked
     key = credentials.credentials if credentials is not None else None
     caller = keyring.cached(key)
     if caller is None:
-        caller = await run_in_threadpool(keyring.authenticate, key)  # scrypt: not on the loop
+        caller = await keyring.authenticate_off_loop(key)  # scrypt: on the key ring's threads
     return caller
 
 
@@ -250,6 +259,7 @@ def require_role(role: Role) -> Callable:
         return caller
 
     check_role.__name__ = f"require_{role}"
+    check_role.required_role = role  # type: ignore[attr-defined]  # read by the access gate
     return check_role
 
 
@@ -268,10 +278,15 @@ def _query_names(dependant) -> frozenset[str]:
 def refuse_unknown_query(request: Request) -> None:
     """Refuse a query parameter the route does not take, as unknown body fields are refused.
 
-    ``?modle_version=2`` must not quietly answer with the default model.
+    ``?modle_version=2`` must not quietly answer with the default model, and
+    ``?model_version=2&model_version=3`` must not quietly answer with one of them.
     """
     if not request.query_params:
         return
+    names = [name for name, _ in request.query_params.multi_items()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise RepeatedQueryError(repeated)
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:

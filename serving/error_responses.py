@@ -21,10 +21,12 @@ from features.errors import (
     PtbError,
     ReloadInProgressError,
     ReloadRefused,
+    RepeatedQueryError,
     ScenarioError,
     UnknownCodeError,
     UnknownQueryError,
 )
+from serving.audit import AUDIT_UNAVAILABLE
 from serving.deps import ServiceNotReadyError, SnapshotMissingError
 from serving.model_store import RegistryUnavailableError
 from serving.schemas import ErrorBody, ErrorDetail
@@ -58,6 +60,8 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
         return 422, ErrorBody(
             error="invalid_scenario", message=message, field=exc.field, details=details or None
         )
+    if isinstance(exc, AuthenticationError) and exc.reason in ("too_many_failures", "busy"):
+        return 429, ErrorBody(error="too_many_requests", message=message)
     if isinstance(exc, AuthenticationError):
         return 401, ErrorBody(error="unauthorized", message=message)
     if isinstance(exc, PermissionDeniedError):
@@ -73,9 +77,10 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
         return 422, ErrorBody(
             error="reload_refused", message=message, field="model", details=details or None
         )
-    if isinstance(
-        exc, ServiceNotReadyError | RegistryUnavailableError | BundleError | AuditLogError
-    ):
+    if isinstance(exc, AuditLogError):
+        # The path and the OS error are for the operators' log, not for whoever is calling.
+        return 503, ErrorBody(error="audit_unavailable", message=AUDIT_UNAVAILABLE)
+    if isinstance(exc, ServiceNotReadyError | RegistryUnavailableError | BundleError):
         return 503, ErrorBody(error="unavailable", message=message)
     if isinstance(exc, UnknownQueryError):
         details = [
@@ -84,6 +89,14 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
         ]
         return 422, ErrorBody(
             error="validation_error", message=message, field=exc.unknown[0][:64], details=details
+        )
+    if isinstance(exc, RepeatedQueryError):
+        details = [
+            ErrorDetail(field=name[:64], rule="repeated_parameter", message="given more than once")
+            for name in exc.names[:20]
+        ]
+        return 422, ErrorBody(
+            error="validation_error", message=message, field=exc.names[0][:64], details=details
         )
     if isinstance(exc, ContractError):
         details = [
@@ -94,14 +107,21 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
     return 422, ErrorBody(error=type(exc).__name__, message=message)
 
 
-async def ptb_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    status, body = _status_and_body(exc)  # type: ignore[arg-type]
+def error_response(exc: PtbError) -> JSONResponse:
+    """The answer to a product error, as the handlers and the access gate give it."""
+    status, body = _status_and_body(exc)
     headers = None
     if status == 503:
         headers = {"Retry-After": "5"}
     elif status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="ptb"'}
+    elif status == 429:
+        headers = {"Retry-After": str(getattr(exc, "retry_after", 1))}
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+async def ptb_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(exc)  # type: ignore[arg-type]
 
 
 def _field(location: Sequence) -> str:

@@ -1,19 +1,21 @@
-"""Request bodies parsed and validated in one pass by pydantic-core's own JSON parser.
+"""Request bodies validated from the strict JSON the body middleware parsed.
 
-FastAPI decodes a body with ``json.loads`` and then walks the Python objects a second time to
-validate them; for a 2,000-person list that is about 3 ms of the request. A handler that takes
-its body through ``read_json_body`` pays about half of that, and answers a bad body exactly as
-FastAPI would (a ``RequestValidationError`` with ``body`` locations, so the same 422). Its
-route documents the body with ``json_request_body``, as FastAPI cannot see it.
+``serving.request_bodies`` reads a body within its route's limit and parses it as strict JSON
+(no NaN or Infinity, no repeated key, bounded depth) before any route runs; ``read_json_body``
+validates that document against the route's model and answers a bad body exactly as FastAPI
+would (a ``RequestValidationError`` with ``body`` locations, so the same 422). Its route
+documents the body with ``json_request_body``, as FastAPI cannot see it.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+
+from serving.request_bodies import NO_BODY, InvalidJson, is_json, parse_strict, parsed_body
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -52,30 +54,44 @@ def json_request_body(
     return {"requestBody": body}
 
 
-def is_json(content_type: str | None) -> bool:
-    """``application/json`` or an ``application/...+json`` type, parameters aside."""
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
+async def request_document(request: Request, *, empty: Any = NO_BODY) -> Any:
+    """The body as the strict parser read it; ``empty`` for an empty body.
+
+    Parsed here when no middleware did (an app assembled without it): the same rules apply.
+    """
+    document = parsed_body(request.scope)
+    if document is None:
+        raw = await request.body()
+        if not raw.strip():
+            document = NO_BODY
+        else:
+            content_type = request.headers.get("content-type")
+            if not is_json(content_type):
+                got = f"got {content_type!r}" if content_type else "none was given"
+                message = f"Content-Type must be application/json ({got})"
+                raise RequestValidationError(
+                    [{"type": "content_type", "loc": ("body",), "msg": message}]
+                )
+            try:
+                document = parse_strict(raw)
+            except InvalidJson as exc:
+                raise RequestValidationError(
+                    [{"type": exc.rule, "loc": ("body",), "msg": exc.reason}]
+                ) from None
+    return empty if document is NO_BODY else document
 
 
 async def read_json_body(request: Request, model: type[Model]) -> Model:
-    """The body validated as ``model``; an invalid body raises FastAPI's validation error.
-
-    As FastAPI does, a body is read as JSON only when its ``Content-Type`` says it is JSON.
-    """
-    content_type = request.headers.get("content-type")
-    if not is_json(content_type):
-        got = f"got {content_type!r}" if content_type else "none was given"
-        message = f"Content-Type must be application/json ({got})"
-        raise RequestValidationError([{"type": "content_type", "loc": ("body",), "msg": message}])
-    raw = await request.body()
+    """The body validated as ``model``; an invalid body raises FastAPI's validation error."""
+    document = await request_document(request)
+    if document is NO_BODY:
+        message = "the body is empty; a JSON object is required"
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": message}])
     try:
-        return model.model_validate_json(raw)
+        return model.model_validate(document)
     except ValidationError as exc:
         errors = [
             {**error, "loc": ("body", *error["loc"])}
             for error in exc.errors(include_url=False, include_context=False)
         ]
-        raise RequestValidationError(errors, body=raw) from None
+        raise RequestValidationError(errors) from None

@@ -36,7 +36,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.errors import AuditLogError
-from serving.audit import AuditLog, digest_field, request_digest
+from serving.audit import AUDIT_UNAVAILABLE, AuditLog, digest_field, request_digest
 
 access_log = logging.getLogger("ptb.access")
 logger = logging.getLogger(__name__)
@@ -199,9 +199,11 @@ def route_template(scope: Scope) -> str:
 class RequestWatch:
     """ASGI middleware: metrics, one access log line and, for ``/v1/`` routes, the audit record.
 
-    When the audit log cannot be written, ``/v1/`` requests are answered 503 (and that refusal
-    is itself offered to the audit log, so the first request after a recovery reopens it): a
-    grant is never paid out unaudited.
+    The audit record is written *before* the answer: the answer's start (its status and
+    headers) is held back until ``AuditLog.append`` has written (and, if configured, synced)
+    the record. If it cannot, that very request is answered 503 instead, and so is every
+    ``/v1/`` request until a record can be written again (each one tries the log afresh, so the
+    first request after a recovery is answered): a grant is never answered unaudited.
     """
 
     def __init__(self, app: ASGIApp, metrics: Metrics, audit: AuditLog | None = None):
@@ -222,10 +224,10 @@ class RequestWatch:
         token = _facts.set(facts)
         digest = (
             request_digest(method, path, scope.get("query_string", b""), key=self.audit.request_key)
-            if audited
+            if audited and self.audit is not None
             else None
         )
-        sent = {"status": 500, "bytes": 0}
+        sent = {"status": 500, "bytes": 0, "refused": False}
 
         async def hashing_receive() -> Message:
             message = await receive()
@@ -237,26 +239,26 @@ class RequestWatch:
             if message["type"] == "http.response.start":
                 sent["status"] = message["status"]
                 headers = list(message.get("headers", []))
+                if audited and not self._audit(method, scope, message, started, facts, digest):
+                    sent["refused"], sent["status"] = True, 503
+                    await self._refuse_unaudited(send, facts)
+                    return
                 headers.append((b"x-request-id", facts.request_id.encode()))
                 message = {**message, "headers": headers}
             elif message["type"] == "http.response.body":
+                if sent["refused"]:
+                    return  # the answer the audit log could not record is never sent
                 sent["bytes"] += len(message.get("body", b""))
             await send(message)
 
         self.metrics.in_flight.inc()
         try:
-            if audited and self.audit_failing is not None:
-                await self._refuse_unaudited(watching_send)
-            else:
-                await self.app(scope, hashing_receive, watching_send)
+            await self.app(scope, hashing_receive, watching_send)
         finally:
             self.metrics.in_flight.dec()
             _facts.reset(token)
             duration = time.perf_counter() - started
-            route = route_template(scope)
-            self._observe(method, route, sent, duration, facts)
-            if audited:
-                self._audit(method, route, sent, duration, facts, digest)
+            self._observe(method, route_template(scope), sent, duration, facts)
 
     def _observe(self, method, route, sent, duration, facts: RequestFacts) -> None:
         status = sent["status"]
@@ -276,20 +278,25 @@ class RequestWatch:
         level = logging.DEBUG if route in PROBES else logging.INFO
         access_log.log(level, "%s %s %s", method, route, status, extra={"ptb": fields})
 
-    def _audit(self, method, route, sent, duration, facts: RequestFacts, digest) -> None:
+    def _audit(self, method, scope: Scope, start: Message, started, facts, digest) -> bool:
+        """Write the record of an answer about to start; False if the log cannot take it."""
+        length = next(
+            (int(value) for name, value in start.get("headers", []) if name == b"content-length"),
+            None,
+        )
         record = {
             "request_id": facts.request_id,
             "key_id": facts.key_id,
             "role": facts.role,
             "method": method,
-            "endpoint": route,
-            "status": sent["status"],
+            "endpoint": route_template(scope),
+            "status": start["status"],
             "model_version": facts.model_version,
-            digest_field(self.audit.request_key): digest.hexdigest()
+            digest_field(self.audit.request_key): digest.hexdigest()  # type: ignore[union-attr]
             if digest is not None
             else None,
-            "response_bytes": sent["bytes"],
-            "duration_ms": round(duration * 1000, 3),
+            "response_bytes": length,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         }
         try:
             self.audit.append(record)  # type: ignore[union-attr]
@@ -298,19 +305,16 @@ class RequestWatch:
             if self.audit_failing is None:
                 logger.error("audit log failing, refusing API requests until it works: %s", exc)
             self.audit_failing = str(exc)
-            return
+            return False
         if self.audit_failing is not None:
             logger.warning("audit log writable again; API requests are answered again")
         self.audit_failing = None
         self.metrics.audit_records.inc()
+        return True
 
-    async def _refuse_unaudited(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": "unavailable",
-                "message": f"requests are refused while the audit log fails: {self.audit_failing}",
-            }
-        ).encode()
+    async def _refuse_unaudited(self, send: Send, facts: RequestFacts) -> None:
+        """503 without the log's path or error: those are in the service's own log."""
+        body = json.dumps({"error": "audit_unavailable", "message": AUDIT_UNAVAILABLE}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -319,6 +323,7 @@ class RequestWatch:
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"retry-after", b"5"),
+                    (b"x-request-id", facts.request_id.encode()),
                 ],
             }
         )

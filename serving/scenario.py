@@ -17,6 +17,7 @@ The fields (see ``docs/whatif.md`` for their meaning in money):
 
 from __future__ import annotations
 
+import json
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,25 +29,40 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from features.errors import ScenarioError
 
-CentralityClass = Annotated[int, Field(ge=2, le=6)]
-NonNegativeNok = Annotated[float, Field(ge=0)]
+# Bounds far above any real scheme and far below what breaks the arithmetic: an amount such as
+# 1e308 or a scale of 1e300 is refused, not priced into infinities.
+MAX_NOK_PER_PERSON = 1_000_000.0  # a fixed supplement per person per year
+MAX_BUDGET_NOK = 1e12  # the national scheme spends a few billion NOK a year
+MAX_SCALE = 100.0
+MAX_PERSONS = 100_000  # a GP list holds a few thousand persons at most
+MAX_NAME = 64  # a model version or name
+# JSON object keys are text: a centrality class arrives as "5", so the key alone is lax.
+CentralityClass = Annotated[int, Field(ge=2, le=6, strict=False)]
+NonNegativeNok = Annotated[float, Field(ge=0, le=MAX_NOK_PER_PERSON)]
+STRICT = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class PhaseIn(BaseModel):
     """A gradual move between two models: person grants blended ``share`` new, the rest old."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = STRICT
 
     from_version: str = Field(
-        min_length=1, description="the model being phased out (a registered version or name)"
+        min_length=1,
+        max_length=MAX_NAME,
+        description="the model being phased out (a registered version or name)",
     )
     share: float = Field(ge=0, le=1, description="share of the new model in each person's grant")
 
 
 class Scenario(BaseModel):
-    """Changes to the current scheme; a field left out (None) keeps the baseline's value."""
+    """Changes to the current scheme; a field left out (None) keeps the baseline's value.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Strict: ``"0.5"`` is not a number and ``1`` is not ``true``, as in the grant routes; no NaN
+    or infinity; every amount, scale and count bounded.
+    """
+
+    model_config = STRICT
 
     title: str | None = Field(None, max_length=200, description="a name for reports")
     description: str | None = Field(None, max_length=2000, description="what the scenario asks")
@@ -55,7 +71,10 @@ class Scenario(BaseModel):
         None, ge=0, le=1, description="share of the grant kept flat: weight (1 - d) * w + d"
     )
     centrality_scale: float | None = Field(
-        None, ge=0, description="multiplies the estimated centrality effects (1 keeps them)"
+        None,
+        ge=0,
+        le=MAX_SCALE,
+        description="multiplies the estimated centrality effects (1 keeps them)",
     )
     centrality_supplement_nok: dict[CentralityClass, NonNegativeNok] | None = Field(
         None,
@@ -66,19 +85,29 @@ class Scenario(BaseModel):
         None, ge=0, le=1, description="primary-only share above which the area is low-education"
     )
     education_effect_scale: float | None = Field(
-        None, ge=0, description="multiplies the estimated low-education effect (1 keeps it)"
+        None,
+        ge=0,
+        le=MAX_SCALE,
+        description="multiplies the estimated low-education effect (1 keeps it)",
     )
     education_effect_nok: float | None = Field(
         None,
         ge=0,
+        le=MAX_NOK_PER_PERSON,
         description="fixed NOK per person per year in a low-education area, paid outside the "
         "weights in place of the estimated effect",
     )
     refugee_rate_nok: float | None = Field(
-        None, ge=0, description="fixed NOK per first-year refugee per year, replacing the effect"
+        None,
+        ge=0,
+        le=MAX_NOK_PER_PERSON,
+        description="fixed NOK per first-year refugee per year, replacing the effect",
     )
     budget_nok: float | None = Field(
-        None, ge=0, description="the scenario's annual total in NOK over the snapshot"
+        None,
+        ge=0,
+        le=MAX_BUDGET_NOK,
+        description="the scenario's annual total in NOK over the snapshot",
     )
     budget_neutral: bool = Field(
         True,
@@ -86,14 +115,20 @@ class Scenario(BaseModel):
         "false keeps the rate and lets the total move",
     )
     model_version: str | None = Field(
-        None, min_length=1, description="price with this model instead of the baseline's"
+        None,
+        min_length=1,
+        max_length=MAX_NAME,
+        description="price with this model instead of the baseline's",
     )
     phase_in: PhaseIn | None = Field(None, description="blend the new model with an old one")
     floor_persons: int | None = Field(
-        None, ge=1, description="a list under N persons is paid as if it had N"
+        None, ge=1, le=MAX_PERSONS, description="a list under N persons is paid as if it had N"
     )
     break_point_persons: int | None = Field(
-        None, ge=1, description="persons above N on a list are paid a lower share of the rate"
+        None,
+        ge=1,
+        le=MAX_PERSONS,
+        description="persons above N on a list are paid a lower share of the rate",
     )
     break_point_rate_share: float | None = Field(
         None, ge=0, le=1, description="share of the per-capita grant paid above the break point"
@@ -105,6 +140,13 @@ class Scenario(BaseModel):
         if problems:
             raise ValueError("; ".join(f"{field}: {message}" for field, message in problems))
         return self
+
+    def canonical(self) -> str:
+        """The validated scenario as canonical JSON (sorted keys, every field): what a kept
+        result is found by, so only scenarios that are the same after validation share one."""
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), allow_nan=False
+        )
 
     def changed_fields(self) -> dict[str, Any]:
         """The fields the scenario sets, as they would be written in its YAML file."""

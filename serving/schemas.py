@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, with_config
 from typing_extensions import TypedDict
 
+from features.contract import MAX_COPAYMENT_NOK
+
 MAX_LIST_PERSONS = 20_000
 
 Age = Annotated[
@@ -41,6 +43,7 @@ Copayment = Annotated[
     Field(
         strict=True,
         ge=0,
+        le=MAX_COPAYMENT_NOK,
         allow_inf_nan=False,
         description="copayments paid at regular GPs in the previous year, NOK",
     ),

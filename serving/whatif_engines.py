@@ -163,7 +163,7 @@ def run(
         baseline.version,
         scenario_model.version,
         old.version if old is not None else None,
-        scenario.model_dump_json(),
+        scenario.canonical(),
         top_n,
         tolerance_nok,
     )

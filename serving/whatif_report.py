@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.csv_cells import neutralise_frame
 from features.scheme import SchemeParameters, round_nok
 from serving.scenario import Scenario
 
@@ -382,7 +383,7 @@ def write_report(result: WhatIfResult, out_dir: str | Path) -> dict[str, Path]:
     written: dict[str, Path] = {}
     for name, table in tables.items():
         written[name] = out / f"{name}.csv"
-        table.to_csv(written[name], index=False)
+        neutralise_frame(table).to_csv(written[name], index=False)  # see features.csv_cells
     for name, draw in (
         ("change_histogram", _histogram_chart),
         ("change_by_centrality", _centrality_chart),

@@ -9,9 +9,6 @@ the service pays grants with never changes.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +19,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from features.csv_cells import csv_chunks
 from features.errors import ModelNotFoundError, ScenarioError
 from serving.deps import (
     ServingState,
@@ -30,7 +28,7 @@ from serving.deps import (
     get_snapshot,
     resolve_model,
 )
-from serving.json_body import json_request_body
+from serving.json_body import json_request_body, request_document
 from serving.model_store import LoadedModel
 from serving.scenario import Scenario, parse_scenario
 from serving.schemas import VERSION_PATTERN, ErrorBody, ErrorDetail
@@ -150,14 +148,12 @@ def _model_missing(exc: ModelNotFoundError) -> _Invalid:
 
 
 async def read_scenario(request: Request) -> Scenario:
-    """The request body as a scenario; an empty body is the empty scenario."""
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise _Invalid(
-            422, ErrorBody(error="invalid_json", message=f"body is not JSON: {exc}", field="body")
-        ) from None
+    """The request body as a scenario; an empty body is the empty scenario.
+
+    Strict JSON, as for the grant routes (``serving.request_bodies``): a JSON content type, no
+    NaN or Infinity, no repeated key, bounded size and depth.
+    """
+    data = await request_document(request, empty={})
     try:
         return parse_scenario(data)
     except ScenarioError as exc:
@@ -265,30 +261,24 @@ async def whatif(
 
 
 def _csv_chunks(rows: list[dict]) -> Iterator[str]:
-    columns = list(ListChange.model_fields)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for start in range(0, len(rows), CSV_CHUNK):
-        for row in rows[start : start + CSV_CHUNK]:
-            pct = row["change_pct"]
-            writer.writerow(
-                [
-                    row["list_id"],
-                    row["practice_kommune"],
-                    row["kommune_name"],
-                    row["centrality"],
-                    row["persons"],
-                    f"{row['baseline_nok']:.2f}",
-                    f"{row['scenario_nok']:.2f}",
-                    f"{row['change_nok']:.2f}",
-                    "" if pct != pct else f"{pct:.6f}",
-                    row["outcome"],
-                ]
-            )
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    """Every list's change as CSV: quoted by the ``csv`` module, formula-leading text (a
+    kommune's name) neutralised."""
+    cells = (
+        (
+            row["list_id"],
+            row["practice_kommune"],
+            row["kommune_name"],
+            row["centrality"],
+            row["persons"],
+            f"{row['baseline_nok']:.2f}",
+            f"{row['scenario_nok']:.2f}",
+            f"{row['change_nok']:.2f}",
+            "" if row["change_pct"] != row["change_pct"] else f"{row['change_pct']:.6f}",
+            row["outcome"],
+        )
+        for row in rows
+    )
+    return csv_chunks(list(ListChange.model_fields), cells, rows_per_chunk=CSV_CHUNK)
 
 
 @router.post(

@@ -1,0 +1,136 @@
+"""The key and role check, done before anything reads the request body: a pure ASGI middleware.
+
+FastAPI reads and parses a body before it runs a route's dependencies, so a key checked in a
+dependency is checked after a 300 MB body has been read and parsed. The gate sits outside the
+app (and outside the body limits): it finds the role the matched route needs, checks the
+``Authorization`` header, and answers 401, 403 or 429 itself, with not one byte of the body
+read. A caller it lets through is left in the request's state for the route's dependency,
+which then only reads it back.
+
+Keys are checked so that guessing stays slow and cannot starve the service:
+
+- a key that verified before is found by its SHA-256 in the key ring at once;
+- any other key is hashed (scrypt) on the key ring's own threads, never on the pool that runs
+  the routes, and after too many failures for its key id or address it is refused with 429
+  and ``Retry-After`` without hashing (``serving.attempts``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from features.errors import AccessDeniedError, AuthenticationError, PermissionDeniedError
+from serving.attempts import FailedAttempts
+from serving.security import Caller, KeyRing, Role, allows, key_id_of
+
+CALLER_STATE = "ptb_caller"
+RoleOf = Callable[[Scope], Role | None]
+ErrorAnswer = Callable[[AccessDeniedError], Response]
+
+
+class TooManyFailures(AuthenticationError):
+    """Too many failed key checks for a key id or an address: HTTP 429 with ``Retry-After``."""
+
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(
+            "too_many_failures",
+            f"too many failed API key checks from this address or for this key id; "
+            f"try again in {retry_after} s",
+        )
+
+
+def route_role(app: ASGIApp, scope: Scope) -> Role | None:
+    """The role the route matching ``scope`` needs (``require_role``), or None if open."""
+    partial: Role | None = None
+    for route in getattr(app, "routes", ()):
+        match, _ = route.matches(scope)
+        if match == Match.NONE:
+            continue
+        role = next(
+            (
+                getattr(depends.dependency, "required_role", None)
+                for depends in getattr(route, "dependencies", ())
+                if getattr(depends.dependency, "required_role", None)
+            ),
+            None,
+        )
+        if match == Match.FULL:
+            return role
+        partial = partial or role  # the path matches, the method does not: still guarded
+    return partial
+
+
+def presented_key(scope: Scope) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header, or None."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, key = value.decode("latin-1").partition(" ")
+            return key.strip() or None if scheme.lower() == "bearer" else None
+    return None
+
+
+def gate_caller(request: Request) -> Caller | None:
+    """The caller the gate let through, for the route's dependency; None if it did not run."""
+    return request.scope.get("state", {}).get(CALLER_STATE)
+
+
+class AccessGate:
+    """ASGI middleware: 401/403/429 before the body is read; the caller handed on in state."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        keyring: KeyRing,
+        role_of: RoleOf,
+        answer: ErrorAnswer,
+        attempts: FailedAttempts | None = None,
+        on_refusal: Callable[[AccessDeniedError], None] | None = None,
+    ):
+        self.app = app
+        self.keyring = keyring
+        self.role_of = role_of
+        self.answer = answer
+        self.attempts = attempts or FailedAttempts()
+        self.on_refusal = on_refusal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        role = self.role_of(scope)
+        if role is not None:
+            try:
+                caller = await self._caller(scope)
+                if not allows(caller.role, role):
+                    raise PermissionDeniedError(caller.key_id or "open", caller.role, role)
+            except AccessDeniedError as refused:
+                if self.on_refusal is not None:
+                    self.on_refusal(refused)
+                await self.answer(refused)(scope, receive, send)
+                return
+            scope.setdefault("state", {})[CALLER_STATE] = caller
+        await self.app(scope, receive, send)
+
+    async def _caller(self, scope: Scope) -> Caller:
+        key = presented_key(scope)
+        caller = self.keyring.cached(key)
+        if caller is not None:
+            return caller
+        key_id = key_id_of(key) if key else None
+        client = (scope.get("client") or (None,))[0]
+        wait = self.attempts.retry_after(key_id, client)
+        if wait is not None:
+            raise TooManyFailures(wait)
+        try:
+            return await self.keyring.authenticate_off_loop(key)
+        except AuthenticationError as failed:
+            if failed.reason != "missing":
+                self.attempts.failed(key_id, client)
+            raise
