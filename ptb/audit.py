@@ -8,8 +8,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from features.errors import AuditChainError, AuditLogError
-from features.settings import Settings
+from features import AuditChainError, AuditLogError, Settings
 
 audit_app = typer.Typer(
     help="The service's audit log, chained and sealed with the audit key.", no_args_is_help=True
@@ -29,7 +28,7 @@ NEEDS_KEY = "the audit chain is keyed: give the audit key with --key-file or PTB
 
 def _audit_key(key_file: Path | None) -> bytes | None:
     """The audit key from ``--key-file`` or the settings; None if neither names one."""
-    from serving.audit import read_request_key
+    from serving.access.audit import read_request_key
 
     key_path = key_file or Settings().audit_key_file
     if key_path is None:
@@ -61,8 +60,8 @@ def verify(
     ] = False,
 ) -> None:
     """Check every record's seal and link; exit 1 naming the first broken line."""
-    from serving.audit_check import read_checkpoint
-    from serving.audit_check import verify as verify_log
+    from serving.access.audit_check import read_checkpoint
+    from serving.access.audit_check import verify as verify_log
 
     path = file or Settings().audit_log
     key = _audit_key(key_file)
@@ -93,7 +92,7 @@ def checkpoint(
     key_file: KeyFileOption = None,
 ) -> None:
     """Verify the log and export its head, sealed with the key, for safekeeping elsewhere."""
-    from serving.audit_check import export_checkpoint
+    from serving.access.audit_check import export_checkpoint
 
     path = file or Settings().audit_log
     key = _audit_key(key_file)
@@ -118,7 +117,7 @@ def new_key(
     out: Annotated[Path, typer.Option("--out", help="the key file to create (mode 0600)")],
 ) -> None:
     """Create the audit key that keys request digests (PTB_AUDIT_KEY_FILE); never overwrites."""
-    from serving.audit import write_request_key
+    from serving.access.audit import write_request_key
 
     try:
         path = write_request_key(out)
@@ -143,7 +142,7 @@ def digest(
     key_file: KeyFileOption = None,
 ) -> None:
     """Print the digest a request was logged under, to match it with an audit record."""
-    from serving.audit import digest_field, read_request_key, request_digest
+    from serving.access.audit import digest_field, read_request_key, request_digest
 
     key_path = key_file or Settings().audit_key_file
     try:

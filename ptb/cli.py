@@ -16,9 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features.contract import load_dataset, write_dataset
-from features.errors import ContractError, PtbError
-from features.settings import Settings
+from features import ContractError, PtbError, Settings, load_dataset, write_dataset
 from ptb.audit import audit_app
 from ptb.keys import keys_app
 
@@ -78,7 +76,7 @@ def synth(
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
 ) -> None:
     """Write a synthetic national data set in the data contract's layout."""
-    from features.synth import synthesise
+    from features import synthesise
 
     started = time.perf_counter()
     dataset = synthesise(persons, seed, progress=True)
@@ -120,7 +118,7 @@ def train(
     ] = True,
 ) -> None:
     """Validate a data set, calibrate the weights, log to MLflow and register the model."""
-    from training.pipeline import TrainingOptions, train_and_register
+    from training import TrainingOptions, train_and_register
 
     settings = _settings()
     started = time.perf_counter()
@@ -164,7 +162,7 @@ def promote(
     ] = False,
 ) -> None:
     """Move the champion alias to a version whose out-of-sample validation passes the gate."""
-    from training.registry import PromotionGate
+    from training import PromotionGate
     from training.registry import promote as promote_version
 
     settings = _settings()
@@ -278,7 +276,7 @@ def grants(
     model: ModelOption = None,
 ) -> None:
     """Every person's and every list's annual grant for a registry snapshot."""
-    from features.grants import write_grants
+    from features import write_grants
 
     settings = _settings()
     dataset = load_dataset(data)
@@ -304,9 +302,7 @@ def whatif(
     ] = None,
 ) -> None:
     """Price a scenario against the current scheme: who wins, who loses, by how much."""
-    from serving.scenario import load_scenario
-    from serving.whatif import WhatIfEngine
-    from serving.whatif_report import write_report
+    from serving.whatif import WhatIfEngine, load_scenario, write_report
 
     settings = _settings()
     parsed = load_scenario(scenario)

@@ -11,10 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from features.bundle import BundleError
-from features.errors import (
+from features import (
     AuditLogError,
     AuthenticationError,
+    BundleError,
     ContractError,
     ModelNotFoundError,
     PermissionDeniedError,
@@ -23,11 +23,12 @@ from features.errors import (
     ReloadRefused,
     RepeatedQueryError,
     ScenarioError,
+    ServiceNotReadyError,
+    SnapshotMissingError,
     UnknownCodeError,
     UnknownQueryError,
 )
-from serving.audit import AUDIT_UNAVAILABLE
-from serving.deps import ServiceNotReadyError, SnapshotMissingError
+from serving.access.audit import AUDIT_UNAVAILABLE
 from serving.model_store import RegistryUnavailableError
 from serving.schemas import ErrorBody, ErrorDetail
 

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from serving.attempts import FailedAttempts
+from serving.access.attempts import FailedAttempts
 from serving.request_bodies import (
     NO_BODY,
     BodyLimit,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from features.errors import AuditChainError
-from serving.audit import GENESIS, AuditLog, seal
-from serving.audit_check import export_checkpoint, read_checkpoint, verify
+from serving.access.audit import GENESIS, AuditLog, seal
+from serving.access.audit_check import export_checkpoint, read_checkpoint, verify
 from tests.serving.conftest import AUDIT_KEY
 
 OTHER_KEY = bytes.fromhex("a7" * 32)

@@ -10,7 +10,7 @@ HMAC-SHA-256, under the audit key, of the record's bytes without ``mac``. A reco
 ``mac``. Editing, inserting, deleting or rewriting records from any point onward cannot be
 done without the key: a changed record fails its own ``mac`` and the next record's ``prev``.
 Deleting the newest records is only visible against a head checkpoint kept elsewhere
-(``export_checkpoint`` in ``serving.audit_check``, ``ptb audit checkpoint``). Without a key
+(``export_checkpoint`` in ``serving.access.audit_check``, ``ptb audit checkpoint``). Without a key
 (development only; production refuses to start without one) the link is a plain SHA-256 of the
 line and anyone can rewrite the chain.
 
@@ -41,7 +41,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from features.errors import AuditLogError
+from features import AuditLogError
 
 logger = logging.getLogger(__name__)
 

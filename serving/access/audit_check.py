@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.errors import AuditChainError
-from serving.audit import GENESIS, MAC_FIELD, line_hash, mac_is_valid, seal, utc_now
+from features import AuditChainError
+from serving.access.audit import GENESIS, MAC_FIELD, line_hash, mac_is_valid, seal, utc_now
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ Keys are checked so that guessing stays slow and cannot starve the service:
 - a key that verified before is found by its SHA-256 in the key ring at once;
 - any other key is hashed (scrypt) on the key ring's own threads, never on the pool that runs
   the routes, and after too many failures for its key id or address it is refused with 429
-  and ``Retry-After`` without hashing (``serving.attempts``).
+  and ``Retry-After`` without hashing (``serving.access.attempts``).
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from features.errors import AccessDeniedError, AuthenticationError, PermissionDeniedError
-from serving.attempts import FailedAttempts
-from serving.security import Caller, KeyRing, Role, allows, key_id_of
+from features import AccessDeniedError, AuthenticationError, PermissionDeniedError
+from serving.access.attempts import FailedAttempts
+from serving.access.keys import Caller, KeyRing, Role, allows, key_id_of
+from serving.observability import note_caller
 
 CALLER_STATE = "ptb_caller"
 RoleOf = Callable[[Scope], Role | None]
@@ -108,6 +109,7 @@ class AccessGate:
         if role is not None:
             try:
                 caller = await self._caller(scope)
+                note_caller(caller.key_id, caller.role)  # for the log and the audit record
                 if not allows(caller.role, role):
                     raise PermissionDeniedError(caller.key_id or "open", caller.role, role)
             except AccessDeniedError as refused:
