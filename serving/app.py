@@ -29,7 +29,7 @@ from features import DEVELOPMENT, Settings
 from serving.access.audit import AuditLog, read_request_key
 from serving.access.audit_trail import AuditTrail
 from serving.access.deployment import refuse_open_deployment
-from serving.access.gate import AccessGate, route_role
+from serving.access.gate import AccessGate, GuardedRoutes, route_role
 from serving.access.guard import require_role
 from serving.access.keys import KeyRing
 from serving.access.rules import AUTH_ERRORS, refuse_unguarded_routes, router_role
@@ -137,7 +137,7 @@ def create_app(
         app.add_middleware(
             AccessGate,
             keyring=api_keys,
-            role_of=lambda scope: route_role(app, scope),
+            role_of=lambda scope: route_role(app.state.guarded_routes, scope),
             answer=error_response,
             on_refusal=lambda refused: app_metrics.auth_refusals.labels(refused.reason).inc(),
         )
@@ -208,11 +208,14 @@ def _lifespan(
 
 def _include_routers(app: FastAPI, routers: Sequence[APIRouter], metrics_public: bool) -> None:
     """Each router behind the one role its paths need (open routers without a key check)."""
+    guarded: GuardedRoutes = []  # the routes behind a role, for the access gate
+    app.state.guarded_routes = guarded
     for router in routers:
         role = router_role(router, metrics_public=metrics_public)
         if role is None:
             app.include_router(router)
         else:
+            guarded += [(route, role) for route in router.routes]
             app.include_router(
                 router,
                 dependencies=[Depends(require_role(role))],

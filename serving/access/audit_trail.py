@@ -44,7 +44,9 @@ class AuditTrail:
         started = time.perf_counter()
         facts = current_facts() or RequestFacts(request_id="")
         digest = request_digest(
-            scope["method"], scope["path"], scope.get("query_string", b""),
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b""),
             key=self.audit.request_key,
         )
         refused = False

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from features import AccessDeniedError, AuthenticationError, PermissionDeniedError
@@ -46,24 +46,20 @@ class TooManyFailures(AuthenticationError):
         )
 
 
-def route_role(app: ASGIApp, scope: Scope) -> Role | None:
-    """The role the route matching ``scope`` needs (``require_role``), or None if open."""
+GuardedRoutes = list[tuple[BaseRoute, Role]]
+
+
+def route_role(guarded: GuardedRoutes, scope: Scope) -> Role | None:
+    """The role the route matching ``scope`` needs, from the routes the app put behind a role
+    (``require_role``); None for an open route. A path that matches with another method is
+    still guarded (the router answers 405 only to a caller who may use the path)."""
     partial: Role | None = None
-    for route in getattr(app, "routes", ()):
+    for route, role in guarded:
         match, _ = route.matches(scope)
-        if match == Match.NONE:
-            continue
-        role = next(
-            (
-                getattr(depends.dependency, "required_role", None)
-                for depends in getattr(route, "dependencies", ())
-                if getattr(depends.dependency, "required_role", None)
-            ),
-            None,
-        )
         if match == Match.FULL:
             return role
-        partial = partial or role  # the path matches, the method does not: still guarded
+        if match == Match.PARTIAL and partial is None:
+            partial = role
     return partial
 
 
