@@ -255,6 +255,8 @@ class AuditLog:
 
     def _moved(self) -> bool:
         """Whether the path no longer names the file we hold open (moved away by rotation)."""
+        if self._handle is None:
+            return True
         try:
             return os.stat(self.path).st_ino != os.fstat(self._handle.fileno()).st_ino
         except OSError:
