@@ -13,10 +13,18 @@ audit log every API request is recorded in.
 - ``gate``: the key and role checked before any body is read.
 """
 
+from serving.access.attempts import FailedAttempts
 from serving.access.audit import AuditLog, read_request_key
-from serving.access.audit_check import AuditSummary, verify
+from serving.access.audit_check import (
+    AuditSummary,
+    Checkpoint,
+    export_checkpoint,
+    read_checkpoint,
+    verify,
+)
 from serving.access.audit_trail import AuditTrail
 from serving.access.deployment import refuse_open_deployment
+from serving.access.gate import AccessGate, route_role
 from serving.access.guard import require_role
 from serving.access.keys import (
     ROLES,
@@ -32,6 +40,12 @@ from serving.access.rules import ACCESS, path_role, refuse_unguarded_routes, rou
 __all__ = [
     "ACCESS",
     "ROLES",
+    "AccessGate",
+    "Checkpoint",
+    "FailedAttempts",
+    "export_checkpoint",
+    "read_checkpoint",
+    "route_role",
     "AuditLog",
     "AuditSummary",
     "AuditTrail",
