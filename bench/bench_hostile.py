@@ -16,11 +16,16 @@ answer is timed as soon as its status line arrives, while the body is still bein
 For each it prints the status, the time from the first byte sent to the status line, and how
 much the service's resident memory (VmRSS, sampled every 2 ms) grew above its level before.
 Targets: refused in under 100 ms, memory growth under 50 MB.
+
+Then a flood of wrong keys: 200 guesses for a known key id, 80 at a time, while a payment
+system sends person requests with its (verified) key; it prints the answers to the guesses and
+the latency of the valid requests during the flood.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import socket
 import sys
 import tempfile
@@ -201,7 +206,46 @@ def main() -> None:
                     f"{label:<55} {status:>6} {seconds * 1000:>8.1f} {memory.growth_mb:>8.1f} "
                     f"{sent / MB:>8.1f}"
                 )
+        flood(port, payment)
     print(f"\nservice log: {work / 'service.log'}")
+
+
+def flood(port: int, payment: dict[str, str]) -> None:
+    """200 wrong keys for a known key id, 80 at a time, while valid requests are timed."""
+    import httpx
+
+    url = f"http://127.0.0.1:{port}"
+    person = {
+        "age": 44,
+        "sex": "F",
+        "grunnkrets": "03010101",
+        "copayment_prev_year": 1234.5,
+        "refugee_first_year": False,
+        "practice_kommune": "0301",
+    }
+
+    def guess(n: int) -> int:
+        wrong = {"Authorization": f"Bearer ptb.settlement.wrong-guess-{n:040d}"}
+        return httpx.get(f"{url}/v1/model", headers=wrong, timeout=60).status_code
+
+    latencies: list[float] = []
+    with httpx.Client(base_url=url, headers=payment, timeout=60) as client:
+        client.post("/v1/grants/person", json=person)  # warm
+        with concurrent.futures.ThreadPoolExecutor(80) as pool:
+            guesses = [pool.submit(guess, n) for n in range(200)]
+            while not all(g.done() for g in guesses) or len(latencies) < 20:
+                started = time.perf_counter()
+                client.post("/v1/grants/person", json=person).raise_for_status()
+                latencies.append((time.perf_counter() - started) * 1000)
+        answers: dict[int, int] = {}
+        for g in guesses:
+            answers[g.result()] = answers.get(g.result(), 0) + 1
+    latencies.sort()
+    print(
+        f"\nflood of 200 wrong keys (80 at a time): answers {answers}; valid person requests "
+        f"meanwhile: {len(latencies)}, median {latencies[len(latencies) // 2]:.1f} ms, "
+        f"max {latencies[-1]:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

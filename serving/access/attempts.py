@@ -3,7 +3,9 @@
 Each failed check (an unknown, revoked or wrong key) is noted for the key id it named and the
 address it came from. Past ``max_failures`` within ``window_seconds`` for either, further
 unverified keys from there are refused with 429 and ``Retry-After`` *before* any hashing, so a
-guesser can neither try keys quickly nor keep the hashing threads busy. A key that verified
+guesser can neither try keys quickly nor keep the hashing threads busy. Checks still running
+count as failures until they are done (``begin``/``end``): 80 guesses sent at once are not all
+hashed before the first failure is noted. A key that verified
 before is remembered by the key ring and never waits here: a flood aimed at a key id does not
 lock out the service that holds the real key.
 """
@@ -37,6 +39,7 @@ class FailedAttempts:
         self.window = window_seconds
         self.clock = clock
         self._failures: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
+        self._pending: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
     def retry_after(self, key_id: str | None, client: str | None) -> int | None:
@@ -45,10 +48,35 @@ class FailedAttempts:
         waits = []
         with self._lock:
             for kind, name in (("key id", key_id), ("client", client)):
-                times = self._window(kind, name, now)
-                if times is not None and len(times) >= self.limits[kind]:
-                    waits.append(times[0] + self.window - now)
+                if name is None:
+                    continue
+                times = self._window(kind, name, now) or deque()
+                if len(times) + self._pending.get((kind, name), 0) >= self.limits[kind]:
+                    # full with failures: until the oldest leaves; with checks running: soon
+                    waits.append(times[0] + self.window - now if times else 1.0)
         return max(1, math.ceil(max(waits))) if waits else None
+
+    def begin(self, key_id: str | None, client: str | None) -> None:
+        """A check starts: it counts against both limits until ``end``."""
+        with self._lock:
+            for key in self._keys(key_id, client):
+                self._pending[key] = self._pending.get(key, 0) + 1
+
+    def end(self, key_id: str | None, client: str | None, *, failed: bool) -> None:
+        """A check is done; a failed one is noted in the windows."""
+        with self._lock:
+            for key in self._keys(key_id, client):
+                left = self._pending.get(key, 0) - 1
+                if left > 0:
+                    self._pending[key] = left
+                else:
+                    self._pending.pop(key, None)
+        if failed:
+            self.failed(key_id, client)
+
+    @staticmethod
+    def _keys(key_id: str | None, client: str | None) -> list[tuple[str, str]]:
+        return [(kind, name) for kind, name in (("key id", key_id), ("client", client)) if name]
 
     def failed(self, key_id: str | None, client: str | None) -> None:
         """Note one failed check for the key id (if the key named one) and the client."""

@@ -123,12 +123,19 @@ class AccessGate:
             return caller
         key_id = key_id_of(key) if key else None
         client = (scope.get("client") or (None,))[0]
+        if key_id is None:  # missing or malformed: refused at once, nothing to hash
+            return self.keyring.authenticate(key)
         wait = self.attempts.retry_after(key_id, client)
         if wait is not None:
             raise TooManyFailures(wait)
+        self.attempts.begin(key_id, client)
+        failed = True
         try:
-            return await self.keyring.authenticate_off_loop(key)
-        except AuthenticationError as failed:
-            if failed.reason != "missing":
-                self.attempts.failed(key_id, client)
+            caller = await self.keyring.authenticate_off_loop(key)
+            failed = False
+            return caller
+        except AuthenticationError as refused:
+            failed = refused.reason != "busy"  # a key never checked is no failed guess
             raise
+        finally:
+            self.attempts.end(key_id, client, failed=failed)

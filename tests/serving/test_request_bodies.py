@@ -13,7 +13,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from serving.access.attempts import FailedAttempts
 from serving.request_bodies import (
     NO_BODY,
     BodyLimit,
@@ -113,21 +112,3 @@ def test_byte_limits_can_be_set_per_path():
     assert limits["/v1/grants/list"].max_bytes == 8_000_000
     assert limits["/v1/grants/list"].max_objects == 20_001
     assert limits["/v1/other"].max_bytes == 10
-
-
-def test_failed_attempts_are_limited_per_key_id_and_per_client():
-    now = [0.0]
-    attempts = FailedAttempts(per_key_id=3, per_client=5, window_seconds=60, clock=lambda: now[0])
-    for _ in range(3):
-        assert attempts.retry_after("settlement", "10.0.0.1") is None
-        attempts.failed("settlement", "10.0.0.1")
-        now[0] += 1
-    assert (
-        attempts.retry_after("settlement", "10.0.0.9") == 57
-    )  # the key id, from anywhere: 60 s after the first failure
-    assert attempts.retry_after("analyst", "10.0.0.1") is None  # the address: 3 of 5
-    attempts.failed("analyst", "10.0.0.1")
-    attempts.failed(None, "10.0.0.1")
-    assert attempts.retry_after("analyst", "10.0.0.1") == 57  # the address is at 5
-    now[0] = 61
-    assert attempts.retry_after("settlement", "10.0.0.1") is None  # the window moved on
