@@ -26,6 +26,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from features import DEVELOPMENT, Settings
+from serving.access.attempts import FailedAttempts
 from serving.access.audit import AuditLog, read_request_key
 from serving.access.audit_trail import AuditTrail
 from serving.access.deployment import refuse_open_deployment
@@ -84,6 +85,7 @@ def create_app(
     model_watch_seconds: float = 0.0,
     startup_retry_seconds: float = 0.0,
     body_limits: Mapping[str, BodyLimit] | None = None,
+    key_attempts: FailedAttempts | None = None,
 ) -> FastAPI:
     """The PTB API.
 
@@ -107,6 +109,8 @@ def create_app(
         0 never does.
     startup_retry_seconds : retry a start-up that found the registry down and nothing cached.
     body_limits : the most a request body may hold per path (``serving.request_bodies``).
+    key_attempts : the limits on failed key checks (``serving.access.attempts``); default
+        10 per key id and 20 per address a minute.
     """
     environment = environment.strip().lower()
     refuse_open_deployment(environment, api_keys, audit)
@@ -139,6 +143,7 @@ def create_app(
             keyring=api_keys,
             role_of=lambda scope: route_role(app.state.guarded_routes, scope),
             answer=error_response,
+            attempts=key_attempts,
             on_refusal=lambda refused: app_metrics.auth_refusals.labels(refused.reason).inc(),
         )
     if audit is not None:

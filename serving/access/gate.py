@@ -30,7 +30,7 @@ from serving.access.keys import Caller, KeyRing, Role, allows, key_id_of
 from serving.observability import note_caller
 
 CALLER_STATE = "ptb_caller"
-RoleOf = Callable[[Scope], Role | None]
+RoleOf = Callable[[Scope], "tuple[Role, BaseRoute] | None"]
 ErrorAnswer = Callable[[AccessDeniedError], Response]
 
 
@@ -49,17 +49,17 @@ class TooManyFailures(AuthenticationError):
 GuardedRoutes = list[tuple[BaseRoute, Role]]
 
 
-def route_role(guarded: GuardedRoutes, scope: Scope) -> Role | None:
-    """The role the route matching ``scope`` needs, from the routes the app put behind a role
-    (``require_role``); None for an open route. A path that matches with another method is
-    still guarded (the router answers 405 only to a caller who may use the path)."""
-    partial: Role | None = None
+def route_role(guarded: GuardedRoutes, scope: Scope) -> tuple[Role, BaseRoute] | None:
+    """The role the route matching ``scope`` needs, and that route, from the routes the app put
+    behind a role (``require_role``); None for an open route. A path that matches with another
+    method is still guarded (the router answers 405 only to a caller who may use the path)."""
+    partial: tuple[Role, BaseRoute] | None = None
     for route, role in guarded:
         match, _ = route.matches(scope)
         if match == Match.FULL:
-            return role
+            return role, route
         if match == Match.PARTIAL and partial is None:
-            partial = role
+            partial = role, route
     return partial
 
 
@@ -101,14 +101,18 @@ class AccessGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        role = self.role_of(scope)
-        if role is not None:
+        guarded = self.role_of(scope)
+        if guarded is not None:
+            role, route = guarded
             try:
                 caller = await self._caller(scope)
                 note_caller(caller.key_id, caller.role)  # for the log and the audit record
                 if not allows(caller.role, role):
                     raise PermissionDeniedError(caller.key_id or "open", caller.role, role)
             except AccessDeniedError as refused:
+                # The route, as the router would have set it: a refusal is logged and audited
+                # by its route template, not as "unmatched".
+                scope.setdefault("route", route)
                 if self.on_refusal is not None:
                     self.on_refusal(refused)
                 await self.answer(refused)(scope, receive, send)

@@ -25,6 +25,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from serving.access.attempts import FailedAttempts
 from serving.access.keys import KeyRing, add_key
 from serving.model_store import ModelStore
 from tests.serving.conftest import production_app
@@ -44,7 +45,17 @@ def started_app(registry, snapshot, admin_key, tmp_path_factory) -> Iterator[Fas
     """The service with its snapshot and keys, started (model loaded) for the whole module."""
     store = ModelStore(registry.tracking_uri, cache_dir=tmp_path_factory.mktemp("schema-cache"))
     audit_file = tmp_path_factory.mktemp("schema-audit") / "audit.jsonl"
-    app = production_app(store, admin_key[0], audit_file, snapshot=snapshot, environment="test")
+    # Thousands of generated wrong keys from one address: the failed-attempt limits, which
+    # would answer 429 (tested in test_hostile_http.py), are lifted so each key gets its 401.
+    unlimited = FailedAttempts(per_key_id=10**9, per_client=10**9)
+    app = production_app(
+        store,
+        admin_key[0],
+        audit_file,
+        snapshot=snapshot,
+        environment="test",
+        key_attempts=unlimited,
+    )
     with TestClient(app):
         yield app
 
