@@ -11,11 +11,16 @@ the model bundle that prices a person, the errors of the product, and the settin
 - ``pyfunc``: the bundle as an MLflow pyfunc model; imported on its own (``features.pyfunc``),
   as it loads MLflow;
 - ``cost_model`` and ``synth``: the synthetic population the demo and the tests run on;
+- ``gate``: the promotion gate's checks on a bundle, shared by promotion and reload;
+- ``extracts``: registry extracts to a data set (``ptb build``, DuckDB or Spark); imported on
+  its own, as it loads an engine;
 - ``errors``: the product's errors, each with the fields it carries;
 - ``settings``: the one settings object (``PTB_*``);
 """
 
 from features.bundle import (
+    BUNDLE_ARTIFACT,
+    MODEL_TAG,
     BundleError,
     ModelBundle,
     PersonScores,
@@ -48,6 +53,7 @@ from features.errors import (
     AuditChainError,
     AuditLogError,
     AuthenticationError,
+    BodyTooLargeError,
     ConfigurationError,
     ContractError,
     KeyFileError,
@@ -62,10 +68,12 @@ from features.errors import (
     ScenarioError,
     ServiceNotReadyError,
     SnapshotMissingError,
+    TooManyKeyChecksError,
     UnknownCodeError,
     UnknownQueryError,
     Violation,
 )
+from features.gate import MIN_LEVEL_PERSONS, GateCheck, level_support, snapshot_pricing
 from features.grants import (
     PersonScorer,
     PersonTable,
@@ -101,20 +109,25 @@ from features.settings import DEVELOPMENT, Settings
 from features.synth import synthesise
 
 __all__ = [
+    "BUNDLE_ARTIFACT",
+    "MODEL_TAG",
     "CONTRACT_VERSION",
     "MAX_COPAYMENT_NOK",
     "DEVELOPMENT",
+    "MIN_LEVEL_PERSONS",
     "PERSON_FIELDS",
     "AccessDeniedError",
     "AuditChainError",
     "AuditLogError",
     "AuthenticationError",
+    "BodyTooLargeError",
     "BundleError",
     "Coded",
     "ConfigurationError",
     "ContractError",
     "Dataset",
     "Factor",
+    "GateCheck",
     "IndicatorConfig",
     "KeyFileError",
     "ModelBundle",
@@ -139,6 +152,7 @@ __all__ = [
     "Tariff",
     "UnknownCodeError",
     "RepeatedQueryError",
+    "TooManyKeyChecksError",
     "UnknownQueryError",
     "Violation",
     "age_cost_curve",
@@ -156,6 +170,7 @@ __all__ = [
     "factors",
     "fingerprint",
     "indicator_levels",
+    "level_support",
     "list_grants",
     "list_totals",
     "load_dataset",
@@ -169,6 +184,7 @@ __all__ = [
     "refugee_supplements",
     "round_nok",
     "score_features",
+    "snapshot_pricing",
     "synthesise",
     "validate_dataset",
     "weighted_contributions",

@@ -2,6 +2,8 @@
 
 - ``PtbError``
     - ``ContractError`` (also ``ValueError``): a data set breaks the data contract
+        - ``ExtractsError``: registry extracts break the extracts contract (docs/extracts.md)
+    - ``BuildError``: a build from extracts cannot run as asked (engine, year, reconciliation)
     - ``UnknownCodeError`` (also ``KeyError``): a grunnkrets or kommune the model does not know
     - ``ModelNotFoundError`` (also ``LookupError``): no model version or alias by that name
     - ``PromotionRefused``: a version failed the promotion gate
@@ -11,8 +13,10 @@
     - ``SnapshotMissingError`` (also ``LookupError``): no registry snapshot, or no such list
     - ``UnknownQueryError`` (also ``ValueError``): a query parameter the endpoint does not take
     - ``RepeatedQueryError`` (also ``ValueError``): a query parameter given more than once
+    - ``BodyTooLargeError`` (also ``ValueError``): a request body over its route's limit
     - ``AccessDeniedError`` (also ``PermissionError``): a request the API keys do not allow
         - ``AuthenticationError``: no API key, or not a valid one (HTTP 401)
+            - ``TooManyKeyChecksError``: too many failed or waiting key checks (HTTP 429)
         - ``PermissionDeniedError``: a valid key whose role may not do this (HTTP 403)
     - ``KeyFileError`` (also ``ValueError``): the API keys file is unreadable or malformed
     - ``ConfigurationError`` (also ``ValueError``): the service cannot start as configured
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class PtbError(Exception):
@@ -55,7 +60,17 @@ class Violation:
 
 
 class ContractError(PtbError, ValueError):
-    """A data set breaks the data contract; every violation is listed so it is fixed in one pass."""
+    """A data set breaks the data contract; every violation is listed so it is fixed in one pass.
+
+    ``table``, ``column``, ``rule``, ``n_rows`` and ``example_rows`` are the first violation's.
+    """
+
+    violations: tuple[Violation, ...]
+    table: str
+    column: str
+    rule: str
+    n_rows: int
+    example_rows: tuple[int, ...]
 
     def __init__(self, violations: Sequence[Violation]):
         self.violations = tuple(violations)
@@ -69,8 +84,32 @@ class ContractError(PtbError, ValueError):
         )
 
 
+class ExtractsError(ContractError):
+    """Registry extracts break the extracts contract; every violation is listed with examples."""
+
+    def __init__(self, violations: Sequence[Violation]):
+        super().__init__(violations)
+        lines = "\n".join(f"  {v}" for v in self.violations)
+        n = len(self.violations)
+        self.args = (
+            f"extracts break the extracts contract ({n} {'rule' if n == 1 else 'rules'}):\n{lines}",
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class BuildError(PtbError, RuntimeError):
+    """A build from extracts cannot run as asked, or its reconciliation does not add up."""
+
+
 class UnknownCodeError(PtbError, KeyError):
     """A code (grunnkrets, kommune) that is not in the model's reference tables."""
+
+    field: str
+    codes: tuple[str, ...]
+    reference: str
+    message: str
 
     def __init__(self, field_name: str, codes: Sequence[str], reference: str):
         self.field = field_name
@@ -86,17 +125,35 @@ class UnknownCodeError(PtbError, KeyError):
 
 
 class ModelNotFoundError(PtbError, LookupError):
-    """No registered model version or alias by that name."""
+    """No registered model version or alias by that name.
 
-    def __init__(self, requested: str, available: Sequence[str] = ()):
+    ``field`` is the request field that named it (``model_version``, ``baseline``,
+    ``phase_in.from_version``), so the API answer points at the right one.
+    """
+
+    requested: str
+    available: tuple[str, ...]
+    field: str
+
+    def __init__(
+        self, requested: str, available: Sequence[str] = (), *, field: str = "model_version"
+    ):
         self.requested = requested
         self.available = tuple(available)
+        self.field = field
         known = ", ".join(self.available) if self.available else "none"
         super().__init__(f"model {requested!r} not found; registered versions: {known}")
+
+    def for_field(self, field: str) -> ModelNotFoundError:
+        """The same error, reported against another request field."""
+        return ModelNotFoundError(self.requested, self.available, field=field)
 
 
 class PromotionRefused(PtbError):
     """A model version failed the checks that guard the champion alias."""
+
+    version: str
+    reasons: tuple[str, ...]
 
     def __init__(self, version: str, reasons: Sequence[str]):
         self.version = version
@@ -105,7 +162,15 @@ class PromotionRefused(PtbError):
 
 
 class ScenarioError(PtbError, ValueError):
-    """A what-if scenario that cannot be computed as written; every problem is listed."""
+    """A what-if scenario that cannot be computed as written; every problem is listed.
+
+    ``problems`` are ``(field, message)`` pairs; ``field`` is the first problem's; ``path`` the
+    scenario file, if it came from one.
+    """
+
+    field: str | None
+    problems: tuple[tuple[str, str], ...]
+    path: str | None
 
     def __init__(
         self,
@@ -130,7 +195,10 @@ class ServiceNotReadyError(PtbError):
 
 
 class SnapshotMissingError(PtbError, LookupError):
-    """A list look-up on a service started without a registry snapshot, or an unknown list."""
+    """A list look-up on a service started without a registry snapshot (``list_id`` None), or
+    an unknown list."""
+
+    list_id: str | None
 
     def __init__(self, message: str, list_id: str | None = None):
         self.list_id = list_id
@@ -139,6 +207,9 @@ class SnapshotMissingError(PtbError, LookupError):
 
 class UnknownQueryError(PtbError, ValueError):
     """Query parameters an endpoint does not take; refused, as misspelt body fields are."""
+
+    unknown: tuple[str, ...]
+    known: tuple[str, ...]
 
     def __init__(self, unknown: Sequence[str], known: Sequence[str]):
         self.unknown, self.known = tuple(unknown), tuple(known)
@@ -151,14 +222,34 @@ class RepeatedQueryError(PtbError, ValueError):
     """Query parameters given more than once (``?model_version=2&model_version=3``): refused
     rather than answered with one of them."""
 
+    names: tuple[str, ...]
+
     def __init__(self, names: Sequence[str]):
         self.names = tuple(names)
         shown = ", ".join(repr(name[:40]) for name in self.names[:5])
         super().__init__(f"query parameter {shown} given more than once; give each once")
 
 
+class BodyTooLargeError(PtbError, ValueError):
+    """A request body over its route's limit (``limit``: bytes or JSON objects): HTTP 413,
+    answered before the rest of the body is read."""
+
+    method: str
+    path: str
+    limit: str
+
+    def __init__(self, method: str, path: str, limit: str):
+        self.method, self.path, self.limit = method, path, limit
+        super().__init__(
+            f"the request body is too large: {method} {path} takes {limit} "
+            "(docs/security.md, PTB_BODY_LIMITS)"
+        )
+
+
 class AccessDeniedError(PtbError, PermissionError):
     """A request the configured API keys do not allow; ``reason`` says why in one word."""
+
+    reason: str
 
     def __init__(self, reason: str, message: str):
         self.reason = reason
@@ -172,8 +263,24 @@ class AuthenticationError(AccessDeniedError):
     """
 
 
+class TooManyKeyChecksError(AuthenticationError):
+    """A key not checked because too many checks failed for its key id or address
+    (``too_many_failures``) or too many wait for a hashing thread (``busy``): HTTP 429, and
+    ``retry_after`` seconds for the ``Retry-After`` header."""
+
+    retry_after: int
+
+    def __init__(self, reason: str, message: str, *, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(reason, message)
+
+
 class PermissionDeniedError(AccessDeniedError):
     """A valid key whose role may not use the endpoint: HTTP 403."""
+
+    key_id: str
+    role: str
+    required: str
 
     def __init__(self, key_id: str, role: str, required: str):
         self.key_id, self.role, self.required = key_id, role, required
@@ -186,6 +293,9 @@ class PermissionDeniedError(AccessDeniedError):
 class KeyFileError(PtbError, ValueError):
     """The API keys file cannot be read or breaks its format; every problem is listed."""
 
+    path: str
+    problems: tuple[str, ...]
+
     def __init__(self, path: str, problems: Sequence[str]):
         self.path = path
         self.problems = tuple(problems)
@@ -194,6 +304,8 @@ class KeyFileError(PtbError, ValueError):
 
 class ConfigurationError(PtbError, ValueError):
     """The service refuses to start as configured (for example without API keys in production)."""
+
+    setting: str
 
     def __init__(self, setting: str, message: str):
         self.setting = setting
@@ -205,6 +317,10 @@ class ReloadRefused(PtbError):
 
     ``checks`` holds the checks that ran (``serving.reload.Check``), failed ones included.
     """
+
+    requested: str
+    reason: str
+    checks: tuple[Any, ...]
 
     def __init__(self, requested: str, reason: str, checks: Sequence = ()):
         self.requested = requested
@@ -226,6 +342,10 @@ class AuditLogError(PtbError, OSError):
 
 class AuditChainError(PtbError, ValueError):
     """The audit log's hash chain is broken at ``line`` (1-based): a record was edited or lost."""
+
+    path: str
+    line: int
+    reason: str
 
     def __init__(self, path: str, line: int, reason: str):
         self.path, self.line, self.reason = path, line, reason

@@ -13,21 +13,19 @@ whole-number (int64) column for a ``double``; the contract check takes both and 
 
 from __future__ import annotations
 
-import mlflow.pyfunc
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc import PythonModel, PythonModelContext
 from mlflow.types import ColSpec, Schema
 from mlflow.types.schema import AnyType
 
-from features.bundle import ModelBundle
+from features.bundle import BUNDLE_ARTIFACT, ModelBundle
 from features.errors import ContractError, UnknownCodeError
 from features.grants import PersonScorer
 from features.indicators import PersonColumns
 from features.person_rows import check_person_rows
-
-BUNDLE_ARTIFACT = "bundle"
 
 SIGNATURE = ModelSignature(
     inputs=Schema(
@@ -44,10 +42,10 @@ SIGNATURE = ModelSignature(
 )
 
 
-class CapitationPyfunc(mlflow.pyfunc.PythonModel):
+class CapitationPyfunc(PythonModel):
     """Scores persons with the bundle shipped as the model's ``bundle`` artifact."""
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         self.scorer = PersonScorer(ModelBundle.load(context.artifacts[BUNDLE_ARTIFACT]))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:

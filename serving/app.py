@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -37,6 +38,7 @@ from serving.access.rules import AUTH_ERRORS, refuse_unguarded_routes, router_ro
 from serving.error_responses import add_error_handlers, error_response
 from serving.model_store import ModelStore, apply_registry_http_defaults
 from serving.observability import Metrics, RequestWatch, configure_logging
+from serving.openapi import name_components
 from serving.reload import ModelWatch
 from serving.request_bodies import BodyLimit, BodyLimits
 from serving.request_bodies import body_limits as configured_limits
@@ -128,14 +130,18 @@ def create_app(
         version="1",
         summary="Annual grants per listed person and per GP list, by model version.",
         lifespan=_lifespan(state, audit, watch, load_in_background),
+        # Operation ids are the handlers' names (person_grant, whatif), what a generated client
+        # calls its functions.
+        generate_unique_id_function=lambda route: route.name,
     )
+    name_components(app)
     app.state.serving = state
     app.state.keyring = api_keys
     app.state.metrics = app_metrics
     app.state.audit = audit
     _include_routers(app, routers, metrics_public)
     if whatif.router in routers:
-        state.warmers.append(lambda served: _warm_whatif(app, served))
+        state.warmers.append(partial(whatif.warm, app))
     app.add_middleware(BodyLimits, limits=body_limits)
     if api_keys is not None:
         app.add_middleware(
@@ -161,13 +167,6 @@ def with_security_headers(app: FastAPI) -> None:
     app.build_middleware_stack = lambda: SecurityHeaders(build())  # type: ignore[method-assign]
 
 
-def _warm_whatif(app: FastAPI, served) -> None:
-    """Build the what-if engine of a model about to serve, so its first what-if is fast."""
-    state: ServingState = app.state.serving
-    if state.snapshot is not None:
-        whatif.engines_of(app).get(state.snapshot, served)
-
-
 def _model_watch(state: ServingState, app_metrics: Metrics, seconds: float) -> ModelWatch | None:
     """The watch that reloads when the serving alias moves, counted in the metrics; or None."""
     if seconds <= 0:
@@ -185,7 +184,7 @@ def _lifespan(
     audit: AuditLog | None,
     watch: ModelWatch | None,
     load_in_background: bool,
-) -> Callable[[FastAPI], AsyncIterator[None]]:
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Open the audit log, start the serving state and the watch; close them at shutdown."""
 
     @asynccontextmanager

@@ -1,5 +1,9 @@
 """Every error the API answers, in one shape (``ErrorBody``): the product's own errors mapped
 to HTTP statuses, request validation as 422 naming field and rule, and Starlette's errors.
+
+This is the one error path: routes and middleware raise the product's errors (or hand them to
+``error_response``) and never build an error body themselves, so an error kind and its rule
+names are the same wherever it happens. ``docs/api.md`` lists them.
 """
 
 from __future__ import annotations
@@ -14,23 +18,30 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from features import (
     AuditLogError,
     AuthenticationError,
+    BodyTooLargeError,
     BundleError,
     ContractError,
     ModelNotFoundError,
     PermissionDeniedError,
     PtbError,
+    RegistryUnavailableError,
     ReloadInProgressError,
     ReloadRefused,
     RepeatedQueryError,
     ScenarioError,
     ServiceNotReadyError,
     SnapshotMissingError,
+    TooManyKeyChecksError,
     UnknownCodeError,
     UnknownQueryError,
 )
-from serving.access.audit import AUDIT_UNAVAILABLE
-from serving.model_store import RegistryUnavailableError
 from serving.schemas import ErrorBody, ErrorDetail
+
+# What a caller is told when its audit record cannot be written: never the log's path or the
+# OS error, which go to the service's own log for the operators.
+AUDIT_UNAVAILABLE = (
+    "the audit log cannot be written, so API requests are refused until it can; try again later"
+)
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -50,18 +61,25 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
         return 404, ErrorBody(
             error="model_not_found",
             message=message,
-            field="model_version",
+            field=exc.field,
             available_versions=list(exc.available),
         )
     if isinstance(exc, SnapshotMissingError):
-        field = "list_id" if exc.list_id is not None else None
-        return 404, ErrorBody(error="not_found", message=message, field=field)
+        if exc.list_id is None:
+            return 404, ErrorBody(error="no_snapshot", message=message)
+        return 404, ErrorBody(error="not_found", message=message, field="list_id")
     if isinstance(exc, ScenarioError):
-        details = [ErrorDetail(field=f, rule="scenario", message=m) for f, m in exc.problems]
+        problems = exc.problems or ((exc.field or "", message),)
+        details = [
+            ErrorDetail(field=field or "body", rule="invalid_scenario", message=problem)
+            for field, problem in problems
+        ]
         return 422, ErrorBody(
-            error="invalid_scenario", message=message, field=exc.field, details=details or None
+            error="invalid_scenario", message=message, field=exc.field or "body", details=details
         )
-    if isinstance(exc, AuthenticationError) and exc.reason in ("too_many_failures", "busy"):
+    if isinstance(exc, BodyTooLargeError):
+        return 413, ErrorBody(error="too_large", message=message, field="body")
+    if isinstance(exc, TooManyKeyChecksError):
         return 429, ErrorBody(error="too_many_requests", message=message)
     if isinstance(exc, AuthenticationError):
         return 401, ErrorBody(error="unauthorized", message=message)
@@ -80,7 +98,7 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
         )
     if isinstance(exc, AuditLogError):
         # The path and the OS error are for the operators' log, not for whoever is calling.
-        return 503, ErrorBody(error="audit_unavailable", message=AUDIT_UNAVAILABLE)
+        return 503, ErrorBody(error="unavailable", message=AUDIT_UNAVAILABLE)
     if isinstance(exc, ServiceNotReadyError | RegistryUnavailableError | BundleError):
         return 503, ErrorBody(error="unavailable", message=message)
     if isinstance(exc, UnknownQueryError):
@@ -105,24 +123,27 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
             for v in exc.violations
         ]
         return 422, ErrorBody(error="contract_violation", message=message, details=details)
-    return 422, ErrorBody(error=type(exc).__name__, message=message)
+    return 422, ErrorBody(error="invalid_request", message=message)
 
 
 def error_response(exc: PtbError) -> JSONResponse:
-    """The answer to a product error, as the handlers and the access gate give it."""
+    """The API's answer to a product error: status, ``ErrorBody`` and headers (the handlers,
+    the access gate and the audit trail answer with it)."""
     status, body = _status_and_body(exc)
     headers = None
     if status == 503:
         headers = {"Retry-After": "5"}
     elif status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="ptb"'}
-    elif status == 429:
-        headers = {"Retry-After": str(getattr(exc, "retry_after", 1))}
+    elif isinstance(exc, TooManyKeyChecksError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
 async def ptb_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(exc)  # type: ignore[arg-type]
+    if not isinstance(exc, PtbError):  # registered for PtbError only
+        raise exc
+    return error_response(exc)
 
 
 def _field(location: Sequence) -> str:
@@ -134,7 +155,12 @@ def _field(location: Sequence) -> str:
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """422 naming each field and the rule it breaks, e.g. ``age: less_than_equal``."""
-    errors = exc.errors()  # type: ignore[attr-defined]
+    return validation_error_response(exc.errors())  # type: ignore[attr-defined]
+
+
+def validation_error_response(errors: Sequence[dict]) -> JSONResponse:
+    """The 422 for FastAPI's list of request errors, as the handler and the body middleware
+    (``serving.request_bodies``) answer it."""
     syntax = next((error for error in errors if error["type"] == "json_invalid"), None)
     if syntax is not None:
         return JSONResponse(_invalid_json(syntax).model_dump(exclude_none=True), status_code=422)

@@ -13,7 +13,7 @@ refused before a byte of the body is read.
 A body sent with ``POST`` must then be JSON, said so by its ``Content-Type``, and *strict*
 JSON (``parse_strict``): no ``NaN`` or ``Infinity``, no key twice in one object, nesting at
 most 200 deep (jiter's limit). Anything else is a 422 ``invalid_json`` naming line and column,
-answered here. The parsed document is left in the request's state (``parsed_body``), so a
+answered here. Both refusals are answered through ``serving.error_responses``, as every error. The parsed document is left in the request's state (``parsed_body``), so a
 route validates it without parsing the bytes again.
 
 Limits (``DEFAULT_LIMITS``) are in ``docs/security.md``; ``PTB_BODY_LIMITS`` overrides the
@@ -22,7 +22,6 @@ bytes per path as JSON, e.g. ``{"/v1/grants/list": 8388608}``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,6 +29,8 @@ from typing import Any
 import jiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from features import BodyTooLargeError
+from serving.error_responses import error_response, validation_error_response
 from serving.schemas import MAX_LIST_PERSONS
 
 KIB = 1024
@@ -78,6 +79,19 @@ class InvalidJson(ValueError):
         self.reason, self.rule = reason, rule
         super().__init__(reason)
 
+    def errors(self) -> list[dict]:
+        """The refusal as FastAPI's ``RequestValidationError`` lists a body's errors."""
+        if self.rule == "json_invalid":
+            return [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body",),
+                    "msg": "JSON decode error",
+                    "ctx": {"error": self.reason},
+                }
+            ]
+        return [{"type": self.rule, "loc": ("body",), "msg": self.reason}]
+
 
 def parse_strict(raw: bytes) -> Any:
     """The JSON document in ``raw``; ``InvalidJson`` for NaN, Infinity, a repeated key, nesting
@@ -88,7 +102,18 @@ def parse_strict(raw: bytes) -> Any:
             raw, allow_inf_nan=False, catch_duplicate_keys=True, cache_mode="keys"
         )
     except ValueError as exc:
-        raise InvalidJson(f"body is not strict JSON: {exc}") from None
+        raise InvalidJson(str(exc)) from None
+
+
+def parse_document(content_type: str | None, body: bytes) -> Any:
+    """A POST body as strict JSON, ``NO_BODY`` if empty; ``InvalidJson`` if its
+    ``Content-Type`` does not say JSON or it is not strict JSON."""
+    if not body.strip():
+        return NO_BODY
+    if not is_json(content_type):
+        got = f"got {content_type!r}" if content_type else "none was given"
+        raise InvalidJson(f"Content-Type must be application/json ({got})", "content_type")
+    return parse_strict(body)
 
 
 def is_json(content_type: str | None) -> bool:
@@ -104,14 +129,6 @@ def parsed_body(scope: Scope) -> Any:
     return scope.get("state", {}).get(PARSED_STATE)
 
 
-class BodyTooLarge(Exception):
-    """A body over its route's limit; ``what`` says which limit, for the 413's message."""
-
-    def __init__(self, what: str):
-        self.what = what
-        super().__init__(what)
-
-
 class BodyLimits:
     """ASGI middleware: read each request body up to its route's limit, or answer 413."""
 
@@ -123,38 +140,32 @@ class BodyLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limits.get(scope.get("path", ""), DEFAULT_LIMIT)
+        method, path = scope.get("method", ""), scope.get("path", "")
+        limit = self.limits.get(path, DEFAULT_LIMIT)
         try:
             declared = _content_length(scope)
             if declared is not None and declared > limit.max_bytes:
-                raise BodyTooLarge(f"at most {limit.max_bytes:,} bytes")
-            messages = await _read_bounded(receive, limit)
-        except BodyTooLarge as refused:
-            await _answer(send, 413, "body_too_large", _too_large(scope, refused.what), close=True)
+                raise BodyTooLargeError(method, path, f"at most {limit.max_bytes:,} bytes")
+            messages = await _read_bounded(receive, limit, method, path)
+        except BodyTooLargeError as refused:
+            answer = error_response(refused)
+            answer.headers["connection"] = "close"  # the rest of the body is never read
+            await answer(scope, receive, send)
             return
-        if scope.get("method") in BODY_METHODS:
+        if method in BODY_METHODS:
             body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
             try:
-                document = self._parse(scope, body)
+                document = parse_document(_header(scope, b"content-type"), body)
             except InvalidJson as refused:
-                error = "invalid_json" if refused.rule == "json_invalid" else "validation_error"
-                await _answer(send, 422, error, refused.reason, field="body", rule=refused.rule)
+                await validation_error_response(refused.errors())(scope, receive, send)
                 return
             scope.setdefault("state", {})[PARSED_STATE] = document
         await self.app(scope, _replay(messages, receive), send)
 
-    @staticmethod
-    def _parse(scope: Scope, body: bytes) -> Any:
-        if not body.strip():
-            return NO_BODY
-        content_type = _header(scope, b"content-type")
-        if not is_json(content_type):
-            got = f"got {content_type!r}" if content_type else "none was given"
-            raise InvalidJson(f"Content-Type must be application/json ({got})", "content_type")
-        return parse_strict(body)
 
-
-async def _read_bounded(receive: Receive, limit: BodyLimit) -> list[Message]:
+async def _read_bounded(
+    receive: Receive, limit: BodyLimit, method: str, path: str
+) -> list[Message]:
     """The body's messages, up to the limit; a disconnect ends them early (the app sees it)."""
     messages: list[Message] = []
     size = objects = 0
@@ -166,11 +177,11 @@ async def _read_bounded(receive: Receive, limit: BodyLimit) -> list[Message]:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit.max_bytes:
-            raise BodyTooLarge(f"at most {limit.max_bytes:,} bytes")
+            raise BodyTooLargeError(method, path, f"at most {limit.max_bytes:,} bytes")
         if limit.max_objects is not None:
             objects += chunk.count(b"{")
             if objects > limit.max_objects:
-                raise BodyTooLarge(f"at most {limit.max_objects:,} JSON objects")
+                raise BodyTooLargeError(method, path, f"at most {limit.max_objects:,} JSON objects")
         if not message.get("more_body", False):
             return messages
 
@@ -200,34 +211,3 @@ def _content_length(scope: Scope) -> int | None:
         return int(declared) if declared is not None else None
     except ValueError:
         return None  # the server refuses a malformed length itself
-
-
-def _too_large(scope: Scope, what: str) -> str:
-    method, path = scope.get("method", ""), scope.get("path", "")
-    return (
-        f"the request body is too large: {method} {path} takes {what} "
-        "(docs/security.md, PTB_BODY_LIMITS)"
-    )
-
-
-async def _answer(
-    send: Send,
-    status: int,
-    error: str,
-    message: str,
-    *,
-    field: str | None = None,
-    rule: str | None = None,
-    close: bool = False,
-) -> None:
-    """An error in the API's error shape (``ErrorBody``); ``close`` when the body was not read."""
-    found: dict = {"error": error, "message": message}
-    if field is not None:
-        detail = {"field": field, "rule": rule or error, "message": message}
-        found |= {"field": field, "details": [detail]}
-    body = json.dumps(found).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if close:
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

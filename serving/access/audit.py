@@ -40,17 +40,13 @@ import secrets
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from features import AuditLogError
 
 logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
-# What a caller is told when its record cannot be written: never the log's path or the OS
-# error, which go to the service's own log for the operators.
-AUDIT_UNAVAILABLE = (
-    "the audit log cannot be written, so API requests are refused until it can; try again later"
-)
 MIN_KEY_BYTES = 32
 TAIL_BYTES = 4096  # a record is well under a kilobyte
 
@@ -143,7 +139,7 @@ class AuditLog:
         self.request_key = request_key  # keys the chain and the request digests
         self.fsync = fsync  # each record on disk before the answer, not only handed to the OS
         self._lock = threading.Lock()
-        self._handle = None
+        self._handle: BinaryIO | None = None
         self._end = -1  # the file size after our last append: if unchanged, _head is current
         self._head = GENESIS
         self._seq = 0
@@ -243,7 +239,7 @@ class AuditLog:
         """The hash of the last record this process wrote (or of the file when opened)."""
         return self._head
 
-    def _open(self):
+    def _open(self) -> BinaryIO:
         if self._handle is not None and self._moved():
             self._close()  # rotated: the next record starts a new file and a new chain
         if self._handle is None:
@@ -258,7 +254,8 @@ class AuditLog:
         if self._handle is None:
             return True
         try:
-            return os.stat(self.path).st_ino != os.fstat(self._handle.fileno()).st_ino
+            held = self._handle.fileno() if self._handle is not None else -1
+            return os.stat(self.path).st_ino != os.fstat(held).st_ino
         except OSError:
             return True
 

@@ -5,22 +5,22 @@ hashes the request as the app reads it and holds back the start of the answer (i
 headers) until ``AuditLog.append`` has written (and, with ``PTB_AUDIT_FSYNC``, synced) the
 record: who, which endpoint, which status, which model version, the keyed request digest, the
 answer's ``Content-Length``. If the record cannot be written, that very request is answered 503
-``audit_unavailable`` instead, and its answer is never sent; every ``/v1/`` request tries the log
-afresh, so the first one after a recovery is answered again. The 503 tells the caller nothing
-of the log's path or the OS error; those go to the service's log. A grant is never answered
-unaudited.
+``unavailable`` instead (through ``serving.error_responses``, the one error path), and its
+answer is never sent; every ``/v1/`` request tries the log afresh, so the first one after a
+recovery is answered again. The 503 tells the caller nothing of the log's path or the OS error;
+those go to the service's log. A grant is never answered unaudited.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features import AuditLogError
-from serving.access.audit import AUDIT_UNAVAILABLE, AuditLog, digest_field, request_digest
+from serving.access.audit import AuditLog, digest_field, request_digest
+from serving.error_responses import error_response
 from serving.observability import Metrics, RequestFacts, current_facts, route_template
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class AuditTrail:
                 record = self._record(scope, message, started, facts, digest.hexdigest())
                 if not self._append(record):
                     refused = True
-                    await _refuse_unaudited(send)
+                    await self._refuse_unaudited(scope, receive, send)
                     return
             elif refused:
                 return  # the answer whose record could not be written is never sent
@@ -105,18 +105,6 @@ class AuditTrail:
         self.metrics.audit_records.inc()
         return True
 
-
-async def _refuse_unaudited(send: Send) -> None:
-    body = json.dumps({"error": "audit_unavailable", "message": AUDIT_UNAVAILABLE}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", b"5"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    async def _refuse_unaudited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """503 through the one error mapping, which tells the caller nothing of the cause."""
+        await error_response(AuditLogError(self.audit_failing or ""))(scope, receive, send)

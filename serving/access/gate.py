@@ -24,7 +24,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from features import AccessDeniedError, AuthenticationError, PermissionDeniedError
+from features import (
+    AccessDeniedError,
+    AuthenticationError,
+    PermissionDeniedError,
+    TooManyKeyChecksError,
+)
 from serving.access.attempts import FailedAttempts
 from serving.access.keys import Caller, KeyRing, Role, allows, key_id_of
 from serving.observability import note_caller
@@ -32,18 +37,6 @@ from serving.observability import note_caller
 CALLER_STATE = "ptb_caller"
 RoleOf = Callable[[Scope], "tuple[Role, BaseRoute] | None"]
 ErrorAnswer = Callable[[AccessDeniedError], Response]
-
-
-class TooManyFailures(AuthenticationError):
-    """Too many failed key checks for a key id or an address: HTTP 429 with ``Retry-After``."""
-
-    def __init__(self, retry_after: int):
-        self.retry_after = retry_after
-        super().__init__(
-            "too_many_failures",
-            f"too many failed API key checks from this address or for this key id; "
-            f"try again in {retry_after} s",
-        )
 
 
 GuardedRoutes = list[tuple[BaseRoute, Role]]
@@ -131,7 +124,12 @@ class AccessGate:
             return self.keyring.authenticate(key)
         wait = self.attempts.retry_after(key_id, client)
         if wait is not None:
-            raise TooManyFailures(wait)
+            raise TooManyKeyChecksError(
+                "too_many_failures",
+                f"too many failed API key checks from this address or for this key id; "
+                f"try again in {wait} s",
+                retry_after=wait,
+            )
         self.attempts.begin(key_id, client)
         failed = True
         try:

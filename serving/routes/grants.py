@@ -21,6 +21,7 @@ from features.grants import PersonColumns, apportion_nok, list_totals
 from serving.dependencies import ModelDep, SnapshotDep, StateDep, resolve_model
 from serving.json_body import json_request_body, read_json_body
 from serving.model_store import LoadedModel
+from serving.openapi import component_ref
 from serving.schemas import (
     ErrorBody,
     ListGrant,
@@ -30,11 +31,13 @@ from serving.schemas import (
     PersonIn,
     SchemeInfo,
 )
+from serving.schemas.common import provenance
+from serving.schemas.errors import Responses
 from serving.snapshot import ListRow, Snapshot, SnapshotGrants
 
 router = APIRouter(prefix="/v1/grants", tags=["grants"])
 
-ERRORS = {
+ERRORS: Responses = {
     404: {"model": ErrorBody, "description": "unknown model version or list"},
     422: {"model": ErrorBody, "description": "invalid request or unknown code"},
     503: {"model": ErrorBody, "description": "model not loaded yet or registry unreachable"},
@@ -45,7 +48,7 @@ EXPORT_CHUNK = 1000
 
 def scheme_info(model: LoadedModel) -> SchemeInfo:
     """The scheme a model prices with, built once per loaded version."""
-    found = model.memo.get("scheme_info")
+    found = model.views.scheme_info
     if found is None:
         bundle = model.bundle
         found = SchemeInfo(
@@ -56,19 +59,13 @@ def scheme_info(model: LoadedModel) -> SchemeInfo:
             refugee_rate_nok=bundle.scheme.refugee_rate_nok,
             reference_persons=bundle.reference_persons,
         )
-        model.memo["scheme_info"] = found
+        model.views.scheme_info = found
     return found
 
 
 def model_fields(model: LoadedModel) -> dict:
     """The fields every grant answer carries: which model and scheme it was computed with."""
-    return {
-        "model_version": model.version,
-        "model_name": model.name,
-        "model_alias": model.alias,
-        "run_id": model.run_id,
-        "scheme": scheme_info(model),
-    }
+    return {**provenance(model), "scheme": scheme_info(model)}
 
 
 @router.post(
@@ -91,7 +88,8 @@ async def person_grant(request: Request, state: StateDep) -> PersonGrant:
     )
     scores = model.scorer.score(columns, contributions=True)
     grant = float(scores.grant_nok[0])
-    shares = {factor: float(nok[0]) for factor, nok in scores.contributions.items()}
+    priced = scores.contributions or {}  # asked for above
+    shares = {factor: float(nok[0]) for factor, nok in priced.items()}
     annual, monthly = round_nok(np.array([grant, grant / 12.0])).tolist()
     return PersonGrant(
         weight=float(scores.weight[0]),
@@ -222,10 +220,19 @@ def _chunks(lines: Iterator[str]) -> Iterator[str]:
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "one line per list (ListGrantRow), streamed, in list_id order",
+            "description": "one line per list (a ListGrantRow), streamed, in list_id order: CSV "
+            "with a header line, or JSON Lines with one ListGrantRow object per line",
             "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                "application/x-ndjson": {"schema": ListGrantRow.model_json_schema()},
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "a header line, then one line per list: "
+                        + ",".join(EXPORT_COLUMNS),
+                    },
+                    "example": ",".join(EXPORT_COLUMNS)
+                    + "\nL00001,0301,1523,1283204.55,106933.71,1.012345,3\n",
+                },
+                "application/x-ndjson": {"schema": component_ref(ListGrantRow)},
             },
         },
         **ERRORS,

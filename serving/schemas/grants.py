@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, with_config
 from typing_extensions import TypedDict
 
 from features import MAX_COPAYMENT_NOK
-from serving.schemas.common import ModelRef, StrictRequest
+from serving.schemas.common import ModelProvenance, ModelRef, StrictRequest
 from serving.schemas.model import SchemeInfo
 
 MAX_LIST_PERSONS = 20_000
@@ -92,11 +92,7 @@ class ListIn(StrictRequest):
     model_version: ModelRef = None
 
 
-class _Grant(BaseModel):
-    model_version: str = Field(description="registered model version the answer comes from")
-    model_name: str = Field(description="the calibrated model, e.g. model_2026")
-    model_alias: str | None = Field(None, description="the alias the version was resolved by")
-    run_id: str = Field(description="MLflow run that trained the version")
+class _Grant(ModelProvenance):
     scheme: SchemeInfo
     period: Literal["annual"] = "annual"
     currency: Literal["NOK"] = "NOK"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from serving.schemas.common import ModelProvenance
+
 
 class SchemeInfo(BaseModel):
     """The scheme a grant was computed with: dampening, rate, budget, refugee rate."""
@@ -30,13 +32,9 @@ class WeightRow(BaseModel):
     ci_high: float | None = None
 
 
-class ModelInfo(BaseModel):
+class ModelInfo(ModelProvenance):
     """The serving (or a pinned) model: version, training run, weight table and scheme."""
 
-    model_version: str
-    model_name: str
-    model_alias: str | None
-    run_id: str
     trained_on: str = Field(description="SHA-256 fingerprint of the training data set")
     mean_cost_nok: float = Field(description="mean expected annual cost, NOK: a weight of 1")
     indicators: dict = Field(description="indicator definitions: bands, threshold, areas")

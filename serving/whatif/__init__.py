@@ -19,7 +19,7 @@ from serving.whatif.engine import (
     run_whatif,
 )
 from serving.whatif.report import summary_table, write_report
-from serving.whatif.result import WhatIfResult, build_result, change_histogram
+from serving.whatif.result import HISTOGRAM_BINS, WhatIfResult, build_result, change_histogram
 from serving.whatif.scenario import (
     PhaseIn,
     Scenario,
@@ -29,6 +29,7 @@ from serving.whatif.scenario import (
 )
 
 __all__ = [
+    "HISTOGRAM_BINS",
     "TOLERANCE_NOK",
     "TOP_N",
     "PhaseIn",

@@ -52,12 +52,12 @@ def _refuse_bool(value: Any, info: ValidationInfo) -> Any:
 _WHOLE_NUMBERS = ("floor_persons", "break_point_persons")
 
 
-# Bounds far above any real scheme and far below what breaks the arithmetic: an amount such as
-# 1e308 or a scale of 1e300 is refused, not priced into infinities.
-MAX_NOK_PER_PERSON = 1_000_000.0  # a fixed supplement per person per year
-MAX_BUDGET_NOK = 1e12  # the national scheme spends a few billion NOK a year
-MAX_SCALE = 100.0
-MAX_PERSONS = 100_000  # a GP list holds a few thousand persons at most
+# Bounds far beyond any scheme, far below float overflow: an amount such as 1e308 or a scale of
+# 1e300 is refused, not priced into infinities, so an answer never carries inf or NaN.
+MAX_SCALE = 100.0  # a hundredfold effect
+MAX_NOK_PER_PERSON = 1e6  # a million NOK per person per year
+MAX_BUDGET_NOK = 1e12  # a trillion NOK: far above any national budget
+MAX_PERSONS = 1_000_000  # more persons than any list
 MAX_NAME = 64  # a model version or name
 # JSON object keys are text: a centrality class arrives as "5", so the key alone is lax.
 CentralityClass = Annotated[int, Field(ge=2, le=6, strict=False)]
@@ -99,7 +99,7 @@ class Scenario(BaseModel):
         None,
         ge=0,
         le=MAX_SCALE,
-        description="multiplies the estimated centrality effects (1 keeps them)",
+        description="multiplies the estimated centrality effects (1 keeps them, at most 100)",
     )
     centrality_supplement_nok: dict[CentralityClass, NonNegativeNok] | None = Field(
         None,
@@ -113,7 +113,7 @@ class Scenario(BaseModel):
         None,
         ge=0,
         le=MAX_SCALE,
-        description="multiplies the estimated low-education effect (1 keeps it)",
+        description="multiplies the estimated low-education effect (1 keeps it, at most 100)",
     )
     education_effect_nok: float | None = Field(
         None,
@@ -132,7 +132,7 @@ class Scenario(BaseModel):
         None,
         ge=0,
         le=MAX_BUDGET_NOK,
-        description="the scenario's annual total in NOK over the snapshot",
+        description="the scenario's annual total in NOK over the snapshot (at most 1e12)",
     )
     budget_neutral: bool = Field(
         True,
@@ -218,7 +218,14 @@ def combination_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
         )
         problems.append((missing, "is required with the other break point field"))
     floor, break_point = values.get("floor_persons"), values.get("break_point_persons")
-    if isinstance(floor, int) and isinstance(break_point, int) and floor > break_point:
+    numbers = (int, float)
+    if (
+        isinstance(floor, numbers)
+        and isinstance(break_point, numbers)
+        and not isinstance(floor, bool)
+        and not isinstance(break_point, bool)
+        and floor > break_point
+    ):
         problems.append(("floor_persons", "must not exceed break_point_persons"))
     return problems
 
@@ -274,8 +281,8 @@ def _bounds(model: type[BaseModel], loc: tuple) -> tuple[float | None, float | N
     if rest and get_origin(annotation) is dict:
         key_type, value_type = get_args(annotation)
         metadata = _metadata_of(key_type if rest[-1] == "[key]" else value_type)
-    low = next((m.ge for m in metadata if isinstance(m, annotated_types.Ge)), None)
-    high = next((m.le for m in metadata if isinstance(m, annotated_types.Le)), None)
+    low = next((float(m.ge) for m in metadata if isinstance(m, annotated_types.Ge)), None)  # type: ignore[arg-type]
+    high = next((float(m.le) for m in metadata if isinstance(m, annotated_types.Le)), None)  # type: ignore[arg-type]
     return low, high
 
 
@@ -347,9 +354,11 @@ def parse_scenario(data: Any, source: str | None = None) -> Scenario:
     try:
         return Scenario.model_validate(dict(data))
     except ValidationError as exc:
-        problems = [_message(Scenario, error) for error in exc.errors() if error["loc"]]
+        problems = [_message(Scenario, dict(error)) for error in exc.errors() if error["loc"]]
         known = {k: v for k, v in data.items() if k in Scenario.model_fields}
         problems += [p for p in combination_problems(known) if p not in problems]
+        if not problems:  # a whole-scenario check with no field of its own: its message alone
+            problems = [("", str(error["msg"])) for error in exc.errors()]
         raise scenario_error(problems, source) from None
 
 

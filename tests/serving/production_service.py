@@ -5,20 +5,17 @@ record before the answer, memory while hostile bodies are refused."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from features import Dataset, write_dataset
 from serving.access.audit import write_request_key
 from serving.access.keys import add_key
+from tests.processes import free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,12 +40,6 @@ class ProductionService:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         raise AssertionError("no VmRSS")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager
@@ -85,18 +76,9 @@ def production_service(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"service exited: {log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"service never became ready: {log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        wait_until_ready(
+            url, alive=lambda: process.poll() is None, why_not=lambda: log.read_text()[-3000:]
+        )
         yield ProductionService(url, port, process.pid, keys, work / "audit" / "audit.jsonl", log)
     finally:
         process.terminate()

@@ -141,7 +141,7 @@ def test_a_grant_is_answered_only_once_its_record_is_written(
     try:
         refused = httpx.post(url, json=body, headers=service.headers("payment"), timeout=10)
         assert refused.status_code == 503  # that very request, not the next one
-        assert refused.json()["error"] == "audit_unavailable"
+        assert refused.json()["error"] == "unavailable"
         assert "grant_nok" not in refused.text
         assert str(service.audit_log.parent) not in refused.text
         assert "directory" not in refused.text.lower()

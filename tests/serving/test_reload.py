@@ -78,6 +78,7 @@ def test_reload_switches_the_default_model_after_its_checks(service, tiny_datase
         ("checksums", True),
         ("smoke_score", True),
         ("snapshot_grants", True),
+        ("level_support", True),
     ]
     assert "20 lists" in body["checks"][2]["detail"]
     assert served_version(service, tiny_dataset) == "2"
@@ -146,6 +147,20 @@ def test_a_model_that_does_not_know_the_snapshot_s_areas_is_refused(
     assert response.status_code == 422, response.text
     rules = [d["rule"] for d in response.json()["details"]]
     assert "snapshot_grants" in rules
+    assert served_version(service, tiny_dataset) == "1"
+
+
+def test_a_model_paying_snapshot_persons_from_an_empty_level_is_refused(
+    service, registry, bundle, tiny_dataset
+):
+    # The promotion gate's level check (features.gate): the oldest men were never seen.
+    table = bundle.weight_table.copy()
+    table.loc[(table["factor"] == "age_sex") & (table["level"] == "M 90+"), "persons"] = 0
+    version = registry.register(dataclasses.replace(bundle, weight_table=table))
+    response = service.post("/v1/admin/reload", json={"model": version})
+    assert response.status_code == 422, response.text
+    checks = {d["rule"]: d["message"] for d in response.json()["details"]}
+    assert "age_sex=M 90+ (0)" in checks["level_support"]
     assert served_version(service, tiny_dataset) == "1"
 
 

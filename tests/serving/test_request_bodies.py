@@ -48,7 +48,7 @@ def test_a_body_within_the_limits_reaches_the_route_parsed_and_replayed(client):
 def test_an_announced_length_over_the_limit_is_refused_unread(client):
     answer = client.post("/echo", content=b"x" * 201, headers={"content-type": "application/json"})
     assert answer.status_code == 413
-    assert answer.json()["error"] == "body_too_large"
+    assert answer.json()["error"] == "too_large"
     assert "at most 200 bytes" in answer.json()["message"]
     assert answer.headers["connection"] == "close"
 

@@ -236,7 +236,7 @@ def test_while_the_audit_log_fails_api_requests_are_refused(
         # The very request whose record fails is refused: its grant is never sent.
         refused = client.post("/v1/grants/person", json=body, headers=headers)
         assert refused.status_code == 503
-        assert refused.json()["error"] == "audit_unavailable"
+        assert refused.json()["error"] == "unavailable"
         assert "grant_nok" not in refused.text
         # Nothing about the log's whereabouts or the OS error reaches the caller.
         assert str(audit.path) not in refused.text and "No space" not in refused.text
