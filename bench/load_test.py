@@ -224,7 +224,8 @@ def main() -> None:
         sys.exit("wrk not found: apt-get install -y wrk")
     mix = parse_mix(args.mix)
 
-    from serving.access.audit import verify, write_request_key
+    from serving.access.audit import read_request_key, write_request_key
+    from serving.access.audit_check import verify
     from serving.access.keys import add_key
 
     data, _ = national_data(args.persons, 2026, args.cache)
@@ -277,7 +278,7 @@ def main() -> None:
             stop.set()
             sampler.join()
         metrics_text = httpx.get(f"{url}/metrics", timeout=30).text
-    audit = verify(work / "audit.jsonl")
+    audit = verify(work / "audit.jsonl", read_request_key(work / "audit.key"))
 
     print(
         f"\nwrk: {result['requests']:,} requests in {result['seconds']:.0f} s = "

@@ -2,6 +2,8 @@
 the model bundle that prices a person, the errors of the product, and the settings.
 
 - ``contract``: the data set's tables and checks (data contract v1);
+- ``person_rows``: persons given as rows (the pyfunc's input) checked with the contract's rules;
+- ``csv_cells``: CSV exports quoted by the ``csv`` module, formula-leading text neutralised;
 - ``indicators``: persons' indicators (age and sex, health status, education, centrality, ...);
 - ``scheme``: the scheme's parameters, tariff, rate and rounding of money;
 - ``bundle``: a calibrated model as files, and the one pricing path (``score_features``);
@@ -30,6 +32,7 @@ from features.bundle import (
 )
 from features.contract import (
     CONTRACT_VERSION,
+    MAX_COPAYMENT_NOK,
     Dataset,
     fingerprint,
     load_dataset,
@@ -44,11 +47,13 @@ from features.cost_model import (
     expected_annual_cost,
     load_parameters,
 )
+from features.csv_cells import csv_chunks, neutralise, neutralise_frame
 from features.errors import (
     AccessDeniedError,
     AuditChainError,
     AuditLogError,
     AuthenticationError,
+    BodyTooLargeError,
     ConfigurationError,
     ContractError,
     KeyFileError,
@@ -59,9 +64,11 @@ from features.errors import (
     RegistryUnavailableError,
     ReloadInProgressError,
     ReloadRefused,
+    RepeatedQueryError,
     ScenarioError,
     ServiceNotReadyError,
     SnapshotMissingError,
+    TooManyKeyChecksError,
     UnknownCodeError,
     UnknownQueryError,
     Violation,
@@ -105,6 +112,7 @@ __all__ = [
     "BUNDLE_ARTIFACT",
     "MODEL_TAG",
     "CONTRACT_VERSION",
+    "MAX_COPAYMENT_NOK",
     "DEVELOPMENT",
     "MIN_LEVEL_PERSONS",
     "PERSON_FIELDS",
@@ -112,6 +120,7 @@ __all__ = [
     "AuditChainError",
     "AuditLogError",
     "AuthenticationError",
+    "BodyTooLargeError",
     "BundleError",
     "Coded",
     "ConfigurationError",
@@ -142,6 +151,8 @@ __all__ = [
     "SnapshotMissingError",
     "Tariff",
     "UnknownCodeError",
+    "RepeatedQueryError",
+    "TooManyKeyChecksError",
     "UnknownQueryError",
     "Violation",
     "age_cost_curve",
@@ -149,6 +160,9 @@ __all__ = [
     "budget_neutral_rate",
     "by_centrality_class",
     "calibrate_rate",
+    "csv_chunks",
+    "neutralise",
+    "neutralise_frame",
     "derive_features",
     "draw_costs",
     "education_level",

@@ -24,6 +24,9 @@ from features.errors import ContractError, Violation
 CONTRACT_VERSION = 1
 TABLES = ("persons", "lists", "kommuner", "grunnkretser")
 EXAMPLE_ROWS = 3
+# Copayments at regular GPs in a year are a few thousand NOK; a bound keeps absurd amounts
+# (1e300) from being priced. The API and the MLflow pyfunc apply the same bound.
+MAX_COPAYMENT_NOK = 1_000_000
 
 Kind = Literal["id", "code", "integer", "number", "boolean", "sex", "text"]
 
@@ -50,7 +53,7 @@ COLUMNS: dict[str, tuple[ColumnRule, ...]] = {
         ColumnRule("age", "integer", low=0, high=120),
         ColumnRule("sex", "sex"),
         ColumnRule("grunnkrets", "code", digits=8, references=("grunnkretser", "grunnkrets")),
-        ColumnRule("copayment_prev_year", "number", low=0),
+        ColumnRule("copayment_prev_year", "number", low=0, high=MAX_COPAYMENT_NOK),
         ColumnRule("refugee_first_year", "boolean"),
         ColumnRule("months_listed", "integer", low=1, high=12, training_only=True, default=12),
         ColumnRule("cost", "number", low=0, training_only=True),
@@ -69,6 +72,10 @@ COLUMNS: dict[str, tuple[ColumnRule, ...]] = {
         ColumnRule("primary_only_share", "number", low=0, high=1),
     ),
 }
+
+# C0 and C1 controls, DEL and the Unicode line and paragraph separators: any of them in an id or
+# a code could split or forge a line of an export (a list id holding "\nFAKE,0301,...").
+CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f\u2028\u2029]"
 
 _TRUE = {"true", "1", "yes", "t", "y", "ja"}
 _FALSE = {"false", "0", "no", "f", "n", "nei"}
@@ -136,9 +143,19 @@ def _coerce_column(
 
 def _checks(rule: ColumnRule, dataset_tables: dict[str, pd.DataFrame]) -> list[pa.Check]:
     checks: list[pa.Check] = []
-    if rule.digits:
+    if rule.kind in ("id", "code"):
         checks.append(
-            pa.Check.str_matches(rf"^\d{{{rule.digits}}}$", error=f"not a {rule.digits}-digit code")
+            pa.Check(
+                lambda s: ~s.str.contains(CONTROL_CHARACTERS, regex=True).fillna(False),
+                error="holds a control character (such as a line break)",
+            )
+        )
+    if rule.digits:
+        # \Z, not $: "$" also matches before a trailing line break.
+        checks.append(
+            pa.Check.str_matches(
+                rf"^\d{{{rule.digits}}}\Z", error=f"not a {rule.digits}-digit code"
+            )
         )
     if rule.kind == "sex":
         checks.append(pa.Check.isin(["F", "M"], error='not "F" or "M"'))

@@ -12,8 +12,11 @@
     - ``ServiceNotReadyError``: the serving model or snapshot is still loading, or failed to
     - ``SnapshotMissingError`` (also ``LookupError``): no registry snapshot, or no such list
     - ``UnknownQueryError`` (also ``ValueError``): a query parameter the endpoint does not take
+    - ``RepeatedQueryError`` (also ``ValueError``): a query parameter given more than once
+    - ``BodyTooLargeError`` (also ``ValueError``): a request body over its route's limit
     - ``AccessDeniedError`` (also ``PermissionError``): a request the API keys do not allow
         - ``AuthenticationError``: no API key, or not a valid one (HTTP 401)
+            - ``TooManyKeyChecksError``: too many failed or waiting key checks (HTTP 429)
         - ``PermissionDeniedError``: a valid key whose role may not do this (HTTP 403)
     - ``KeyFileError`` (also ``ValueError``): the API keys file is unreadable or malformed
     - ``ConfigurationError`` (also ``ValueError``): the service cannot start as configured
@@ -215,6 +218,34 @@ class UnknownQueryError(PtbError, ValueError):
         super().__init__(f"unknown query parameter {shown}; this endpoint takes: {takes}")
 
 
+class RepeatedQueryError(PtbError, ValueError):
+    """Query parameters given more than once (``?model_version=2&model_version=3``): refused
+    rather than answered with one of them."""
+
+    names: tuple[str, ...]
+
+    def __init__(self, names: Sequence[str]):
+        self.names = tuple(names)
+        shown = ", ".join(repr(name[:40]) for name in self.names[:5])
+        super().__init__(f"query parameter {shown} given more than once; give each once")
+
+
+class BodyTooLargeError(PtbError, ValueError):
+    """A request body over its route's limit (``limit``: bytes or JSON objects): HTTP 413,
+    answered before the rest of the body is read."""
+
+    method: str
+    path: str
+    limit: str
+
+    def __init__(self, method: str, path: str, limit: str):
+        self.method, self.path, self.limit = method, path, limit
+        super().__init__(
+            f"the request body is too large: {method} {path} takes {limit} "
+            "(docs/security.md, PTB_BODY_LIMITS)"
+        )
+
+
 class AccessDeniedError(PtbError, PermissionError):
     """A request the configured API keys do not allow; ``reason`` says why in one word."""
 
@@ -230,6 +261,18 @@ class AuthenticationError(AccessDeniedError):
 
     ``reason`` is ``missing``, ``malformed`` or ``invalid``; the key itself is never kept.
     """
+
+
+class TooManyKeyChecksError(AuthenticationError):
+    """A key not checked because too many checks failed for its key id or address
+    (``too_many_failures``) or too many wait for a hashing thread (``busy``): HTTP 429, and
+    ``retry_after`` seconds for the ``Retry-After`` header."""
+
+    retry_after: int
+
+    def __init__(self, reason: str, message: str, *, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(reason, message)
 
 
 class PermissionDeniedError(AccessDeniedError):

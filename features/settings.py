@@ -146,6 +146,11 @@ class Settings(BaseSettings):
         ge=0,
         description="after a registry failure, serve from memory and cache this long",
     )
+    body_limits: dict[str, int] = Field(
+        default_factory=dict,
+        description="most bytes a request body may hold, per path, as JSON, e.g. "
+        '`{"/v1/grants/list": 8388608}`; the defaults are in docs/security.md',
+    )
 
     @field_validator("environment")
     @classmethod

@@ -6,7 +6,9 @@ Where things live:
 - ``routes``: the HTTP endpoints, one module per resource (grants, model, whatif, admin, ...);
 - ``schemas``: the request and response models, one module per resource, and the error body;
 - ``error_responses``: the one mapping of product errors to HTTP answers;
-- ``json_body``: reading a JSON request body into a model, as the OpenAPI declares it;
+- ``request_bodies``: every body read within its route's limit and parsed as strict JSON;
+- ``json_body``: validating that JSON body into a model, as the OpenAPI declares it;
+- ``security_headers``: CSP, nosniff, no framing, no referrer on every answer;
 - ``access``: API keys, the route-to-role rule, the key check, the audit log and trail;
 - ``whatif``: scenarios priced against the current scheme (no HTTP inside);
 - ``state``: the serving state's life cycle (start-up, retries, switch);

@@ -1,7 +1,12 @@
 """The app factory, a composition root: routers from a list, each behind the role its paths
 need (``serving.access.rules``), the error handlers of ``serving.error_responses``, the serving
-state (``serving.state``) started in the lifespan, and two middlewares: metrics and the access
-log (``serving.observability``), and the audit trail (``serving.access.audit_trail``).
+state (``serving.state``) started in the lifespan, and the middlewares, outermost first:
+security headers on every answer (``serving.security_headers``); metrics and the access log
+(``serving.observability``); the audit trail, which writes each API request's record before its
+answer (``serving.access.audit_trail``); the key and role checked before any body is read
+(``serving.access.gate``); the body read within its route's limit and parsed as strict JSON
+(``serving.request_bodies``). Swagger UI and ReDoc are served from the service's own files
+(``fastapi-offline``), so ``/docs`` works without the internet.
 
 ``create_app(store, snapshot=..., default_model=..., api_keys=..., audit=...)`` builds the
 service from plain values; ``create_app_from_env`` is the uvicorn factory (``uvicorn
@@ -12,29 +17,35 @@ Without API keys the service runs open, and only in development.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from features import DEVELOPMENT, Settings
+from serving.access.attempts import FailedAttempts
 from serving.access.audit import AuditLog, read_request_key
 from serving.access.audit_trail import AuditTrail
 from serving.access.deployment import refuse_open_deployment
+from serving.access.gate import AccessGate, GuardedRoutes, route_role
 from serving.access.guard import require_role
 from serving.access.keys import KeyRing
 from serving.access.rules import AUTH_ERRORS, refuse_unguarded_routes, router_role
-from serving.error_responses import add_error_handlers
+from serving.error_responses import add_error_handlers, error_response
 from serving.instance import InstanceModel
 from serving.model_store import ModelStore, apply_registry_http_defaults
 from serving.observability import Metrics, RequestWatch, configure_logging, forget_worker
 from serving.openapi import name_components
 from serving.readiness import problems as readiness_problems
 from serving.reload import ModelWatch, prepare_model
+from serving.request_bodies import BodyLimit, BodyLimits
+from serving.request_bodies import body_limits as configured_limits
 from serving.routes import admin, grants, health, metrics, model, policy, whatif
+from serving.security_headers import SecurityHeaders
 from serving.snapshot import Snapshot
 from serving.state import ServingState
 
@@ -78,6 +89,8 @@ def create_app(
     model_watch_seconds: float = 0.0,
     startup_retry_seconds: float = 0.0,
     instance_dir: str | Path | None = None,
+    body_limits: Mapping[str, BodyLimit] | None = None,
+    key_attempts: FailedAttempts | None = None,
 ) -> FastAPI:
     """The PTB API.
 
@@ -102,6 +115,9 @@ def create_app(
     startup_retry_seconds : retry a start-up that found the registry down and nothing cached.
     instance_dir : shared with the other workers of this instance, so that all serve one
         model and switch together (``serving.instance``); None for a single worker.
+    body_limits : the most a request body may hold per path (``serving.request_bodies``).
+    key_attempts : the limits on failed key checks (``serving.access.attempts``); default
+        10 per key id and 20 per address a minute.
     """
     environment = environment.strip().lower()
     refuse_open_deployment(environment, api_keys, audit)
@@ -122,7 +138,7 @@ def create_app(
     state.readiness = lambda: readiness_problems(api_keys, audit, store)
     app_metrics = Metrics(state)
     watch = _model_watch(state, app_metrics, model_watch_seconds)
-    app = FastAPI(
+    app = FastAPIOffline(
         title="PTB: patient-adjusted capitation grant",
         version="1",
         summary="Annual grants per listed person and per GP list, by model version.",
@@ -139,11 +155,29 @@ def create_app(
     _include_routers(app, routers, metrics_public)
     if whatif.router in routers:
         state.warmers.append(partial(whatif.warm, app))
+    app.add_middleware(BodyLimits, limits=body_limits)
+    if api_keys is not None:
+        app.add_middleware(
+            AccessGate,
+            keyring=api_keys,
+            role_of=lambda scope: route_role(app.state.guarded_routes, scope),
+            answer=error_response,
+            attempts=key_attempts,
+            on_refusal=lambda refused: app_metrics.auth_refusals.labels(refused.reason).inc(),
+        )
     if audit is not None:
         app.add_middleware(AuditTrail, audit=audit, metrics=app_metrics)
-    app.add_middleware(RequestWatch, metrics=app_metrics)  # outermost: it starts RequestFacts
+    app.add_middleware(RequestWatch, metrics=app_metrics)  # it starts RequestFacts
     add_error_handlers(app)
+    with_security_headers(app)
     return app
+
+
+def with_security_headers(app: FastAPI) -> None:
+    """Wrap the whole middleware stack, Starlette's own 500 answers included, in the security
+    headers (``serving.security_headers``): ``add_middleware`` would sit inside those."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build())  # type: ignore[method-assign]
 
 
 def _model_watch(state: ServingState, app_metrics: Metrics, seconds: float) -> ModelWatch | None:
@@ -194,11 +228,14 @@ def _lifespan(
 
 def _include_routers(app: FastAPI, routers: Sequence[APIRouter], metrics_public: bool) -> None:
     """Each router behind the one role its paths need (open routers without a key check)."""
+    guarded: GuardedRoutes = []  # the routes behind a role, for the access gate
+    app.state.guarded_routes = guarded
     for router in routers:
         role = router_role(router, metrics_public=metrics_public)
         if role is None:
             app.include_router(router)
         else:
+            guarded += [(route, role) for route in router.routes]
             app.include_router(
                 router,
                 dependencies=[Depends(require_role(role))],
@@ -243,5 +280,6 @@ def create_app_from_settings(settings: Settings, **overrides) -> FastAPI:
         "model_watch_seconds": settings.model_watch_seconds,
         "startup_retry_seconds": settings.startup_retry_seconds,
         "instance_dir": settings.instance_dir,
+        "body_limits": configured_limits(settings.body_limits),
     }
     return create_app(store, **{**options, **overrides})

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from features import (
     AuditLogError,
     AuthenticationError,
+    BodyTooLargeError,
     BundleError,
     ContractError,
     ModelNotFoundError,
@@ -26,13 +27,21 @@ from features import (
     RegistryUnavailableError,
     ReloadInProgressError,
     ReloadRefused,
+    RepeatedQueryError,
     ScenarioError,
     ServiceNotReadyError,
     SnapshotMissingError,
+    TooManyKeyChecksError,
     UnknownCodeError,
     UnknownQueryError,
 )
 from serving.schemas import ErrorBody, ErrorDetail
+
+# What a caller is told when its audit record cannot be written: never the log's path or the
+# OS error, which go to the service's own log for the operators.
+AUDIT_UNAVAILABLE = (
+    "the audit log cannot be written, so API requests are refused until it can; try again later"
+)
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -68,6 +77,10 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
         return 422, ErrorBody(
             error="invalid_scenario", message=message, field=exc.field or "body", details=details
         )
+    if isinstance(exc, BodyTooLargeError):
+        return 413, ErrorBody(error="too_large", message=message, field="body")
+    if isinstance(exc, TooManyKeyChecksError):
+        return 429, ErrorBody(error="too_many_requests", message=message)
     if isinstance(exc, AuthenticationError):
         return 401, ErrorBody(error="unauthorized", message=message)
     if isinstance(exc, PermissionDeniedError):
@@ -83,9 +96,10 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
         return 422, ErrorBody(
             error="reload_refused", message=message, field="model", details=details or None
         )
-    if isinstance(
-        exc, ServiceNotReadyError | RegistryUnavailableError | BundleError | AuditLogError
-    ):
+    if isinstance(exc, AuditLogError):
+        # The path and the OS error are for the operators' log, not for whoever is calling.
+        return 503, ErrorBody(error="unavailable", message=AUDIT_UNAVAILABLE)
+    if isinstance(exc, ServiceNotReadyError | RegistryUnavailableError | BundleError):
         return 503, ErrorBody(error="unavailable", message=message)
     if isinstance(exc, UnknownQueryError):
         details = [
@@ -94,6 +108,14 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
         ]
         return 422, ErrorBody(
             error="validation_error", message=message, field=exc.unknown[0][:64], details=details
+        )
+    if isinstance(exc, RepeatedQueryError):
+        details = [
+            ErrorDetail(field=name[:64], rule="repeated_parameter", message="given more than once")
+            for name in exc.names[:20]
+        ]
+        return 422, ErrorBody(
+            error="validation_error", message=message, field=exc.names[0][:64], details=details
         )
     if isinstance(exc, ContractError):
         details = [
@@ -105,13 +127,16 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
 
 
 def error_response(exc: PtbError) -> JSONResponse:
-    """The API's answer to a product error: status, ``ErrorBody`` and headers."""
+    """The API's answer to a product error: status, ``ErrorBody`` and headers (the handlers,
+    the access gate and the audit trail answer with it)."""
     status, body = _status_and_body(exc)
     headers = None
     if status == 503:
         headers = {"Retry-After": "5"}
     elif status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="ptb"'}
+    elif isinstance(exc, TooManyKeyChecksError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
@@ -130,7 +155,12 @@ def _field(location: Sequence) -> str:
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """422 naming each field and the rule it breaks, e.g. ``age: less_than_equal``."""
-    errors = exc.errors()  # type: ignore[attr-defined]
+    return validation_error_response(exc.errors())  # type: ignore[attr-defined]
+
+
+def validation_error_response(errors: Sequence[dict]) -> JSONResponse:
+    """The 422 for FastAPI's list of request errors, as the handler and the body middleware
+    (``serving.request_bodies``) answer it."""
     syntax = next((error for error in errors if error["type"] == "json_invalid"), None)
     if syntax is not None:
         return JSONResponse(_invalid_json(syntax).model_dump(exclude_none=True), status_code=422)

@@ -1,23 +1,23 @@
-"""Request bodies parsed and validated in one pass by pydantic-core's own JSON parser.
+"""Request bodies validated from the strict JSON the body middleware parsed.
 
-FastAPI decodes a body with ``json.loads`` and then walks the Python objects a second time to
-validate them; for a 2,000-person list that is about 3 ms of the request. A handler that takes
-its body through ``read_json_body`` pays about half of that, and answers a bad body exactly as
-FastAPI would (a ``RequestValidationError`` with ``body`` locations, so the same 422). Its
-route documents the body with ``json_request_body``, as FastAPI cannot see it.
+``serving.request_bodies`` reads a body within its route's limit and parses it as strict JSON
+(no NaN or Infinity, no repeated key, bounded depth) before any route runs; ``read_json_body``
+validates that document against the route's model and answers a bad body exactly as FastAPI
+would (a ``RequestValidationError`` with ``body`` locations, so the same 422), and
+``read_json_value`` hands it to a route that parses it further (a what-if scenario). Its route
+documents the body with ``json_request_body``, as FastAPI cannot see it.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from starlette.exceptions import HTTPException
 
 from serving.openapi import component_ref
+from serving.request_bodies import NO_BODY, InvalidJson, parse_document, parsed_body
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -41,35 +41,20 @@ def json_request_body(
 
 
 async def read_json_value(request: Request, *, empty: Any = None) -> Any:
-    """The body as a JSON value, ``empty`` for an empty body; refused as FastAPI refuses it.
+    """The body as a strict JSON value, ``empty`` for an empty body; refused as FastAPI refuses
+    a body (422 ``invalid_json``, or ``validation_error`` with rule ``content_type``).
 
-    For a route whose body is parsed further by the product's own parser (a what-if scenario):
-    a body that is not JSON gets the same 422 ``invalid_json`` as on any other route.
+    For a route whose body is parsed further by the product's own parser (a what-if scenario),
+    and under ``read_json_body``. The document is the one the body middleware parsed; an app
+    assembled without the middleware gets it parsed here by the same rules.
     """
-    raw = await request.body()
-    if not raw.strip():
-        return empty
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        error = {
-            "type": "json_invalid",
-            "loc": ("body", exc.pos),
-            "msg": "JSON decode error",
-            "input": {},
-            "ctx": {"error": exc.msg},
-        }
-        raise RequestValidationError([error], body=exc.doc) from None
-    except UnicodeDecodeError:
-        raise HTTPException(400, "There was an error parsing the body") from None
-
-
-def is_json(content_type: str | None) -> bool:
-    """``application/json`` or an ``application/...+json`` type, parameters aside."""
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
+    document = parsed_body(request.scope)
+    if document is None:
+        try:
+            document = parse_document(request.headers.get("content-type"), await request.body())
+        except InvalidJson as exc:
+            raise RequestValidationError(exc.errors()) from None
+    return empty if document is NO_BODY else document
 
 
 async def read_json_body(
@@ -80,21 +65,17 @@ async def read_json_body(
     As FastAPI does, a body is read as JSON only when its ``Content-Type`` says it is JSON. With
     ``empty``, an optional body: no body (or ``null``) is ``empty``.
     """
-    if empty is not None:
-        raw = await request.body()
-        if raw.strip() in (b"", b"null"):
-            return empty
-    content_type = request.headers.get("content-type")
-    if not is_json(content_type):
-        got = f"got {content_type!r}" if content_type else "none was given"
-        message = f"Content-Type must be application/json ({got})"
-        raise RequestValidationError([{"type": "content_type", "loc": ("body",), "msg": message}])
-    raw = await request.body()
+    document = await read_json_value(request, empty=NO_BODY)
+    if empty is not None and (document is NO_BODY or document is None):
+        return empty
+    if document is NO_BODY:
+        empty_body = InvalidJson("the body is empty; a JSON object is required")
+        raise RequestValidationError(empty_body.errors())
     try:
-        return model.model_validate_json(raw)
+        return model.model_validate(document)
     except ValidationError as exc:
         errors = [
             {**error, "loc": ("body", *error["loc"])}
             for error in exc.errors(include_url=False, include_context=False)
         ]
-        raise RequestValidationError(errors, body=raw) from None
+        raise RequestValidationError(errors) from None

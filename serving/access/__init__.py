@@ -5,14 +5,26 @@ audit log every API request is recorded in.
 - ``rules``: which role each path needs (``ACCESS``);
 - ``guard``: ``require_role``, the dependency that checks the key and the query of a request;
 - ``deployment``: what a deployment outside development must have (keys, audit log, audit key);
-- ``audit``: the hash-chained audit log and its verification;
-- ``audit_trail``: the middleware that records each API request, and refuses them while the
-  audit log fails.
+- ``audit``: the audit log, chained and sealed with the audit key;
+- ``audit_check``: verifying the chain with the key, and head checkpoints;
+- ``audit_trail``: the middleware that records each API request before it is answered, and
+  refuses it when the record cannot be written;
+- ``attempts``: failed key checks counted per key id and per address;
+- ``gate``: the key and role checked before any body is read.
 """
 
-from serving.access.audit import AuditLog, AuditSummary, read_request_key, verify
+from serving.access.attempts import FailedAttempts
+from serving.access.audit import AuditLog, read_request_key
+from serving.access.audit_check import (
+    AuditSummary,
+    Checkpoint,
+    export_checkpoint,
+    read_checkpoint,
+    verify,
+)
 from serving.access.audit_trail import AuditTrail
 from serving.access.deployment import refuse_open_deployment
+from serving.access.gate import AccessGate, route_role
 from serving.access.guard import require_role
 from serving.access.keys import (
     ROLES,
@@ -28,6 +40,12 @@ from serving.access.rules import ACCESS, path_role, refuse_unguarded_routes, rou
 __all__ = [
     "ACCESS",
     "ROLES",
+    "AccessGate",
+    "Checkpoint",
+    "FailedAttempts",
+    "export_checkpoint",
+    "read_checkpoint",
+    "route_role",
     "AuditLog",
     "AuditSummary",
     "AuditTrail",

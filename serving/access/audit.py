@@ -2,17 +2,28 @@
 
 A record holds when (UTC), who (the API key id, never the key), what (method, route template,
 status, model version), a digest of the request (``request_hmac_sha256`` with the audit key,
-see ``request_digest``) and the response size: no person data. Each record carries ``prev``, the SHA-256 of the previous
-line's bytes, and ``seq``, its position; the first record's ``prev`` is 64 zeros. Editing,
-inserting or deleting a record breaks the chain at the next line, which ``verify`` (and
-``ptb audit verify``) reports. Deleting the newest records is only visible against a head hash
-kept elsewhere: ``verify`` prints the head so operators can note it.
+see ``request_digest``) and the response size: no person data.
+
+The chain is keyed with the audit key. Each record carries ``seq`` (its position), ``prev`` (the
+link of the record before; 64 zeros for the first) and, as its last field, ``mac``: the
+HMAC-SHA-256, under the audit key, of the record's bytes without ``mac``. A record's link is its
+``mac``. Editing, inserting, deleting or rewriting records from any point onward cannot be
+done without the key: a changed record fails its own ``mac`` and the next record's ``prev``.
+Deleting the newest records is only visible against a head checkpoint kept elsewhere
+(``export_checkpoint`` in ``serving.access.audit_check``, ``ptb audit checkpoint``). Without a key
+(development only; production refuses to start without one) the link is a plain SHA-256 of the
+line and anyone can rewrite the chain.
 
 The file is opened in append mode; each record is one ``write`` of one line, flushed at once
-(and with ``fsync=True`` forced to disk before the request is answered), under a thread lock
-and an exclusive ``flock``, so threads and processes sharing a file keep
-one chain. A file moved away (rotation) is noticed at the next record, which starts a new file
-and a new chain.
+(and with ``fsync=True`` forced to disk), under a thread lock and an exclusive ``flock``, so
+threads and processes sharing a file keep one chain. ``append`` returns only once the record is
+written, so a caller that answers after it never answers unaudited. A file moved away
+(rotation) is noticed at the next record, which starts a new file and a new chain.
+
+A torn last line (a crash in the middle of a write) is repaired when the log is opened or next
+appended to: the fragment is moved to ``<log>.torn-<time>`` beside the log, the file is cut back
+to its last whole record, and a ``torn_line_repaired`` record naming the saved fragment is
+chained on. The torn record's request was never answered, as answers wait for their record.
 """
 
 from __future__ import annotations
@@ -22,16 +33,18 @@ import fcntl
 import hashlib
 import hmac
 import json
+import logging
 import os
+import re
 import secrets
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from features import AuditChainError, AuditLogError
+from features import AuditLogError
+
+logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 MIN_KEY_BYTES = 32
@@ -90,9 +103,32 @@ def write_request_key(path: str | Path) -> Path:
     return path
 
 
+MAC_FIELD = re.compile(rb',"mac":"([0-9a-f]{64})"\}\Z')
+
+
+def seal(entry: dict, key: bytes | None) -> tuple[bytes, str]:
+    """A record's line (without newline) and its link: ``mac`` under the key, else SHA-256."""
+    body = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+    if key is None:
+        return body, hashlib.sha256(body).hexdigest()
+    mac = hmac.new(key, body, "sha256").hexdigest()
+    return body[:-1] + b',"mac":"' + mac.encode() + b'"}', mac
+
+
 def line_hash(line: bytes) -> str:
-    """The hash the next record's ``prev`` must carry: SHA-256 of the line without its newline."""
-    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
+    """The link the next record's ``prev`` must carry: the line's ``mac``, else its SHA-256."""
+    line = line.rstrip(b"\n")
+    found = MAC_FIELD.search(line)
+    return found.group(1).decode() if found else hashlib.sha256(line).hexdigest()
+
+
+def mac_is_valid(line: bytes, key: bytes) -> bool:
+    """Whether the line ends in a ``mac`` that the key computes over the rest of the record."""
+    found = MAC_FIELD.search(line)
+    if found is None:
+        return False
+    expected = hmac.new(key, line[: found.start()] + b"}", "sha256").hexdigest()
+    return hmac.compare_digest(expected, found.group(1).decode())
 
 
 class AuditLog:
@@ -100,7 +136,7 @@ class AuditLog:
 
     def __init__(self, path: str | Path, request_key: bytes | None = None, fsync: bool = False):
         self.path = Path(path)
-        self.request_key = request_key  # keys the request digests (``request_digest``)
+        self.request_key = request_key  # keys the chain and the request digests
         self.fsync = fsync  # each record on disk before the answer, not only handed to the OS
         self._lock = threading.Lock()
         self._handle: BinaryIO | None = None
@@ -121,34 +157,78 @@ class AuditLog:
                 handle = self._open()
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
                 try:
-                    prev, seq = self._tail(handle)
-                    entry = {"time": utc_now(), **record, "seq": seq + 1, "prev": prev}
-                    line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
-                    handle.write(line + b"\n")
-                    handle.flush()
-                    if self.fsync:
-                        os.fsync(handle.fileno())
-                    self._end = os.fstat(handle.fileno()).st_size
+                    self._repair_torn_tail(handle)
+                    head = self._write(handle, record)
                 finally:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
             except OSError as exc:
-                self.failures += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                self._close()
-                raise AuditLogError(f"audit log {self.path} cannot be written: {exc}") from exc
-            self._head, self._seq = line_hash(line), seq + 1
-            self.records_written += 1
+                raise self._failed(exc) from exc
             self.last_error = None
-            return self._head
+            return head
 
     def open(self) -> None:
-        """Open (create) the file now, so a service with an unwritable audit log never starts."""
+        """Open (create) the file now and repair a torn last line, so a service with an
+        unwritable audit log never starts and a crash's torn record is dealt with at start-up."""
         with self._lock:
             try:
-                self._open()
+                handle = self._open()
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                try:
+                    self._repair_torn_tail(handle)
+                finally:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
             except OSError as exc:
-                self._close()
-                raise AuditLogError(f"audit log {self.path} cannot be written: {exc}") from exc
+                raise self._failed(exc) from exc
+
+    def _failed(self, exc: OSError) -> AuditLogError:
+        self.failures += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        self._close()
+        return AuditLogError(f"audit log {self.path} cannot be written: {exc}")
+
+    def _write(self, handle, record: dict) -> str:
+        """One record appended (and synced if asked) under the caller's lock; its link."""
+        prev, seq = self._tail(handle)
+        entry = {"time": utc_now(), **record, "seq": seq + 1, "prev": prev}
+        line, link = seal(entry, self.request_key)
+        handle.write(line + b"\n")
+        handle.flush()
+        if self.fsync:
+            os.fsync(handle.fileno())
+        self._end = os.fstat(handle.fileno()).st_size
+        self._head, self._seq = link, seq + 1
+        self.records_written += 1
+        return link
+
+    def _repair_torn_tail(self, handle) -> None:
+        """Cut a torn last line off into ``<log>.torn-<time>`` and chain a record saying so."""
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0 or size == self._end:  # empty, or ends with the record we wrote
+            return
+        with open(self.path, "rb") as reader:
+            reader.seek(size - 1)
+            if reader.read(1) == b"\n":
+                return
+            keep = size - len(self._last_line(size))
+            reader.seek(keep)
+            fragment = reader.read(size - keep)
+        stamp = utc_now().replace(":", "").replace("-", "")
+        saved = self.path.with_name(f"{self.path.name}.torn-{stamp}")
+        with open(os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+            out.write(fragment)
+            out.flush()
+            os.fsync(out.fileno())
+        os.ftruncate(handle.fileno(), keep)
+        self._end = -1
+        logger.warning(
+            "audit log %s: torn last line (%d bytes) moved to %s", self.path, len(fragment), saved
+        )
+        record = {
+            "event": "torn_line_repaired",
+            "torn_bytes": len(fragment),
+            "saved_to": saved.name,
+        }
+        self._write(handle, record)
 
     def close(self) -> None:
         with self._lock:
@@ -171,6 +251,8 @@ class AuditLog:
 
     def _moved(self) -> bool:
         """Whether the path no longer names the file we hold open (moved away by rotation)."""
+        if self._handle is None:
+            return True
         try:
             held = self._handle.fileno() if self._handle is not None else -1
             return os.stat(self.path).st_ino != os.fstat(held).st_ino
@@ -218,54 +300,3 @@ class AuditLog:
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class AuditSummary:
-    """What ``verify`` found: the number of records, the head hash and the time span."""
-
-    path: str
-    records: int
-    head: str
-    first_time: str | None
-    last_time: str | None
-
-
-def verify(path: str | Path) -> AuditSummary:
-    """Check every record's ``prev`` and ``seq``; ``AuditChainError`` names the first break."""
-    path = Path(path)
-    prev, count, first, last = GENESIS, 0, None, None
-    for number, line in _lines(path):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise AuditChainError(str(path), number, "not a JSON record") from None
-        if not isinstance(record, dict):
-            raise AuditChainError(str(path), number, "not a JSON object")
-        if record.get("prev") != prev:
-            raise AuditChainError(
-                str(path),
-                number,
-                "prev does not match the previous record's hash: a record before it was "
-                "changed, inserted or removed",
-            )
-        if record.get("seq") != count + 1:
-            raise AuditChainError(
-                str(path), number, f"seq {record.get('seq')!r} where {count + 1} was expected"
-            )
-        prev, count = line_hash(line), count + 1
-        first = first or record.get("time")
-        last = record.get("time")
-    return AuditSummary(str(path), count, prev, first, last)
-
-
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise AuditChainError(str(path), 0, f"cannot be read ({exc.strerror or exc})") from exc
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.endswith(b"\n"):
-                raise AuditChainError(str(path), number, "last line is incomplete")
-            yield number, line.rstrip(b"\n")

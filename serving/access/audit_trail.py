@@ -1,11 +1,14 @@
-"""The audit record of every API request, and the refusal of API requests while it fails.
+"""The audit record of every API request, written before the request is answered.
 
 ``AuditTrail`` is a pure ASGI middleware inside ``serving.observability.RequestWatch``: it
-hashes the request as the app reads it and, when the response is done, appends one record to
-the audit log (who, which endpoint, which model version, the keyed request digest). When the
-audit log cannot be written, ``/v1/`` requests are answered 503 (and that refusal is itself
-offered to the audit log, so the first request after a recovery reopens it): a grant is never
-paid out unaudited.
+hashes the request as the app reads it and holds back the start of the answer (its status and
+headers) until ``AuditLog.append`` has written (and, with ``PTB_AUDIT_FSYNC``, synced) the
+record: who, which endpoint, which status, which model version, the keyed request digest, the
+answer's ``Content-Length``. If the record cannot be written, that very request is answered 503
+``unavailable`` instead (through ``serving.error_responses``, the one error path), and its
+answer is never sent; every ``/v1/`` request tries the log afresh, so the first one after a
+recovery is answered again. The 503 tells the caller nothing of the log's path or the OS error;
+those go to the service's log. A grant is never answered unaudited.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ AUDITED_PREFIX = "/v1/"
 
 
 class AuditTrail:
-    """ASGI middleware: the audit record of each ``/v1/`` request; 503 while the log fails."""
+    """ASGI middleware: each ``/v1/`` answer waits for its audit record; 503 if it fails."""
 
     def __init__(self, app: ASGIApp, audit: AuditLog, metrics: Metrics):
         self.app = app
@@ -39,12 +42,14 @@ class AuditTrail:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        method = scope["method"]
         facts = current_facts() or RequestFacts(request_id="")
         digest = request_digest(
-            method, scope["path"], scope.get("query_string", b""), key=self.audit.request_key
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b""),
+            key=self.audit.request_key,
         )
-        sent = {"status": 500, "bytes": 0}
+        refused = False
 
         async def hashing_receive() -> Message:
             message = await receive()
@@ -52,35 +57,40 @@ class AuditTrail:
                 digest.update(message.get("body", b""))
             return message
 
-        async def counting_send(message: Message) -> None:
+        async def recorded_send(message: Message) -> None:
+            nonlocal refused
             if message["type"] == "http.response.start":
-                sent["status"] = message["status"]
-            elif message["type"] == "http.response.body":
-                sent["bytes"] += len(message.get("body", b""))
+                record = self._record(scope, message, started, facts, digest.hexdigest())
+                if not self._append(record):
+                    refused = True
+                    await self._refuse_unaudited(scope, receive, send)
+                    return
+            elif refused:
+                return  # the answer whose record could not be written is never sent
             await send(message)
 
-        try:
-            if self.audit_failing is not None:
-                await self._refuse_unaudited(scope, receive, counting_send)
-            else:
-                await self.app(scope, hashing_receive, counting_send)
-        finally:
-            duration = time.perf_counter() - started
-            self._audit(method, route_template(scope), sent, duration, facts, digest)
+        await self.app(scope, hashing_receive, recorded_send)
 
-    def _audit(self, method, route, sent, duration, facts: RequestFacts, digest) -> None:
-        record = {
+    def _record(self, scope: Scope, start: Message, started: float, facts, digest: str) -> dict:
+        length = next(
+            (int(value) for name, value in start.get("headers", []) if name == b"content-length"),
+            None,  # a streamed answer (the settlement export) has no length up front
+        )
+        return {
             "request_id": facts.request_id,
             "key_id": facts.key_id,
             "role": facts.role,
-            "method": method,
-            "endpoint": route,
-            "status": sent["status"],
+            "method": scope["method"],
+            "endpoint": route_template(scope),
+            "status": start["status"],
             "model_version": facts.model_version,
-            digest_field(self.audit.request_key): digest.hexdigest(),
-            "response_bytes": sent["bytes"],
-            "duration_ms": round(duration * 1000, 3),
+            digest_field(self.audit.request_key): digest,
+            "response_bytes": length,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         }
+
+    def _append(self, record: dict) -> bool:
+        """Write the record; False (counted and logged with its cause) if it cannot be."""
         try:
             self.audit.append(record)
         except AuditLogError as exc:
@@ -88,15 +98,13 @@ class AuditTrail:
             if self.audit_failing is None:
                 logger.error("audit log failing, refusing API requests until it works: %s", exc)
             self.audit_failing = str(exc)
-            return
+            return False
         if self.audit_failing is not None:
             logger.warning("audit log writable again; API requests are answered again")
         self.audit_failing = None
         self.metrics.audit_records.inc()
+        return True
 
     async def _refuse_unaudited(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """503 through the one error mapping, as any product error is answered."""
-        refusal = AuditLogError(
-            f"requests are refused while the audit log fails: {self.audit_failing}"
-        )
-        await error_response(refusal)(scope, receive, send)
+        """503 through the one error mapping, which tells the caller nothing of the cause."""
+        await error_response(AuditLogError(self.audit_failing or ""))(scope, receive, send)

@@ -13,9 +13,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
-from features import AccessDeniedError, PermissionDeniedError, UnknownQueryError
+from features import (
+    AccessDeniedError,
+    PermissionDeniedError,
+    RepeatedQueryError,
+    UnknownQueryError,
+)
+from serving.access.gate import gate_caller
 from serving.access.keys import OPEN_CALLER, ROLES, Caller, KeyRing, Role, allows
 from serving.observability import note_caller
 
@@ -29,14 +34,21 @@ bearer = HTTPBearer(
 async def authenticate(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Caller:
-    """The caller of a request: open in development without keys, else by its API key."""
+    """The caller of a request: open in development without keys, else by its API key.
+
+    With keys the access gate (``serving.access.gate``) has checked the key before the body
+    was read and left the caller in the request's state; this then only reads it back.
+    """
     keyring: KeyRing | None = request.app.state.keyring
     if keyring is None:
         return OPEN_CALLER
+    checked = gate_caller(request)
+    if checked is not None:
+        return checked
     key = credentials.credentials if credentials is not None else None
     caller = keyring.cached(key)
     if caller is None:
-        caller = await run_in_threadpool(keyring.authenticate, key)  # scrypt: not on the loop
+        caller = await keyring.authenticate_off_loop(key)  # scrypt: on the key ring's threads
     return caller
 
 
@@ -71,6 +83,7 @@ def require_role(role: Role) -> Callable:
         return caller
 
     check_role.__name__ = f"require_{role}"
+    check_role.required_role = role  # type: ignore[attr-defined]  # read by the access gate
     return check_role
 
 
@@ -89,10 +102,15 @@ def _query_names(dependant) -> frozenset[str]:
 def refuse_unknown_query(request: Request) -> None:
     """Refuse a query parameter the route does not take, as unknown body fields are refused.
 
-    ``?modle_version=2`` must not quietly answer with the default model.
+    ``?modle_version=2`` must not quietly answer with the default model, and
+    ``?model_version=2&model_version=3`` must not quietly answer with one of them.
     """
     if not request.query_params:
         return
+    names = [name for name, _ in request.query_params.multi_items()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise RepeatedQueryError(repeated)
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:

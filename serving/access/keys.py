@@ -15,6 +15,7 @@ restart.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -29,14 +30,16 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Literal, TypeGuard
 
 import yaml
 
-from features import AuthenticationError, KeyFileError
+from features import AuthenticationError, KeyFileError, TooManyKeyChecksError
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ FILE_RECHECK_SECONDS = 1.0
 NEW_KEY_FILE_MODE = 0o640  # the owner writes, the service's group reads
 REMEMBERED_KEYS = 4096
 PARALLEL_CHECKS = 2  # scrypt checks at once: a flood of wrong keys cannot take every core
+QUEUED_CHECKS = 64  # unverified keys waiting for a hashing thread; beyond that, refused at once
 
 
 def is_role(value: object) -> TypeGuard[Role]:
@@ -117,6 +121,13 @@ def stored_hash_problem(stored: object) -> str | None:
     if n < 2**14 or n & (n - 1) or r < 8 or p < 1 or len(salt) < 16 or len(digest) < 32:
         return "hash parameters are weaker than scrypt N=16384, r=8, 16-byte salt, 32-byte digest"
     return None
+
+
+@cache
+def _decoy_hash() -> str:
+    """A stored hash no key matches: an unknown key id is checked against it, so it costs as
+    much time as a known id with a wrong secret and key ids cannot be found by timing."""
+    return hash_secret(secrets.token_urlsafe(SECRET_BYTES))
 
 
 def new_key(key_id: str) -> str:
@@ -307,6 +318,9 @@ class KeyRing:
         self.path = Path(path) if path is not None else None
         self._lock = threading.Lock()
         self._checks = threading.BoundedSemaphore(PARALLEL_CHECKS)
+        self._hashers = ThreadPoolExecutor(PARALLEL_CHECKS, thread_name_prefix="ptb-key-check")
+        self._queued = 0
+        _decoy_hash()  # at start-up, not in the first request with an unknown key id
         self._file_stamp: tuple | None = None
         self._generation = 0
         self.reload_error: str | None = None  # why the file changed but could not be re-read
@@ -354,7 +368,8 @@ class KeyRing:
         record = self._records.get(key_id)
         generation = self._generation
         with self._checks:
-            matches = record is not None and check_secret(key, record.hash)
+            stored = record.hash if record is not None else _decoy_hash()
+            matches = check_secret(key, stored) and record is not None
         caller = Caller(key_id, record.role) if matches and record is not None else None
         with self._lock:
             if generation != self._generation:  # the file changed meanwhile: check again
@@ -369,6 +384,22 @@ class KeyRing:
         if caller is None:
             raise _invalid()
         return caller
+
+    async def authenticate_off_loop(self, key: str | None) -> Caller:
+        """``authenticate`` on the key ring's own hashing threads, never the pool that runs
+        the routes: wrong keys can keep those threads busy, not the service. Past
+        ``QUEUED_CHECKS`` waiting keys, a key is refused at once (``busy``) instead of queued."""
+        if self._queued >= QUEUED_CHECKS:
+            raise TooManyKeyChecksError(
+                "busy",
+                "too many API keys are being checked at once; try again shortly",
+                retry_after=1,
+            )
+        self._queued += 1  # only the event loop's thread counts, so no lock is needed
+        try:
+            return await asyncio.wrap_future(self._hashers.submit(self.authenticate, key))
+        finally:
+            self._queued -= 1
 
     def cached(self, key: str | None) -> Caller | None:
         """The caller of a key that verified before, without hashing or blocking; else None."""

@@ -32,6 +32,8 @@ METRICS_PATH = "/metrics"
 AUTH_ERRORS: Responses = {
     401: {"model": ErrorBody, "description": "no API key, or not a valid one"},
     403: {"model": ErrorBody, "description": "the API key's role may not use this endpoint"},
+    413: {"model": ErrorBody, "description": "the body is over the route's limit"},
+    429: {"model": ErrorBody, "description": "too many failed key checks; see Retry-After"},
 }
 
 

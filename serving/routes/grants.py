@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from features import Coded, SnapshotMissingError, UnknownCodeError, round_nok
+from features import Coded, SnapshotMissingError, UnknownCodeError, csv_chunks, round_nok
 from features.grants import PersonColumns, apportion_nok, list_totals
 from serving.dependencies import ModelDep, SnapshotDep, StateDep, resolve_model
 from serving.json_body import json_request_body, read_json_body
@@ -181,14 +181,21 @@ async def snapshot_list_grant(
     )
 
 
-def _csv_lines(rows: Iterator[ListGrantRow]) -> Iterator[str]:
-    yield ",".join(EXPORT_COLUMNS) + "\n"
-    for row in rows:
-        mean_weight = "" if row.mean_weight is None else f"{row.mean_weight:.6f}"
-        yield (
-            f"{row.list_id},{row.practice_kommune},{row.persons},{row.total_nok:.2f},"
-            f"{row.monthly_nok:.2f},{mean_weight},{row.model_version}\n"
+def _csv_chunks(rows: Iterator[ListGrantRow]) -> Iterator[str]:
+    """The settlement CSV: quoted by the ``csv`` module, formula-leading text neutralised."""
+    cells = (
+        (
+            row.list_id,
+            row.practice_kommune,
+            row.persons,
+            f"{row.total_nok:.2f}",
+            f"{row.monthly_nok:.2f}",
+            "" if row.mean_weight is None else f"{row.mean_weight:.6f}",
+            row.model_version,
         )
+        for row in rows
+    )
+    return csv_chunks(EXPORT_COLUMNS, cells, rows_per_chunk=EXPORT_CHUNK)
 
 
 def _jsonl_lines(rows: Iterator[ListGrantRow]) -> Iterator[str]:
@@ -244,7 +251,7 @@ async def export_list_grants(
     """
     grants = await snapshot_grants(snapshot, model)
     rows = (_row(row, model) for row in snapshot.list_rows(grants))
-    lines = _csv_lines(rows) if export_format == "csv" else _jsonl_lines(rows)
+    chunks = _csv_chunks(rows) if export_format == "csv" else _chunks(_jsonl_lines(rows))
     media = "text/csv; charset=utf-8" if export_format == "csv" else "application/x-ndjson"
     filename = f"list_grants_v{model.version}.{export_format}"
     headers = {
@@ -252,4 +259,4 @@ async def export_list_grants(
         "X-PTB-Model-Version": model.version,
         "X-PTB-Model-Name": model.name,
     }
-    return StreamingResponse(_chunks(lines), media_type=media, headers=headers)
+    return StreamingResponse(chunks, media_type=media, headers=headers)

@@ -71,11 +71,19 @@ def registered_models(store: ModelStore) -> list[dict[str, str]]:
 
 
 def _path(request: Request, name: str, fallback: str) -> str:
+    """A route's path under the configured root path (``--root-path``); never the ``Host``."""
     try:
         path = request.app.url_path_for(name)
     except NoMatchFound:
         path = fallback
     return request.scope.get("root_path", "") + path
+
+
+def static_url(request: Request) -> str:
+    """Where the page's own files are: the configured root path and ``/static``. Starlette's
+    ``url_for`` would build an absolute URL from the request's ``Host`` header, which a caller
+    chooses."""
+    return request.scope.get("root_path", "") + "/static"
 
 
 def page_config(
@@ -85,6 +93,7 @@ def page_config(
     bundle = model.bundle
     snapshot = state.snapshot
     return {
+        "keys_required": request.app.state.keyring is not None,
         "whatif_url": _path(request, "whatif", "/v1/whatif"),
         "lists_csv_url": _path(request, "whatif_lists_csv", "/v1/whatif/lists.csv"),
         "baseline": {
@@ -115,7 +124,11 @@ async def policy_page(request: Request, state: StateDep) -> HTMLResponse:
         return templates.TemplateResponse(
             request,
             "policy_unavailable.html",
-            {"reason": reason, "retry": state.status != "failed"},
+            {
+                "reason": reason,
+                "retry": state.status != "failed",
+                "static_url": static_url(request),
+            },
             status_code=503,
         )
     versions = await run_in_threadpool(registered_models, state.store)
@@ -128,5 +141,6 @@ async def policy_page(request: Request, state: StateDep) -> HTMLResponse:
             "model": model,
             "snapshot": state.snapshot,
             "asset_version": asset_version(),
+            "static_url": static_url(request),
         },
     )

@@ -9,8 +9,6 @@ the service pays grants with never changes.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import threading
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from features import ModelNotFoundError
+from features import ModelNotFoundError, csv_chunks
 from serving.dependencies import StateDep, get_snapshot, resolve_model
 from serving.json_body import json_request_body, read_json_value
 from serving.model_store import LoadedModel
@@ -107,8 +105,10 @@ SCENARIO_BODY = json_request_body(
 async def read_scenario(request: Request) -> Scenario:
     """The request body as a scenario; an empty body is the empty scenario.
 
-    A body that is not JSON is refused as on every route; a scenario that is not valid raises
-    ``ScenarioError``, which the central mapping answers (422 ``invalid_scenario``).
+    Strict JSON, as for the grant routes (``serving.request_bodies``): a JSON content type, no
+    NaN or Infinity, no repeated key, bounded size and depth; refused as on every route. A
+    scenario that is not valid raises ``ScenarioError``, which the central mapping answers (422
+    ``invalid_scenario``).
     """
     return parse_scenario(await read_json_value(request, empty={}))
 
@@ -198,30 +198,24 @@ async def whatif(
 
 
 def _csv_chunks(rows: list[dict]) -> Iterator[str]:
-    columns = list(ListChange.model_fields)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for start in range(0, len(rows), CSV_CHUNK):
-        for row in rows[start : start + CSV_CHUNK]:
-            pct = row["change_pct"]
-            writer.writerow(
-                [
-                    row["list_id"],
-                    row["practice_kommune"],
-                    row["kommune_name"],
-                    row["centrality"],
-                    row["persons"],
-                    f"{row['baseline_nok']:.2f}",
-                    f"{row['scenario_nok']:.2f}",
-                    f"{row['change_nok']:.2f}",
-                    "" if json_number(pct) is None else f"{pct:.6f}",
-                    row["outcome"],
-                ]
-            )
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    """Every list's change as CSV: quoted by the ``csv`` module, formula-leading text (a
+    kommune's name) neutralised."""
+    cells = (
+        (
+            row["list_id"],
+            row["practice_kommune"],
+            row["kommune_name"],
+            row["centrality"],
+            row["persons"],
+            f"{row['baseline_nok']:.2f}",
+            f"{row['scenario_nok']:.2f}",
+            f"{row['change_nok']:.2f}",
+            "" if json_number(row["change_pct"]) is None else f"{row['change_pct']:.6f}",
+            row["outcome"],
+        )
+        for row in rows
+    )
+    return csv_chunks(list(ListChange.model_fields), cells, rows_per_chunk=CSV_CHUNK)
 
 
 @router.post(

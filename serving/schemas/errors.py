@@ -19,6 +19,7 @@ ErrorKind = Literal[
     "method_not_allowed",
     "reload_in_progress",
     "too_large",
+    "too_many_requests",
     "validation_error",
     "invalid_json",
     "invalid_scenario",

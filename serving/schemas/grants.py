@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, with_config
 from typing_extensions import TypedDict
 
+from features import MAX_COPAYMENT_NOK
 from serving.schemas.common import ModelProvenance, ModelRef, StrictRequest
 from serving.schemas.model import SchemeInfo
 
@@ -44,8 +45,10 @@ Copayment = Annotated[
     Field(
         strict=True,
         ge=0,
+        le=MAX_COPAYMENT_NOK,
         allow_inf_nan=False,
-        description="copayments paid at regular GPs in the previous year, NOK",
+        description="copayments paid at regular GPs in the previous year, NOK (at most "
+        "1,000,000, the data contract's bound)",
     ),
 ]
 RefugeeFirstYear = Annotated[

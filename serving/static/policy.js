@@ -409,6 +409,66 @@
     node.textContent = text;
   }
 
+  // -- the analyst's API key ---------------------------------------------------------------------
+  // With keys on, the page asks for a policy key and keeps it in sessionStorage: this tab only,
+  // gone when it closes, never in the address, a cookie or the scenario link.
+
+  const KEY_STORE = "ptb.apiKey";
+  const keyForm = $("api-key-form");
+
+  function storedKey() {
+    try {
+      return sessionStorage.getItem(KEY_STORE) || "";
+    } catch (error) {
+      return "";
+    }
+  }
+  function withKey(headers) {
+    const key = storedKey();
+    return key ? { ...headers, Authorization: `Bearer ${key}` } : headers;
+  }
+  function showKeyState() {
+    if (!$("key-state")) return;
+    const key = storedKey();
+    $("key-state").textContent = key ? `Key ${key.split(".")[1] || ""} in use (this tab only)` : "No API key given";
+    $("forget-key").hidden = !key;
+  }
+  function askForKey(message) {
+    if (!keyForm) return;
+    keyForm.hidden = false;
+    $("api-key-message").textContent = message;
+    $("api-key").focus();
+  }
+  function needsKey() {
+    if (!config.keys_required || storedKey()) return false;
+    askForKey("This service needs an API key with role policy to price scenarios.");
+    status("error", "Give an API key with role policy to price scenarios.");
+    return true;
+  }
+  function refusedKey(response, answer) {
+    if (![401, 403, 429].includes(response.status)) return;
+    if (response.status === 401) sessionStorage.removeItem(KEY_STORE);
+    showKeyState();
+    askForKey(answer.message || `the service answered ${response.status}`);
+  }
+  if (keyForm) {
+    keyForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const key = $("api-key").value.trim();
+      $("api-key").value = "";
+      if (!key) return;
+      sessionStorage.setItem(KEY_STORE, key);
+      keyForm.hidden = true;
+      showKeyState();
+      price();
+    });
+    $("forget-key").addEventListener("click", () => {
+      sessionStorage.removeItem(KEY_STORE);
+      showKeyState();
+      needsKey();
+    });
+  }
+
   // -- requests ----------------------------------------------------------------------------------
 
   let pending = null;
@@ -425,6 +485,7 @@
   }
 
   async function price() {
+    if (needsKey()) return;
     const body = scenario();
     $("scenario-json").textContent = JSON.stringify(body, null, 2);
     const order = form.ownerDocument.querySelector('input[name="kommune_order"]:checked').value;
@@ -442,13 +503,14 @@
     try {
       const response = await fetch(`${config.whatif_url}?${query}`, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        headers: withKey({ "Content-Type": "application/json", Accept: "application/json" }),
         body: JSON.stringify(body),
         signal: pending.signal,
       });
       const answer = await response.json();
       if (mine !== sequence) return;
       if (!response.ok) {
+        refusedKey(response, answer);
         markInvalid(answer.field);
         results.classList.add("stale");
         status("error", answer.message || `the service answered ${response.status}`);
@@ -473,13 +535,15 @@
   }
 
   async function download() {
+    if (needsKey()) return;
     const response = await fetch(config.lists_csv_url, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: withKey({ "Content-Type": "application/json" }),
       body: JSON.stringify(scenario()),
     });
     if (!response.ok) {
       const answer = await response.json();
+      refusedKey(response, answer);
       status("error", answer.message || `the service answered ${response.status}`);
       return;
     }
@@ -510,5 +574,6 @@
   $("download-lists").addEventListener("click", download);
   scenarioInAddress();
   showOutputs();
+  showKeyState();
   price();
 })();

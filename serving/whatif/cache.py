@@ -147,7 +147,7 @@ def run_scenario(
         baseline.version,
         scenario_model.version,
         old.version if old is not None else None,
-        scenario.model_dump_json(),
+        scenario.canonical(),
         top_n,
         tolerance_nok,
     )

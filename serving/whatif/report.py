@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features import neutralise_frame
 from serving.whatif.result import WhatIfResult
 
 GAIN_COLOUR = "#2a7f62"
@@ -213,7 +214,7 @@ def write_report(result: WhatIfResult, out_dir: str | Path) -> dict[str, Path]:
     written: dict[str, Path] = {}
     for name, table in tables.items():
         written[name] = out / f"{name}.csv"
-        table.to_csv(written[name], index=False)
+        neutralise_frame(table).to_csv(written[name], index=False)  # see features.csv_cells
     for name, draw in (
         ("change_histogram", _histogram_chart),
         ("change_by_centrality", _centrality_chart),

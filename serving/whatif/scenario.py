@@ -17,6 +17,7 @@ The fields (see ``docs/whatif.md`` for their meaning in money):
 
 from __future__ import annotations
 
+import json
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,22 +52,28 @@ def _refuse_bool(value: Any, info: ValidationInfo) -> Any:
 _WHOLE_NUMBERS = ("floor_persons", "break_point_persons")
 
 
-CentralityClass = Annotated[int, Field(ge=2, le=6)]
-# Bounds far beyond any scheme, far below float overflow: an answer never carries inf or NaN.
+# Bounds far beyond any scheme, far below float overflow: an amount such as 1e308 or a scale of
+# 1e300 is refused, not priced into infinities, so an answer never carries inf or NaN.
 MAX_SCALE = 100.0  # a hundredfold effect
 MAX_NOK_PER_PERSON = 1e6  # a million NOK per person per year
+MAX_BUDGET_NOK = 1e12  # a trillion NOK: far above any national budget
 MAX_PERSONS = 1_000_000  # more persons than any list
-
+MAX_NAME = 64  # a model version or name
+# JSON object keys are text: a centrality class arrives as "5", so the key alone is lax.
+CentralityClass = Annotated[int, Field(ge=2, le=6, strict=False)]
 NonNegativeNok = Annotated[float, Field(ge=0, le=MAX_NOK_PER_PERSON)]
+STRICT = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class PhaseIn(BaseModel):
     """A gradual move between two models: person grants blended ``share`` new, the rest old."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = STRICT
 
     from_version: str = Field(
-        min_length=1, description="the model being phased out (a registered version or name)"
+        min_length=1,
+        max_length=MAX_NAME,
+        description="the model being phased out (a registered version or name)",
     )
     share: float = Field(ge=0, le=1, description="share of the new model in each person's grant")
 
@@ -74,9 +81,13 @@ class PhaseIn(BaseModel):
 
 
 class Scenario(BaseModel):
-    """Changes to the current scheme; a field left out (None) keeps the baseline's value."""
+    """Changes to the current scheme; a field left out (None) keeps the baseline's value.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Strict: ``"0.5"`` is not a number and ``1`` is not ``true``, as in the grant routes; no NaN
+    or infinity; every amount, scale and count bounded.
+    """
+
+    model_config = STRICT
 
     title: str | None = Field(None, max_length=200, description="a name for reports")
     description: str | None = Field(None, max_length=2000, description="what the scenario asks")
@@ -120,7 +131,7 @@ class Scenario(BaseModel):
     budget_nok: float | None = Field(
         None,
         ge=0,
-        le=1e12,  # a trillion NOK: far above any national budget, far below overflow
+        le=MAX_BUDGET_NOK,
         description="the scenario's annual total in NOK over the snapshot (at most 1e12)",
     )
     budget_neutral: bool = Field(
@@ -129,7 +140,10 @@ class Scenario(BaseModel):
         "false keeps the rate and lets the total move",
     )
     model_version: str | None = Field(
-        None, min_length=1, description="price with this model instead of the baseline's"
+        None,
+        min_length=1,
+        max_length=MAX_NAME,
+        description="price with this model instead of the baseline's",
     )
     phase_in: PhaseIn | None = Field(None, description="blend the new model with an old one")
     floor_persons: int | None = Field(
@@ -166,6 +180,13 @@ class Scenario(BaseModel):
         if problems:
             raise ValueError("; ".join(f"{field}: {message}" for field, message in problems))
         return self
+
+    def canonical(self) -> str:
+        """The validated scenario as canonical JSON (sorted keys, every field): what a kept
+        result is found by, so only scenarios that are the same after validation share one."""
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), allow_nan=False
+        )
 
     def changed_fields(self) -> dict[str, Any]:
         """The fields the scenario sets, as they would be written in its YAML file."""

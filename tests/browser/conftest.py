@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,8 +70,8 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def policy_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The service with a trained registry and a snapshot on disk, under uvicorn in a thread."""
+def policy_registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """A trained registry and the snapshot on disk: its tracking URI and data directory."""
     from training.pipeline import train_and_register  # tests may train
 
     root = tmp_path_factory.mktemp("policy-service")
@@ -82,7 +83,12 @@ def policy_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         artifact_root=str(root / "artifacts"),
         options=FAST_TRAINING,
     )
-    app = create_app(ModelStore(uri), snapshot=data_dir)
+    return uri, data_dir
+
+
+@contextmanager
+def serving_in_thread(app) -> Iterator[str]:
+    """``app`` under uvicorn on 127.0.0.1 in a thread until the block ends; its base URL."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -98,13 +104,51 @@ def policy_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def page(browser, policy_service: str):
-    """A fresh page at desktop size; fails the test on any script error."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, base_url=policy_service)
+@pytest.fixture(scope="session")
+def policy_service(policy_registry: tuple[str, Path]) -> Iterator[str]:
+    """The service with a trained registry and a snapshot on disk, under uvicorn in a thread."""
+    uri, data_dir = policy_registry
+    with serving_in_thread(create_app(ModelStore(uri), snapshot=data_dir)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def production_policy_service(
+    policy_registry: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """The same service as production runs it (keys on, keyed audit log); URL and a policy key."""
+    from serving.access.audit import AuditLog, read_request_key, write_request_key
+    from serving.access.keys import KeyRing, add_key
+
+    uri, data_dir = policy_registry
+    root = tmp_path_factory.mktemp("policy-production")
+    key = add_key(root / "keys.json", "analyst", "policy")
+    audit_key = read_request_key(write_request_key(root / "audit.key"))
+    app = create_app(
+        ModelStore(uri),
+        snapshot=data_dir,
+        api_keys=KeyRing.load(root / "keys.json"),
+        environment="production",
+        audit=AuditLog(root / "audit.jsonl", request_key=audit_key),
+    )
+    with serving_in_thread(app) as url:
+        yield url, key
+
+
+@contextmanager
+def opened_page(browser, base_url: str):
+    """A fresh page (a new browser session) at desktop size; fails on any script error."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, base_url=base_url)
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened
     context.close()
     assert not errors, f"script errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(browser, policy_service: str):
+    """A fresh page at desktop size; fails the test on any script error."""
+    with opened_page(browser, policy_service) as opened:
+        yield opened

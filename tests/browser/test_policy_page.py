@@ -8,7 +8,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-PRICED = "document.body.dataset.scenario === {expected!r}"
+PRICED = "() => document.body.dataset.scenario === {expected!r}"
 
 
 def wait_priced(page, scenario: dict) -> None:

@@ -130,6 +130,38 @@ def test_fingerprint_follows_content_not_format_or_column_order(tiny_dataset, tm
     assert fingerprint(replace(tiny_dataset, persons=persons)) != fingerprint(tiny_dataset)
 
 
+@pytest.mark.parametrize(
+    ("table", "column", "value", "rule"),
+    [
+        ("lists", "list_id", "L5\nFAKE,0301,1,999999999.00,83333333.33,1.0,1", "control character"),
+        ("persons", "person_id", "P1\r", "control character"),
+        ("persons", "list_id", "L\x001", "control character"),
+        ("lists", "practice_kommune", "0301\n", "control character"),
+        ("persons", "grunnkrets", "03010101\u2028", "control character"),
+    ],
+)
+def test_ids_and_codes_with_control_characters_are_refused(
+    tiny_dataset, tmp_path, table, column, value, rule
+):
+    """A line break in an id could forge a row of the settlement export: refused at the door."""
+    frame = tiny_dataset.table(table).copy()
+    frame[column] = frame[column].astype(object)
+    frame.loc[1, column] = value
+    write_dataset(replace(tiny_dataset, **{table: frame}), tmp_path)
+    with pytest.raises(ContractError) as refused:
+        load_dataset(tmp_path, training=True)
+    found = [v for v in refused.value.violations if (v.table, v.column) == (table, column)]
+    assert any(rule in v.rule and v.example_rows == (2,) for v in found), found
+
+
+def test_a_code_with_a_trailing_line_break_is_not_a_code(tiny_dataset, tmp_path):
+    kommuner = tiny_dataset.kommuner.copy()
+    kommuner.loc[0, "kommune"] = kommuner.loc[0, "kommune"] + "\n"
+    write_dataset(replace(tiny_dataset, kommuner=kommuner), tmp_path)
+    with pytest.raises(ContractError, match=r"kommuner\.kommune: 1 row not a 4-digit code"):
+        load_dataset(tmp_path, training=True)
+
+
 @pytest.mark.parametrize("value", [0.0, None])
 def test_a_training_set_with_no_cost_at_all_is_refused(tiny_dataset, value):
     persons = tiny_dataset.persons.assign(cost=value)

@@ -9,6 +9,7 @@ import pytest
 from features import (
     AuditLogError,
     AuthenticationError,
+    BodyTooLargeError,
     BundleError,
     ContractError,
     ModelNotFoundError,
@@ -19,6 +20,7 @@ from features import (
     ReloadRefused,
     ServiceNotReadyError,
     SnapshotMissingError,
+    TooManyKeyChecksError,
     UnknownCodeError,
     UnknownQueryError,
     Violation,
@@ -105,6 +107,25 @@ def test_what_should_pass_soon_is_503_with_retry_after(exc):
     status, body, headers = answer(exc)
     assert (status, body["error"]) == (503, "unavailable")
     assert headers["retry-after"] == "5"
+
+
+def test_an_audit_failure_tells_the_caller_nothing_of_its_cause():
+    _, body, _ = answer(AuditLogError("/var/log/ptb/audit.jsonl: No space left on device"))
+    assert "audit.jsonl" not in body["message"] and "No space" not in body["message"]
+
+
+def test_too_many_key_checks_is_429_with_retry_after():
+    status, body, headers = answer(
+        TooManyKeyChecksError("too_many_failures", "wait", retry_after=42)
+    )
+    assert (status, body["error"]) == (429, "too_many_requests")
+    assert headers["retry-after"] == "42"
+
+
+def test_a_body_over_its_limit_is_413_too_large():
+    status, body, _ = answer(BodyTooLargeError("POST", "/v1/grants/list", "at most 10 bytes"))
+    assert (status, body["error"], body["field"]) == (413, "too_large", "body")
+    assert "at most 10 bytes" in body["message"]
 
 
 def test_unknown_query_parameters_are_a_validation_error():

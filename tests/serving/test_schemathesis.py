@@ -25,8 +25,10 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from serving.access.attempts import FailedAttempts
 from serving.access.keys import KeyRing, add_key
 from serving.model_store import ModelStore
+from serving.request_bodies import DEFAULT_LIMITS, BodyLimit
 from tests.serving.conftest import production_app
 
 MAX_EXAMPLES = 100
@@ -44,7 +46,21 @@ def started_app(registry, snapshot, admin_key, tmp_path_factory) -> Iterator[Fas
     """The service with its snapshot and keys, started (model loaded) for the whole module."""
     store = ModelStore(registry.tracking_uri, cache_dir=tmp_path_factory.mktemp("schema-cache"))
     audit_file = tmp_path_factory.mktemp("schema-audit") / "audit.jsonl"
-    app = production_app(store, admin_key[0], audit_file, snapshot=snapshot, environment="test")
+    # Thousands of generated wrong keys from one address: the failed-attempt limits, which
+    # would answer 429 (tested in test_hostile_http.py), are lifted so each key gets its 401.
+    # Likewise the body limits, which answer a generated nested body 413 before its schema
+    # is checked (tested in test_hostile_http.py and test_request_bodies.py).
+    unlimited = FailedAttempts(per_key_id=10**9, per_client=10**9)
+    roomy = {path: BodyLimit(16 * 1024 * 1024) for path in DEFAULT_LIMITS}
+    app = production_app(
+        store,
+        admin_key[0],
+        audit_file,
+        snapshot=snapshot,
+        environment="test",
+        key_attempts=unlimited,
+        body_limits=roomy,
+    )
     with TestClient(app):
         yield app
 

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from features.contract import write_dataset
-from serving.access import audit
+from serving.access import audit_check
 from tests.processes import free_port, wait_until_ready
 from tests.serving.conftest import list_body, person_body
 
@@ -145,7 +145,7 @@ def test_ptb_serve_with_two_workers_answers_alike_and_keeps_one_audit_chain(
         # Whichever worker answers the scrape, it counts the requests of both.
         for _ in range(4):
             assert person_requests_counted(httpx.get(f"{url}/metrics").text) == 8 * 3
-    summary = audit.verify(audit_log)
+    summary = audit_check.verify(audit_log)
     assert summary.records == 8 * 7
 
 

@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from features.errors import AuditChainError
 from features.settings import Settings
-from serving.access.audit import GENESIS, AuditLog, line_hash, request_digest, verify
+from serving.access.audit import GENESIS, AuditLog, line_hash, request_digest
+from serving.access.audit_check import verify
 from serving.access.keys import KeyRing, add_key
 from tests.serving.conftest import (
     AUDIT_KEY,
@@ -128,6 +129,7 @@ def test_the_audit_log_holds_no_person_data(audited, keys, tiny_dataset):
         "time",
         "seq",
         "prev",
+        "mac",
         "request_id",
         "key_id",
         "role",
@@ -142,7 +144,7 @@ def test_the_audit_log_holds_no_person_data(audited, keys, tiny_dataset):
 
 
 def test_the_chain_verifies_and_each_record_names_the_one_before(audited):
-    summary = verify(audited.app.state.audit.path)
+    summary = verify(audited.app.state.audit.path, AUDIT_KEY)
     lines = audited.app.state.audit.path.read_bytes().splitlines()
     assert summary.records == len(lines) > 3
     assert summary.head == line_hash(lines[-1]) == audited.app.state.audit.head
@@ -231,25 +233,25 @@ def test_while_the_audit_log_fails_api_requests_are_refused(
     with TestClient(app) as client:
         assert client.post("/v1/grants/person", json=body, headers=headers).status_code == 200
         monkeypatch.setattr(AuditLog, "_open", disk_full)
-        # This answer went out before its record failed; from now on nothing is answered.
-        assert client.post("/v1/grants/person", json=body, headers=headers).status_code == 200
+        # The very request whose record fails is refused: its grant is never sent.
         refused = client.post("/v1/grants/person", json=body, headers=headers)
         assert refused.status_code == 503
-        assert "audit log" in refused.json()["message"]
-        assert "No space left" in refused.json()["message"]
+        assert refused.json()["error"] == "unavailable"
+        assert "grant_nok" not in refused.text
+        # Nothing about the log's whereabouts or the OS error reaches the caller.
+        assert str(audit.path) not in refused.text and "No space" not in refused.text
+        assert client.post("/v1/grants/person", json=body, headers=headers).status_code == 503
         assert client.get("/healthz").status_code == 200
         monkeypatch.setattr(AuditLog, "_open", original)
-        # The refusal is recorded once the log works again, and requests are answered again.
-        assert client.post("/v1/grants/person", json=body, headers=headers).status_code == 503
+        # Recorded again from the first request after the log works again.
         assert client.post("/v1/grants/person", json=body, headers=headers).status_code == 200
         metrics = client.get("/metrics").text
     assert "ptb_audit_write_failures_total 2.0" in metrics
     assert [json.loads(line)["status"] for line in audit.path.read_text().splitlines()] == [
         200,
-        503,
         200,
     ]
-    assert verify(audit.path).records == 3
+    assert verify(audit.path, AUDIT_KEY).records == 2
 
 
 def test_a_rotated_log_starts_a_new_chain_in_a_new_file(tmp_path):

@@ -59,6 +59,11 @@ def test_a_scenario_cannot_be_changed_after_it_is_made():
         ({"education_effect_scale": 1e300}, "education_effect_scale: must be between 0 and 100"),
         ({"education_effect_nok": 1e20}, "education_effect_nok: must be between 0 and 1e\\+06"),
         ({"break_point_persons": 10**12}, "break_point_persons: must be between 1 and 1e\\+06"),
+        ({"budget_nok": 1e308}, "budget_nok: must be between 0 and 1e\\+12"),
+        ({"refugee_rate_nok": float("inf")}, "refugee_rate_nok: must be a finite number"),
+        ({"dampening": "0.5"}, "dampening: must be a number"),
+        ({"budget_neutral": 1}, "budget_neutral: must be true or false"),
+        ({"model_version": "v" * 65}, "model_version: is too long"),
         (
             {"phase_in": {"from_version": "model0_2023", "share": 1.2}},
             r"phase_in\.share: must be between 0 and 1",
