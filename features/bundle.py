@@ -1,7 +1,8 @@
-"""A calibrated model on disk: the weight table, the scheme and the reference tables it needs.
+"""A calibrated model on disk: the weight table, the scheme and the release it was trained on.
 
-A bundle is everything a grant needs and nothing else, so serving computes a person's grant
-from the model alone, with the very bands, thresholds and area tables training used. Every file
+A bundle holds the effects per indicator level, the bands and thresholds that define the
+levels, and the scheme. The area tables it carries are the release it was trained on, kept as
+provenance: pricing takes the release of the period being paid (``features.releases``). Every file
 is listed with its SHA-256 in ``bundle.json`` and checked on load: a corrupted artifact is
 refused, never half used.
 """
@@ -98,6 +99,8 @@ class ModelBundle:
             "budget_nok": self.budget_nok,
             "reference_persons": self.reference_persons,
             "trained_on": self.trained_on,
+            # The release the model was trained on: provenance, not the geography it prices.
+            "release": self.reference.release,
             "metadata": self.metadata,
             "sha256": {
                 name: _sha256(directory / name) for name in (WEIGHT_TABLE, GRUNNKRETSER, KOMMUNER)
@@ -134,6 +137,7 @@ class ModelBundle:
                 kommuner["centrality"].to_numpy(dtype="int64"),
                 index=pd.Index(kommuner["kommune"].astype("string")),
             ),
+            release=str(manifest.get("release") or f"trained on {manifest['name']}"),
         )
         return cls(
             name=manifest["name"],

@@ -2,7 +2,9 @@
 
 - ``PtbError``
     - ``ContractError`` (also ``ValueError``): a data set breaks the data contract
-    - ``UnknownCodeError`` (also ``KeyError``): a grunnkrets or kommune the model does not know
+    - ``UnknownCodeError`` (also ``KeyError``): a grunnkrets or kommune the release does not know
+        - ``SplitCodeError``: an old code that became several codes; the candidates are named
+    - ``ReleaseError`` (also ``ValueError``): a reference release that is missing or inconsistent
     - ``ModelNotFoundError`` (also ``LookupError``): no model version or alias by that name
     - ``PromotionRefused``: a version failed the promotion gate
     - ``ScenarioError`` (also ``ValueError``): a what-if scenario is malformed
@@ -69,19 +71,53 @@ class ContractError(PtbError, ValueError):
 
 
 class UnknownCodeError(PtbError, KeyError):
-    """A code (grunnkrets, kommune) that is not in the model's reference tables."""
+    """A code (grunnkrets, kommune) that is not in the reference release in use."""
 
-    def __init__(self, field_name: str, codes: Sequence[str], reference: str):
+    def __init__(
+        self, field_name: str, codes: Sequence[str], reference: str, release: str | None = None
+    ):
         self.field = field_name
         self.codes = tuple(codes)
         self.reference = reference
+        self.release = release
         shown = ", ".join(self.codes[:5])
         more = f" and {len(self.codes) - 5} more" if len(self.codes) > 5 else ""
-        self.message = f"{field_name}: unknown {reference} {shown}{more}"
+        where = f" in reference release {release}" if release else ""
+        self.message = f"{field_name}: unknown {reference} {shown}{more}{where}"
         super().__init__(self.message)
 
     def __str__(self) -> str:
         return self.message
+
+
+class SplitCodeError(UnknownCodeError):
+    """An old code that changed into several codes: which one a person belongs to is not
+    known, so it is refused with the candidates named, never guessed."""
+
+    def __init__(
+        self,
+        field_name: str,
+        code: str,
+        candidates: Sequence[str],
+        reference: str,
+        release: str | None = None,
+    ):
+        super().__init__(field_name, [code], reference, release)
+        self.candidates = tuple(candidates)
+        self.message = (
+            f"{field_name}: {reference} {code} was split into {', '.join(self.candidates)}"
+            f"{f' (reference release {release})' if release else ''}; "
+            f"give the new {reference} code"
+        )
+        self.args = (self.message,)
+
+
+class ReleaseError(PtbError, ValueError):
+    """A reference release that cannot be found or is inconsistent (``release`` names it)."""
+
+    def __init__(self, release: str, message: str):
+        self.release = release
+        super().__init__(f"reference release {release}: {message}")
 
 
 class ModelNotFoundError(PtbError, LookupError):

@@ -186,6 +186,22 @@ def _bydeler(
     return found
 
 
+def _suppressed(gk: dict, residence: np.ndarray, params: dict) -> np.ndarray:
+    """The shares as SSB publishes them: empty for grunnkretser with few residents.
+
+    A kommune's most populous grunnkrets always keeps its share, so every kommune has one to
+    fall back to. The cost model uses the true shares; only the published table has gaps.
+    """
+    share = gk["primary_only_share"]
+    residents = np.bincount(residence, minlength=len(share))
+    hidden = residents < params["suppress_share_below_residents"]
+    kommune_of = gk["kommune_of"]
+    order = np.lexsort((-residents, kommune_of))  # by kommune, most residents first
+    first = np.r_[True, kommune_of[order][1:] != kommune_of[order][:-1]]
+    hidden[order[first]] = False
+    return np.where(hidden, np.nan, share)
+
+
 def _age_distributions(params: dict, kommune_class_weight: np.ndarray) -> tuple:
     """Per centrality class, the chance of each single-year age; and P(male | age).
 
@@ -357,6 +373,7 @@ def synthesise(
         steps.done("grunnkretser")
         persons = _persons(kommuner, gk, n, params, rng)
         steps.done("persons")
+        published_share = _suppressed(gk, persons["grunnkrets"], params["grunnkretser"])
         listing = _lists(kommuner, persons, params, rng)
         steps.done("lists")
         centrality = kommuner["centrality"].to_numpy()
@@ -398,7 +415,7 @@ def synthesise(
             grunnkretser=pd.DataFrame(
                 {
                     "grunnkrets": _string_column(pa.array(gk["codes"])),
-                    "primary_only_share": gk["primary_only_share"],
+                    "primary_only_share": published_share,
                     "bydel": pd.array(gk["bydel"], dtype="string"),
                 }
             ),

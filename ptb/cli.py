@@ -88,6 +88,7 @@ def synth(
 
 
 @app.command()
+@reports_errors
 def validate(
     data: DataOption,
     training: Annotated[
@@ -95,8 +96,10 @@ def validate(
     ] = True,
 ) -> None:
     """Check a data set against the data contract; exit 1 with a report if it breaks it."""
+    from features.releases import load_with_release
+
     try:
-        dataset = load_dataset(data, training=training)
+        priced = load_with_release(data, training=training)
     except ContractError as exc:
         table = Table("table.column", "rule", "rows", "example rows", title=f"{data} is refused")
         for v in exc.violations:
@@ -105,8 +108,20 @@ def validate(
         errors.print(table)
         errors.print(f"[bold red]error:[/] {len(exc.violations)} contract rules broken")
         raise typer.Exit(1) from exc
-    counts = ", ".join(f"{n:,} {table}" for table, n in dataset.row_counts.items())
+    counts = ", ".join(f"{n:,} {table}" for table, n in priced.dataset.row_counts.items())
     console.print(f"[green]valid[/]: {counts}")
+    _report_release(priced.release, priced.code_changes)
+
+
+def _report_release(release, code_changes) -> None:
+    """The release a data set is, its education fallback and the old codes it mapped."""
+    console.print(f"reference release: {release.name} ({release.period})", highlight=False)
+    console.print(f"education fallback: {release.reference.fallback}", highlight=False)
+    for change in code_changes:
+        console.print(
+            f"code change: {change.field} {change.old} -> {change.new} (from {change.valid_from})",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -124,10 +139,15 @@ def train(
 
     settings = _settings()
     started = time.perf_counter()
-    dataset = load_dataset(data, training=True)
+    from features.releases import load_with_release
+
+    priced = load_with_release(data, training=True)
+    dataset = priced.dataset
     console.log(f"data set valid: {dataset.row_counts['persons']:,} persons")
+    _report_release(priced.release, priced.code_changes)
     outcome = train_and_register(
         dataset,
+        release=priced.release,
         tracking_uri=settings.tracking_uri,
         artifact_root=settings.artifact_root,
         experiment=settings.experiment,
@@ -277,17 +297,28 @@ def grants(
     out: Annotated[Path, typer.Option("--out", help="directory for the two Parquet files")],
     model: ModelOption = None,
 ) -> None:
-    """Every person's and every list's annual grant for a registry snapshot."""
-    from features.grants import write_grants
+    """Every person's and every list's annual grant for a registry snapshot.
+
+    The snapshot's own kommuner and grunnkretser are the release it is priced with, and the
+    rate is set so that its persons spend the period's budget.
+    """
+    from features.grants import period_scorer, write_grants
+    from features.releases import load_with_release
 
     settings = _settings()
-    dataset = load_dataset(data)
+    priced = load_with_release(data)
+    dataset = priced.dataset
     loaded = _model_store(settings).get(model or settings.serving_alias)
-    person_path, list_path = write_grants(loaded.bundle, dataset, out)
+    scorer = period_scorer(loaded.bundle, dataset, priced.release)
+    person_path, list_path = write_grants(loaded.bundle, dataset, out, scorer=scorer)
     console.print(
-        f"model ptb version {loaded.version}: wrote {person_path} and {list_path} "
-        f"({len(dataset.persons):,} persons, {len(dataset.lists):,} lists; annual NOK)"
+        f"model ptb version {loaded.version} (trained on {loaded.bundle.reference.release}) "
+        f"with reference release {priced.release.name}: wrote {person_path} and {list_path} "
+        f"({len(dataset.persons):,} persons, {len(dataset.lists):,} lists; annual NOK; "
+        f"rate {scorer.rate_nok:,.4f} NOK per weight, set by the snapshot's persons)",
+        highlight=False,
     )
+    _report_release(priced.release, priced.code_changes)
 
 
 @app.command()

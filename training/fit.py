@@ -20,6 +20,7 @@ from features.indicators import (
     persons_with_practice,
     preset,
 )
+from features.releases import Release
 from features.scheme import SchemeParameters, Tariff
 from training.calibrate import CapitationRegressor, annualised_cost
 
@@ -59,12 +60,14 @@ class TrainingInputs:
     exposure: np.ndarray
 
     @classmethod
-    def from_dataset(cls, dataset: Dataset) -> TrainingInputs:
+    def from_dataset(cls, dataset: Dataset, release: Release | None = None) -> TrainingInputs:
+        """``release``: the training data set's own tables, named (default: unnamed)."""
         persons = persons_with_practice(dataset)
         y, exposure = annualised_cost(
             persons["cost"].to_numpy(), persons["months_listed"].to_numpy()
         )
-        return cls(persons, ReferenceTables.from_dataset(dataset), y, exposure)
+        reference = (release or Release.from_dataset(dataset, "training data set")).reference
+        return cls(persons, reference, y, exposure)
 
 
 def calibrate(

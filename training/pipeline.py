@@ -23,6 +23,7 @@ import features
 from features.contract import CONTRACT_VERSION, Dataset, fingerprint
 from features.indicators import factors
 from features.pyfunc import BUNDLE_ARTIFACT, SIGNATURE
+from features.releases import Release
 from training.calibrate import CapitationRegressor
 from training.challengers import CHALLENGERS
 from training.fit import Calibration, TrainingInputs, calibrate
@@ -71,6 +72,7 @@ def train_and_register(
     experiment: str = "ptb",
     options: TrainingOptions | None = None,
     on_step: Callable[[str], None] = lambda message: None,
+    release: Release | None = None,
 ) -> TrainingOutcome:
     """Train every model on a validated data set and register the tariffs; see module doc."""
     options = options or TrainingOptions()
@@ -86,7 +88,10 @@ def train_and_register(
     ) as parent:
         _log_dataset(dataset, data_fingerprint, options)
         calibrations: dict[str, Calibration] = {}
-        inputs = TrainingInputs.from_dataset(dataset)
+        release = release or Release.from_dataset(dataset, f"training data {data_fingerprint[:12]}")
+        inputs = TrainingInputs.from_dataset(dataset, release)
+        # The release the models are trained on, and how many shares fell back (provenance).
+        mlflow.set_tags({"reference_release": release.name, **release.reference.fallback.as_dict()})
         for name in options.models:
             on_step(f"calibrating {name}")
             with mlflow.start_run(run_name=name, nested=True) as run:
@@ -177,6 +182,8 @@ def _log_tariff(
             **{f"rows_{table}": n for table, n in dataset.row_counts.items()},
         }
     )
+    reference = bundle.reference
+    mlflow.set_tags({"reference_release": reference.release, **reference.fallback.as_dict()})
     r2_in = 1 - np.sum(calibration.exposure * (calibration.y - in_sample) ** 2) / np.sum(
         calibration.exposure * (calibration.y - weighted_mean) ** 2
     )
