@@ -61,9 +61,12 @@ class EducationFallback:
         }
 
     def __str__(self) -> str:
+        def areas(n: int) -> str:
+            return f"{n} grunnkrets" if n == 1 else f"{n} grunnkretser"
+
         return (
-            f"{self.grunnkretser_bydel} grunnkretser ({self.persons_bydel} persons) take their "
-            f"bydel's education share, {self.grunnkretser_kommune} "
+            f"{areas(self.grunnkretser_bydel)} ({self.persons_bydel} persons) take their "
+            f"bydel's education share, {areas(self.grunnkretser_kommune)} "
             f"({self.persons_kommune} persons) their kommune's"
         )
 

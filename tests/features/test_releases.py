@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -195,3 +198,45 @@ def test_a_data_set_with_old_codes_is_mapped_before_it_is_checked(tiny_dataset, 
     write_dataset(replace(tiny_dataset, lists=lists), tmp_path)
     with pytest.raises(SplitCodeError, match="1507 was split into 1508, 1580"):
         load_with_release(tmp_path)
+
+
+def _ptb(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ptb", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_ptb_validate_reports_the_release_the_fallback_and_mapped_codes(tiny_dataset, tmp_path):
+    gk = tiny_dataset.grunnkretser.copy()
+    gk.loc[gk.index[:1], "primary_only_share"] = np.nan  # Oslo's: falls back to... nothing
+    persons = tiny_dataset.persons.copy()
+    renumbered = CodeChanges.shipped().table.drop_duplicates("old", keep=False)
+    old_of = dict(zip(renumbered["new"], renumbered["old"], strict=True))
+    code = next(c for c in persons["grunnkrets"] if c[:4] in old_of)
+    persons.loc[persons["grunnkrets"] == code, "grunnkrets"] = old_of[code[:4]] + code[4:]
+    write_dataset(replace(tiny_dataset, persons=persons, grunnkretser=gk), tmp_path)
+    (tmp_path / "release.json").write_text('{"name": "2025", "valid_from": "2025-01-01"}')
+    refused = _ptb("validate", "--data", str(tmp_path))
+    assert refused.returncode == 1
+    assert "reference release 2025: kommune 0301 has no grunnkrets with an education" in (
+        " ".join(refused.stderr.split())
+    )
+    gk.loc[gk.index[:1], "primary_only_share"] = 0.2
+    gk.loc[gk.index[1:3], "primary_only_share"] = np.nan
+    extra = gk.iloc[1:3].assign(
+        grunnkrets=lambda f: f["grunnkrets"].str.slice(0, 6) + "99",
+        primary_only_share=0.3,
+    )
+    grunnkretser = pd.concat([gk, extra], ignore_index=True)
+    write_dataset(replace(tiny_dataset, persons=persons, grunnkretser=grunnkretser), tmp_path)
+    result = _ptb("validate", "--data", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())
+    assert "reference release: 2025 (2025-01-01 to open)" in out
+    # Stavanger's (in a bydel) takes its bydel's share, Eigersund's its kommune's.
+    assert re.search(
+        r"1 grunnkrets \(\d+ persons\) take their bydel's education share, "
+        r"1 grunnkrets \(\d+ persons\) their kommune's",
+        out,
+    )
+    assert f"code change: persons.grunnkrets {old_of[code[:4]] + code[4:]} -> {code}" in out
