@@ -1,7 +1,7 @@
 """The registry snapshot the service answers list look-ups from.
 
-A snapshot is a data set in the contract's layout (``load_dataset``, validated) read once at
-start-up. Persons are grouped by list once; each model version's person and list grants are
+A snapshot is a data set in the contract's layout (``load_with_release``: old codes mapped,
+then validated) read once at start-up; its own kommuner and grunnkretser are its release. Persons are grouped by list once; each model version's person and list grants are
 computed once, vectorised through ``features.grants``, and kept for the versions used last.
 """
 
@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from features.contract import Dataset, load_dataset
+from features.code_changes import CodeChange
+from features.contract import Dataset
 from features.grants import PersonScorer, PersonTable, list_totals
+from features.releases import Release, load_with_release
 from features.scheme import round_nok
 
 KEEP_VERSIONS = 4
@@ -48,9 +50,19 @@ class SnapshotGrants:
 class Snapshot:
     """A validated data set with persons grouped by list and grants cached per model version."""
 
-    def __init__(self, dataset: Dataset, *, source: str = "", keep_versions: int = KEEP_VERSIONS):
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        source: str = "",
+        keep_versions: int = KEEP_VERSIONS,
+        release: Release | None = None,
+        code_changes: tuple[CodeChange, ...] = (),
+    ):
         self.dataset = dataset
         self.source = source
+        self.release = release or Release.from_dataset(dataset, f"snapshot {source}".strip())
+        self.code_changes = code_changes  # old codes in the data set, mapped when it was read
         self.table = PersonTable.from_dataset(dataset)
         self._position = {list_id: i for i, list_id in enumerate(self.table.list_ids)}
         # Persons grouped by list once: the persons of list i are order[offsets[i]:offsets[i+1]].
@@ -64,8 +76,17 @@ class Snapshot:
 
     @classmethod
     def load(cls, directory: str | Path) -> Snapshot:
-        """Read and validate a data set directory (contract v1) as the snapshot."""
-        return cls(load_dataset(directory), source=str(directory))
+        """Read a data set directory as the snapshot: old codes mapped, then validated.
+
+        A split code or a broken contract raises here, before the service binds its port.
+        """
+        priced = load_with_release(directory)
+        return cls(
+            priced.dataset,
+            source=str(directory),
+            release=priced.release,
+            code_changes=priced.code_changes,
+        )
 
     @property
     def n_persons(self) -> int:

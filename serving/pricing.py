@@ -1,0 +1,73 @@
+"""What the service prices with besides the model: the reference release and the period's rate.
+
+The model gives the effect of each indicator level; the release of the period being paid says
+which level each person is in. With a registry snapshot, the release is the snapshot's own
+tables and the rate is set so that the snapshot's persons spend the period's budget; without
+one, the release is a named one (``--reference``, default the shipped release) and the model's
+own rate applies. Each answer says which (``rate_basis``).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Literal
+
+from features.bundle import ModelBundle
+from features.grants import PersonScorer
+from features.releases import Release
+from serving.model_store import LoadedModel
+from serving.snapshot import Snapshot
+
+RateBasis = Literal["snapshot", "model"]
+
+
+class Pricing:
+    """The release in use and, per model version, the scorer and bundle priced on it.
+
+    ``scorer(model)`` and ``bundle(model)`` are built once per model version and kept in the
+    model's memo; thread-safe (two first requests may both build, one result is kept).
+    """
+
+    def __init__(self, release: Release, snapshot: Snapshot | None = None):
+        self.release = release
+        self.snapshot = snapshot
+        self._lock = threading.Lock()
+
+    @property
+    def rate_basis(self) -> RateBasis:
+        return "snapshot" if self.snapshot is not None else "model"
+
+    def _key(self, what: str) -> tuple[str, str, RateBasis]:
+        return (what, self.release.name, self.rate_basis)
+
+    def scorer(self, model: LoadedModel) -> PersonScorer:
+        """The model's scorer on this release, at the period's rate (see the module doc)."""
+        key = self._key("scorer")
+        found = model.memo.get(key)
+        if found is None:
+            found = PersonScorer(model.bundle, self.release.reference)
+            if self.snapshot is not None:
+                found = found.for_period(self.snapshot.table.columns, self.release)
+            with self._lock:
+                found = model.memo.setdefault(key, found)
+        return found
+
+    def bundle(self, model: LoadedModel) -> ModelBundle:
+        """The model's bundle with this release's facts and the period's rate, for what-if."""
+        key = self._key("bundle")
+        found = model.memo.get(key)
+        if found is None:
+            found = on_release(model.bundle, self.release, self.scorer(model).rate_nok)
+            with self._lock:
+                found = model.memo.setdefault(key, found)
+        return found
+
+
+def on_release(bundle: ModelBundle, release: Release, rate_nok: float | None = None) -> ModelBundle:
+    """The same effects, bands and scheme priced with ``release``'s facts (and a given rate)."""
+    return replace(
+        bundle,
+        reference=release.reference,
+        rate_nok=bundle.rate_nok if rate_nok is None else float(rate_nok),
+    )
