@@ -328,9 +328,11 @@ def derive_features(
 ) -> pd.DataFrame:
     """``indicator_levels`` for a frame with the fields of ``PERSON_FIELDS``, as a frame.
 
-    ``practice_kommune`` is the person's list's (``persons_with_practice``).
+    ``practice_kommune`` is the person's list's (``persons_with_practice``). Old codes are
+    read as the release's new codes (``in_release``).
     """
-    levels = indicator_levels(PersonColumns.from_frame(persons), reference, config)
+    columns, _ = in_release(PersonColumns.from_frame(persons), reference)
+    levels = indicator_levels(columns, reference, config)
     return pd.DataFrame(levels, index=persons.index)
 
 

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     serving_alias: str = "champion"
     model: str | None = None  # PTB_MODEL: alias or version to serve (default serving_alias)
     data_dir: str | None = None  # PTB_DATA_DIR: registry snapshot for list look-ups, what-if
+    reference: str | None = None  # PTB_REFERENCE: release name or directory when no snapshot
     model_cache_dir: str | None = "mlruns/serving-cache"  # bundles kept for offline restarts
     environment: str = DEVELOPMENT
     apis: Literal["all", "payment", "policy"] = "all"  # PTB_APIS: what this instance answers

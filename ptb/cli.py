@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features.contract import load_dataset, write_dataset
+from features.contract import write_dataset
 from features.errors import ContractError, PtbError
 from features.settings import Settings
 from ptb.audit import audit_app
@@ -230,30 +230,55 @@ def serve(
             help="all, payment (grants) or policy (what-if and /policy); default PTB_APIS or all",
         ),
     ] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            help="without --data: the reference release to price with, a shipped release's "
+            "name or a release directory (default PTB_REFERENCE or the shipped release)",
+        ),
+    ] = None,
 ) -> None:
-    """Serve grants per person and per list, model info and what-if over HTTP."""
+    """Serve grants per person and per list, model info and what-if over HTTP.
+
+    With --data the snapshot's own kommuner and grunnkretser are the release priced with, and
+    the rate makes its persons spend the period's budget; without, --reference names the release
+    and the model's own rate applies.
+    """
     import uvicorn
 
+    from features.releases import Release
     from serving.app import create_app_from_settings
     from serving.observability import configure_logging
     from serving.snapshot import Snapshot
 
     if apis is not None:
         os.environ["PTB_APIS"] = apis  # the settings check it; worker processes read it too
+    if reference is not None:
+        os.environ["PTB_REFERENCE"] = reference  # worker processes read it too
     settings = _settings()
     data = data or (Path(settings.data_dir) if settings.data_dir else None)
-    # A broken snapshot is refused here, before the port is bound.
+    # A broken snapshot (or an unknown release) is refused here, before the port is bound.
     snapshot = Snapshot.load(data) if data is not None else None
+    release = snapshot.release if snapshot is not None else Release.named(settings.reference)
     served = model or settings.model or settings.serving_alias
     configure_logging(settings.log_format, settings.log_level)
-    console.print(f"serving ptb {served} on http://{host}:{port}/docs ({workers} worker(s))")
+    console.print(
+        f"serving ptb {served} with reference release {release.name} ({release.period}) "
+        f"on http://{host}:{port}/docs ({workers} worker(s))",
+        highlight=False,
+    )
+    if snapshot is not None:
+        _report_release(snapshot.release, snapshot.code_changes)
     if workers == 1:
-        application = create_app_from_settings(settings, snapshot=snapshot, default_model=served)
+        application = create_app_from_settings(
+            settings, snapshot=snapshot, default_model=served, reference=release
+        )
         uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
         return
     # Each worker process builds the service from the environment: the same settings, this
     # model and this snapshot (checked above, then left to the workers to hold).
-    del snapshot
+    del snapshot, release
     os.environ["PTB_MODEL"] = served
     if data is not None:
         os.environ["PTB_DATA_DIR"] = str(data)
@@ -335,7 +360,9 @@ def whatif(
     ] = None,
 ) -> None:
     """Price a scenario against the current scheme: who wins, who loses, by how much."""
+    from serving.pricing import Pricing
     from serving.scenario import load_scenario
+    from serving.snapshot import Snapshot
     from serving.whatif import WhatIfEngine
     from serving.whatif_report import write_report
 
@@ -343,12 +370,20 @@ def whatif(
     parsed = load_scenario(scenario)
     if data is None:
         raise typer.BadParameter("no registry snapshot: pass --data DIR or set PTB_DATA_DIR")
-    dataset = load_dataset(data)
+    snapshot = Snapshot.load(data)
+    dataset = snapshot.dataset
+    # The snapshot's own release and the period's rate; a scenario may name another release.
+    pricing = Pricing(snapshot.release, snapshot)
     store = _model_store(settings)
     baseline = store.get(model or settings.serving_alias)
-    scenario_bundle = store.get(parsed.model_version).bundle if parsed.model_version else None
-    phase_in_from = store.get(parsed.phase_in.from_version).bundle if parsed.phase_in else None
-    engine = WhatIfEngine(dataset.persons, dataset.lists, dataset.kommuner, baseline.bundle)
+    scenario_model = store.get(parsed.model_version) if parsed.model_version else baseline
+    scenario_bundle = pricing.bundle(scenario_model, parsed.reference_release)
+    phase_in_from = (
+        pricing.bundle(store.get(parsed.phase_in.from_version)) if parsed.phase_in else None
+    )
+    engine = WhatIfEngine(
+        dataset.persons, dataset.lists, dataset.kommuner, pricing.bundle(baseline)
+    )
     result = engine.run(parsed, scenario_bundle=scenario_bundle, phase_in_from=phase_in_from)
     written = write_report(result, out)
     table = Table(

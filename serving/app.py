@@ -26,6 +26,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from features.errors import ConfigurationError
+from features.releases import Release
 from features.settings import DEVELOPMENT, Settings
 from serving.audit import AuditLog, read_request_key
 from serving.deps import ServingState, require_role
@@ -122,6 +123,7 @@ def create_app(
     metrics_public: bool = True,
     model_watch_seconds: float = 0.0,
     startup_retry_seconds: float = 0.0,
+    reference: Release | str | Path | None = None,
 ) -> FastAPI:
     """The PTB API.
 
@@ -144,6 +146,9 @@ def create_app(
     model_watch_seconds : re-resolve the serving alias this often and reload when it moved;
         0 never does.
     startup_retry_seconds : retry a start-up that found the registry down and nothing cached.
+    reference : the reference release to price with when there is no snapshot (a release, a
+        shipped release's name or a release directory); default the shipped release. With a
+        snapshot, its own tables are the release.
     """
     environment = environment.strip().lower()
     if environment != DEVELOPMENT:
@@ -177,6 +182,7 @@ def create_app(
         default_model=default_model,
         freeze_gc=freeze_gc,
         startup_retry_seconds=startup_retry_seconds,
+        reference=reference,
     )
     app_metrics = Metrics(state, audit)
 
@@ -281,6 +287,7 @@ def create_app_from_settings(settings: Settings, **overrides) -> FastAPI:
     keyring = None if settings.api_keys_file is None else KeyRing.load(settings.api_keys_file)
     options = {
         "snapshot": settings.data_dir,
+        "reference": settings.reference,
         "default_model": settings.model or settings.serving_alias,
         "api_keys": keyring,
         "environment": settings.environment,

@@ -33,8 +33,10 @@ from features.errors import (
     SnapshotMissingError,
     UnknownQueryError,
 )
+from features.releases import Release
 from serving.model_store import LoadedModel, ModelStore
 from serving.observability import note_caller, note_model
+from serving.pricing import Pricing
 from serving.schemas import VERSION_PATTERN
 from serving.security import OPEN_CALLER, ROLES, Caller, KeyRing, Role, allows
 from serving.snapshot import Snapshot
@@ -53,8 +55,12 @@ class ServingState:
         default_model: str = "champion",
         freeze_gc: bool = True,
         startup_retry_seconds: float = 0.0,
+        reference: Release | str | Path | None = None,
     ):
         self.store = store
+        # The release to price with when there is no snapshot (a snapshot is its own release).
+        self.reference_source = reference
+        self.pricing: Pricing | None = None
         self.freeze_gc = freeze_gc
         self.configured_ref = str(default_model)  # what the deployment asked for
         self.default_ref = str(default_model)  # what serves now (an admin reload may pin one)
@@ -87,9 +93,11 @@ class ServingState:
             if self.snapshot is None and self.snapshot_source is not None:
                 logger.info("loading registry snapshot %s", self.snapshot_source)
                 self.snapshot = Snapshot.load(self.snapshot_source)
+            if self.pricing is None:
+                self.pricing = self._pricing()
             model = self.store.get(self.default_ref)
             if self.snapshot is not None:
-                self.snapshot.grants(model.version, model.scorer)
+                self.snapshot.grants(model.version, self.pricing.scorer(model))
             self.model = model
             if self.freeze_gc:
                 # What is loaded now lives as long as the process: keep it out of the cyclic
@@ -109,6 +117,21 @@ class ServingState:
             logger.exception("start-up failed")
         finally:
             self.loaded.set()
+
+    def _pricing(self) -> Pricing:
+        """The snapshot's own release, else the configured (or shipped) named release."""
+        if self.snapshot is not None:
+            return Pricing(self.snapshot.release, self.snapshot)
+        source = self.reference_source
+        release = source if isinstance(source, Release) else Release.named(source)
+        logger.info("pricing with reference release %s (%s)", release.name, release.period)
+        return Pricing(release)
+
+    def priced(self) -> Pricing:
+        """The pricing in use; only once the service is ready."""
+        if self.pricing is None:
+            raise ServiceNotReadyError(self._not_ready_message())
+        return self.pricing
 
     def _retry_start(self) -> None:
         while self.status == "failed" and not self.stopping.wait(self.startup_retry_seconds):

@@ -22,6 +22,7 @@ from features.errors import (
     ReloadInProgressError,
     ReloadRefused,
     ScenarioError,
+    SplitCodeError,
     UnknownCodeError,
     UnknownQueryError,
 )
@@ -39,9 +40,22 @@ def add_error_handlers(app: FastAPI) -> None:
 def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
     """Map the product's errors to HTTP: unknown codes 422, unknown versions 404, ..."""
     message = str(exc)
+    if isinstance(exc, SplitCodeError):
+        return 422, ErrorBody(
+            error="split_code",
+            message=message,
+            field=exc.field,
+            codes=list(exc.codes),
+            candidates=list(exc.candidates),
+            reference_release=exc.release,
+        )
     if isinstance(exc, UnknownCodeError):
         return 422, ErrorBody(
-            error="unknown_code", message=message, field=exc.field, codes=list(exc.codes)
+            error="unknown_code",
+            message=message,
+            field=exc.field,
+            codes=list(exc.codes),
+            reference_release=exc.release,
         )
     if isinstance(exc, ModelNotFoundError):
         return 404, ErrorBody(

@@ -14,8 +14,9 @@ from dataclasses import replace
 from typing import Literal
 
 from features.bundle import ModelBundle
+from features.errors import ScenarioError
 from features.grants import PersonScorer
-from features.releases import Release
+from features.releases import Release, shipped_releases
 from serving.model_store import LoadedModel
 from serving.snapshot import Snapshot
 
@@ -33,6 +34,7 @@ class Pricing:
         self.release = release
         self.snapshot = snapshot
         self._lock = threading.Lock()
+        self._releases: dict[str, Release] = {}
 
     @property
     def rate_basis(self) -> RateBasis:
@@ -53,12 +55,43 @@ class Pricing:
                 found = model.memo.setdefault(key, found)
         return found
 
-    def bundle(self, model: LoadedModel) -> ModelBundle:
-        """The model's bundle with this release's facts and the period's rate, for what-if."""
-        key = self._key("bundle")
+    def period_scheme(self, model: LoadedModel) -> tuple[float, float, float, int]:
+        """Rate, budget, average grant (NOK) and the persons the rate spreads the budget over."""
+        bundle, rate = model.bundle, self.scorer(model).rate_nok
+        if self.snapshot is None:
+            average = bundle.scheme.average_grant_nok
+            return rate, bundle.budget_nok, average, bundle.reference_persons
+        average = self.release.average_grant_nok or bundle.scheme.average_grant_nok
+        scheme = bundle.scheme.model_copy(update={"average_grant_nok": average})
+        persons = self.snapshot.n_persons
+        return rate, scheme.budget_for(persons), average, persons
+
+    def release_named(self, name: str) -> Release:
+        """This service's release by its name, or a shipped release; refused otherwise."""
+        if name == self.release.name:
+            return self.release
+        found = self._releases.get(name)
+        if found is None:
+            shipped = shipped_releases()
+            if name not in shipped:
+                known = ", ".join(dict.fromkeys([self.release.name, *shipped]))
+                raise ScenarioError(
+                    f"reference_release: no release {name!r}; known: {known}",
+                    field="reference_release",
+                    problems=[("reference_release", f"no release {name!r}; known: {known}")],
+                )
+            found = self._releases.setdefault(name, Release.named(name))
+        return found
+
+    def bundle(self, model: LoadedModel, release: str | None = None) -> ModelBundle:
+        """The model's bundle with this release's facts and the period's rate, for what-if;
+        with ``release``, on that release's facts instead (a scenario's other geography)."""
+        key = (*self._key("bundle"), release)
         found = model.memo.get(key)
         if found is None:
             found = on_release(model.bundle, self.release, self.scorer(model).rate_nok)
+            if release is not None:
+                found = on_release(found, self.release_named(release))
             with self._lock:
                 found = model.memo.setdefault(key, found)
         return found

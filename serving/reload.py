@@ -122,7 +122,7 @@ def smoke_persons(model: LoadedModel, state: ServingState) -> PersonColumns:
             refugee_first_year=persons["refugee_first_year"].astype(bool).tolist(),
             practice_kommune=kommune.loc[persons["list_id"]].astype(str).tolist(),
         )
-    reference = model.bundle.reference
+    reference = state.priced().release.reference  # the release the service prices with
     grunnkrets = [str(code) for code in reference.grunnkrets_share.index[:SMOKE_PERSONS]]
     count = len(grunnkrets)
     return PersonColumns.from_records(
@@ -138,7 +138,7 @@ def smoke_persons(model: LoadedModel, state: ServingState) -> PersonColumns:
 def smoke_score(model: LoadedModel, state: ServingState) -> Check:
     try:
         columns = smoke_persons(model, state)
-        scores = model.scorer.score(columns, contributions=True)
+        scores = state.priced().scorer(model).score(columns, contributions=True)
     except Exception as exc:  # noqa: BLE001 - any failure refuses the version
         return Check("smoke_score", False, f"scoring failed: {type(exc).__name__}: {exc}")
     weight, grant = np.asarray(scores.weight), np.asarray(scores.grant_nok)
@@ -159,7 +159,7 @@ def smoke_score(model: LoadedModel, state: ServingState) -> Check:
 def snapshot_grants(state: ServingState, model: LoadedModel) -> Check:
     snapshot = state.snapshot
     try:
-        grants = snapshot.grants(model.version, model.scorer)
+        grants = snapshot.grants(model.version, state.priced().scorer(model))
     except Exception as exc:  # noqa: BLE001 - any failure refuses the version
         return Check("snapshot_grants", False, f"pricing failed: {type(exc).__name__}: {exc}")
     total = float(np.sum(grants.list_total_nok))

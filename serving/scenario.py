@@ -89,6 +89,15 @@ class Scenario(BaseModel):
         None, min_length=1, description="price with this model instead of the baseline's"
     )
     phase_in: PhaseIn | None = Field(None, description="blend the new model with an old one")
+    reference_release: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$",
+        description="price the scenario with this reference release (a shipped release's name "
+        "or the service's own) instead of the service's: the same persons on another "
+        "period's geography",
+    )
     floor_persons: int | None = Field(
         None, ge=1, description="a list under N persons is paid as if it had N"
     )

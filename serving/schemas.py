@@ -111,11 +111,31 @@ class SchemeInfo(BaseModel):
     reference_persons: int = Field(description="persons the rate was made budget-neutral over")
 
 
+class CodeChangeOut(BaseModel):
+    """An old code in the request priced under the release's new code."""
+
+    field: str = Field(description="the request field, e.g. grunnkrets or practice_kommune")
+    old: str
+    new: str
+    valid_from: str = Field(description="date of the change (ISO)")
+
+
 class _Grant(BaseModel):
     model_version: str = Field(description="registered model version the answer comes from")
     model_name: str = Field(description="the calibrated model, e.g. model_2026")
     model_alias: str | None = Field(None, description="the alias the version was resolved by")
     run_id: str = Field(description="MLflow run that trained the version")
+    reference_release: str = Field(
+        description="the reference release whose facts (education shares, centrality, codes) "
+        "placed the persons in the model's levels"
+    )
+    rate_basis: Literal["snapshot", "model"] = Field(
+        description="snapshot: the rate makes the snapshot's persons spend the period's budget; "
+        "model: the model's own rate (no snapshot)"
+    )
+    code_changes: list[CodeChangeOut] = Field(
+        default_factory=list, description="old codes in the request priced under new ones"
+    )
     scheme: SchemeInfo
     period: Literal["annual"] = "annual"
     currency: Literal["NOK"] = "NOK"
@@ -170,6 +190,24 @@ class WeightRow(BaseModel):
     ci_high: float | None = None
 
 
+class ReleaseInfo(BaseModel):
+    """A reference release: its name, period, size and the education fallback it applies."""
+
+    name: str
+    valid_from: str | None = Field(description="first day the release is valid (ISO date)")
+    valid_to: str | None = Field(description="last day, or null while no later release exists")
+    kommuner: int
+    grunnkretser: int
+    education_fallback_grunnkretser_bydel: int = Field(
+        description="grunnkretser without a share that take their bydel's"
+    )
+    education_fallback_grunnkretser_kommune: int = Field(
+        description="grunnkretser without a share that take their kommune's"
+    )
+    education_fallback_persons_bydel: int
+    education_fallback_persons_kommune: int
+
+
 class ModelInfo(BaseModel):
     """The serving (or a pinned) model: version, training run, weight table and scheme."""
 
@@ -178,6 +216,11 @@ class ModelInfo(BaseModel):
     model_alias: str | None
     run_id: str
     trained_on: str = Field(description="SHA-256 fingerprint of the training data set")
+    trained_on_release: str = Field(
+        description="the reference release the model was trained on (provenance only)"
+    )
+    reference_release: ReleaseInfo = Field(description="the release the service prices with")
+    rate_basis: Literal["snapshot", "model"]
     mean_cost_nok: float = Field(description="mean expected annual cost, NOK: a weight of 1")
     indicators: dict = Field(description="indicator definitions: bands, threshold, areas")
     scheme: SchemeInfo
@@ -195,6 +238,8 @@ class Readiness(BaseModel):
     model_version: str | None = None
     model_name: str | None = None
     snapshot_lists: int | None = None
+    reference_release: str | None = None
+    rate_basis: Literal["snapshot", "model"] | None = None
     error: str | None = None
 
 
@@ -211,6 +256,12 @@ class ErrorBody(BaseModel):
     message: str
     field: str | None = None
     codes: list[str] | None = Field(None, description="unknown codes, for unknown_code")
+    candidates: list[str] | None = Field(
+        None, description="the codes a split code became, for split_code: send one of them"
+    )
+    reference_release: str | None = Field(
+        None, description="the release the code was looked up in, for unknown_code, split_code"
+    )
     available_versions: list[str] | None = Field(
         None, description="registered versions, for model_not_found"
     )

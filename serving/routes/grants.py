@@ -16,6 +16,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from features.code_changes import CodeChange
 from features.errors import UnknownCodeError
 from features.grants import PersonColumns, apportion_nok, list_totals
 from features.indicators import Coded
@@ -23,7 +24,9 @@ from features.scheme import round_nok
 from serving.deps import ModelDep, SnapshotDep, SnapshotMissingError, StateDep, resolve_model
 from serving.json_body import json_request_body, read_json_body
 from serving.model_store import LoadedModel
+from serving.pricing import Pricing
 from serving.schemas import (
+    CodeChangeOut,
     ErrorBody,
     ListGrant,
     ListGrantRow,
@@ -45,31 +48,38 @@ EXPORT_COLUMNS = tuple(ListGrantRow.model_fields)
 EXPORT_CHUNK = 1000
 
 
-def scheme_info(model: LoadedModel) -> SchemeInfo:
-    """The scheme a model prices with, built once per loaded version."""
-    found = model.memo.get("scheme_info")
+def scheme_info(model: LoadedModel, pricing: Pricing) -> SchemeInfo:
+    """The scheme a model prices with on the release in use, built once per loaded version."""
+    key = ("scheme_info", pricing.release.name, pricing.rate_basis)
+    found = model.memo.get(key)
     if found is None:
         bundle = model.bundle
+        rate, budget, average, persons = pricing.period_scheme(model)
         found = SchemeInfo(
             dampening=bundle.scheme.dampening,
-            rate_nok=bundle.rate_nok,
-            budget_nok=bundle.budget_nok,
-            average_grant_nok=bundle.scheme.average_grant_nok,
+            rate_nok=rate,
+            budget_nok=budget,
+            average_grant_nok=average,
             refugee_rate_nok=bundle.scheme.refugee_rate_nok,
-            reference_persons=bundle.reference_persons,
+            reference_persons=persons,
         )
-        model.memo["scheme_info"] = found
+        model.memo[key] = found
     return found
 
 
-def model_fields(model: LoadedModel) -> dict:
-    """The fields every grant answer carries: which model and scheme it was computed with."""
+def model_fields(
+    model: LoadedModel, pricing: Pricing, code_changes: tuple[CodeChange, ...] = ()
+) -> dict:
+    """The fields every grant answer carries: the model, the release and the scheme used."""
     return {
         "model_version": model.version,
         "model_name": model.name,
         "model_alias": model.alias,
         "run_id": model.run_id,
-        "scheme": scheme_info(model),
+        "reference_release": pricing.release.name,
+        "rate_basis": pricing.rate_basis,
+        "code_changes": [CodeChangeOut(**vars(change)) for change in code_changes],
+        "scheme": scheme_info(model, pricing),
     }
 
 
@@ -83,6 +93,7 @@ async def person_grant(request: Request, state: StateDep) -> PersonGrant:
     """One person's relative weight, annual grant and each indicator's contribution in NOK."""
     body = await read_json_body(request, PersonIn)
     model = await resolve_model(state, body.model_version)
+    pricing = state.priced()
     columns = PersonColumns.from_records(
         age=[body.age],
         sex=[body.sex],
@@ -91,7 +102,7 @@ async def person_grant(request: Request, state: StateDep) -> PersonGrant:
         refugee_first_year=[body.refugee_first_year],
         practice_kommune=[body.practice_kommune],
     )
-    scores = model.scorer.score(columns, contributions=True)
+    scores = pricing.scorer(model).score(columns, contributions=True)
     grant = float(scores.grant_nok[0])
     shares = {factor: float(nok[0]) for factor, nok in scores.contributions.items()}
     annual, monthly = round_nok(np.array([grant, grant / 12.0])).tolist()
@@ -100,7 +111,7 @@ async def person_grant(request: Request, state: StateDep) -> PersonGrant:
         grant_nok=annual,
         monthly_nok=monthly,
         contributions=apportion_nok(shares, grant),
-        **model_fields(model),
+        **model_fields(model, pricing, scores.code_changes),
     )
 
 
@@ -114,6 +125,7 @@ async def list_grant(request: Request, state: StateDep) -> ListGrant:
     """A list's total annual grant: its persons' unrounded grants summed, rounded once."""
     body = await read_json_body(request, ListIn)
     model = await resolve_model(state, body.model_version)
+    pricing = state.priced()
     persons = body.persons
     columns = PersonColumns.from_records(
         age=[p["age"] for p in persons],
@@ -124,10 +136,13 @@ async def list_grant(request: Request, state: StateDep) -> ListGrant:
         practice_kommune=Coded.repeated(body.practice_kommune, len(persons)),
     )
     try:
-        scores = model.scorer.score(columns)
+        scores = pricing.scorer(model).score(columns)
     except UnknownCodeError as exc:
-        where = f"persons.{exc.field}" if exc.field == "grunnkrets" else exc.field
-        raise UnknownCodeError(where, exc.codes, exc.reference) from exc
+        if exc.field == "grunnkrets":
+            exc.field = "persons.grunnkrets"  # where the code is in a list request
+            exc.message = f"persons.{exc.message}"
+            exc.args = (exc.message,)
+        raise
     count, totals, mean_weight = list_totals(
         np.zeros(len(persons), dtype=np.intp), 1, scores.weight, scores.grant_nok
     )
@@ -138,15 +153,18 @@ async def list_grant(request: Request, state: StateDep) -> ListGrant:
         total_nok=round_nok(total),
         monthly_nok=round_nok(total / 12.0),
         mean_weight=float(mean_weight[0]),
-        **model_fields(model),
+        **model_fields(model, pricing, scores.code_changes),
     )
 
 
-async def snapshot_grants(snapshot: Snapshot, model: LoadedModel) -> SnapshotGrants:
+async def snapshot_grants(
+    snapshot: Snapshot, model: LoadedModel, pricing: Pricing
+) -> SnapshotGrants:
     """The snapshot priced under a model: cached, or computed once in a worker thread."""
     found = snapshot.cached_grants(model.version)
     if found is None:
-        found = await run_in_threadpool(snapshot.grants, model.version, model.scorer)
+        scorer = pricing.scorer(model)
+        found = await run_in_threadpool(snapshot.grants, model.version, scorer)
     return found
 
 
@@ -167,12 +185,14 @@ async def snapshot_list_grant(
     list_id: Annotated[str, Path(min_length=1, max_length=64, description="the GP list")],
     model: ModelDep,
     snapshot: SnapshotDep,
+    state: StateDep,
 ) -> ListGrant:
     """A list in the loaded registry snapshot: total annual grant, persons, mean weight."""
     position = snapshot.list_position(list_id)
     if position is None:
         raise SnapshotMissingError(f"list {list_id!r} is not in the registry snapshot", list_id)
-    grants = await snapshot_grants(snapshot, model)
+    pricing = state.priced()
+    grants = await snapshot_grants(snapshot, model, pricing)
     row = _row(snapshot.list_row(grants, position), model)
     return ListGrant(
         list_id=row.list_id,
@@ -181,7 +201,7 @@ async def snapshot_list_grant(
         total_nok=row.total_nok,
         monthly_nok=row.monthly_nok,
         mean_weight=row.mean_weight,
-        **model_fields(model),
+        **model_fields(model, pricing),
     )
 
 
@@ -229,6 +249,7 @@ def _chunks(lines: Iterator[str]) -> Iterator[str]:
 async def export_list_grants(
     model: ModelDep,
     snapshot: SnapshotDep,
+    state: StateDep,
     export_format: Annotated[
         Literal["csv", "jsonl"], Query(alias="format", description="csv or JSON Lines")
     ] = "csv",
@@ -237,7 +258,8 @@ async def export_list_grants(
 
     The body is a stream of ``ListGrantRow`` lines, so no response model applies to it.
     """
-    grants = await snapshot_grants(snapshot, model)
+    pricing = state.priced()
+    grants = await snapshot_grants(snapshot, model, pricing)
     rows = (_row(row, model) for row in snapshot.list_rows(grants))
     lines = _csv_lines(rows) if export_format == "csv" else _jsonl_lines(rows)
     media = "text/csv; charset=utf-8" if export_format == "csv" else "application/x-ndjson"
@@ -246,5 +268,6 @@ async def export_list_grants(
         "Content-Disposition": f'attachment; filename="{filename}"',
         "X-PTB-Model-Version": model.version,
         "X-PTB-Model-Name": model.name,
+        "X-PTB-Reference-Release": pricing.release.name.encode("ascii", "replace").decode(),
     }
     return StreamingResponse(_chunks(lines), media_type=media, headers=headers)

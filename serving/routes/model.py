@@ -6,10 +6,10 @@ import math
 
 from fastapi import APIRouter
 
-from serving.deps import ModelDep
+from serving.deps import ModelDep, StateDep
 from serving.model_store import LoadedModel
 from serving.routes.grants import ERRORS, scheme_info
-from serving.schemas import ModelInfo, WeightRow
+from serving.schemas import ModelInfo, ReleaseInfo, WeightRow
 
 router = APIRouter(prefix="/v1", tags=["model"])
 
@@ -35,17 +35,21 @@ def weight_rows(model: LoadedModel) -> list[WeightRow]:
 
 
 @router.get("/model", response_model=ModelInfo, responses=ERRORS)
-async def model_info(model: ModelDep) -> ModelInfo:
-    """Version, training run, weight table and scheme parameters of the serving model."""
+async def model_info(model: ModelDep, state: StateDep) -> ModelInfo:
+    """Version, training run, weight table, scheme and the reference release priced with."""
     bundle = model.bundle
+    pricing = state.priced()
     return ModelInfo(
         model_version=model.version,
         model_name=model.name,
         model_alias=model.alias,
         run_id=model.run_id,
         trained_on=bundle.trained_on,
+        trained_on_release=bundle.reference.release,
+        reference_release=ReleaseInfo(**pricing.release.describe()),
+        rate_basis=pricing.rate_basis,
         mean_cost_nok=bundle.mean_cost_nok,
         indicators=bundle.indicators.model_dump(mode="json"),
-        scheme=scheme_info(model),
+        scheme=scheme_info(model, pricing),
         weight_table=weight_rows(model),
     )

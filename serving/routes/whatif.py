@@ -57,7 +57,8 @@ def engines_of(app: FastAPI) -> WhatIfEngines:
     with _ENGINES_LOCK:
         found = getattr(app.state, "whatif_engines", None)
         if found is None:
-            found = app.state.whatif_engines = WhatIfEngines()
+            state: ServingState = app.state.serving
+            found = app.state.whatif_engines = WhatIfEngines(pricing=lambda: state.pricing)
         return found
 
 
