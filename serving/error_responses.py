@@ -40,21 +40,14 @@ def add_error_handlers(app: FastAPI) -> None:
 def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
     """Map the product's errors to HTTP: unknown codes 422, unknown versions 404, ..."""
     message = str(exc)
-    if isinstance(exc, SplitCodeError):
-        return 422, ErrorBody(
-            error="split_code",
-            message=message,
-            field=exc.field,
-            codes=list(exc.codes),
-            candidates=list(exc.candidates),
-            reference_release=exc.release,
-        )
     if isinstance(exc, UnknownCodeError):
+        split = isinstance(exc, SplitCodeError)
         return 422, ErrorBody(
-            error="unknown_code",
+            error="split_code" if split else "unknown_code",
             message=message,
             field=exc.field,
             codes=list(exc.codes),
+            candidates=list(exc.candidates) if isinstance(exc, SplitCodeError) else None,
             reference_release=exc.release,
         )
     if isinstance(exc, ModelNotFoundError):
