@@ -113,6 +113,12 @@ class Redistribution(BaseModel):
 
     title: str | None = Field(description="the scenario's title")
     scenario: dict = Field(description="the fields the scenario sets, as in its YAML file")
+    reference_release: str | None = Field(
+        None, description="the reference release the current scheme is priced with"
+    )
+    scenario_reference_release: str | None = Field(
+        None, description="the release the scenario is priced with (its own, if it names one)"
+    )
     baseline: ModelUsed = Field(description="the current scheme: the served model as it is")
     scenario_model: ModelUsed = Field(description="the model the scenario prices with")
     phase_in_from: ModelUsed | None = Field(description="the old model of a phase-in")
@@ -183,6 +189,7 @@ def redistribution(
     kommune_order: KommuneOrder,
     list_page: tuple[int, int] | None = None,
     histogram_bins: int = HISTOGRAM_BINS,
+    reference_release: str | None = None,
 ) -> Redistribution:
     """The API's answer for a what-if result; ``list_page`` is ``(offset, limit)`` if asked.
 
@@ -206,6 +213,8 @@ def redistribution(
     return Redistribution(
         title=scenario.title,
         scenario=scenario.changed_fields(),
+        reference_release=reference_release,
+        scenario_reference_release=scenario.reference_release or reference_release,
         baseline=model_used(baseline),
         scenario_model=model_used(scenario_model),
         phase_in_from=model_used(phase_in_from) if phase_in_from is not None else None,

@@ -262,6 +262,7 @@ async def whatif(
         kommune_order=kommune_order,
         list_page=(offset, limit) if lists else None,
         histogram_bins=bins,
+        reference_release=state.priced().release.name,
     )
 
 
