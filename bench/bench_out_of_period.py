@@ -13,8 +13,7 @@ import argparse
 
 import pandas as pd
 
-from features.releases import Release
-from features.synth import synthesise
+from features import Release, synthesise
 from tests.integration.geography import without_counties
 from training.fit import calibrate
 from training.out_of_period import out_of_period_ratios

@@ -16,9 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features.contract import write_dataset
-from features.errors import ContractError, PtbError
-from features.settings import Settings
+from features import ContractError, PtbError, Settings, write_dataset
 from ptb.audit import audit_app
 from ptb.keys import keys_app
 
@@ -78,7 +76,7 @@ def synth(
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
 ) -> None:
     """Write a synthetic national data set in the data contract's layout."""
-    from features.synth import synthesise
+    from features import synthesise
 
     started = time.perf_counter()
     dataset = synthesise(persons, seed, progress=True)
@@ -96,7 +94,7 @@ def validate(
     ] = True,
 ) -> None:
     """Check a data set against the data contract; exit 1 with a report if it breaks it."""
-    from features.releases import load_with_release
+    from features import load_with_release
 
     try:
         priced = load_with_release(data, training=training)
@@ -135,11 +133,11 @@ def train(
     ] = True,
 ) -> None:
     """Validate a data set, calibrate the weights, log to MLflow and register the model."""
-    from training.pipeline import TrainingOptions, train_and_register
+    from training import TrainingOptions, train_and_register
 
     settings = _settings()
     started = time.perf_counter()
-    from features.releases import load_with_release
+    from features import load_with_release
 
     priced = load_with_release(data, training=True)
     dataset = priced.dataset
@@ -184,7 +182,7 @@ def promote(
     ] = False,
 ) -> None:
     """Move the champion alias to a version whose out-of-sample validation passes the gate."""
-    from training.registry import PromotionGate
+    from training import PromotionGate
     from training.registry import promote as promote_version
 
     settings = _settings()
@@ -247,7 +245,7 @@ def serve(
     """
     import uvicorn
 
-    from features.releases import Release
+    from features import Release
     from serving.app import create_app_from_settings
     from serving.observability import configure_logging
     from serving.snapshot import Snapshot
@@ -327,8 +325,7 @@ def grants(
     The snapshot's own kommuner and grunnkretser are the release it is priced with, and the
     rate is set so that its persons spend the period's budget.
     """
-    from features.grants import period_scorer, write_grants
-    from features.releases import load_with_release
+    from features import load_with_release, period_scorer, write_grants
 
     settings = _settings()
     priced = load_with_release(data)
@@ -361,10 +358,8 @@ def whatif(
 ) -> None:
     """Price a scenario against the current scheme: who wins, who loses, by how much."""
     from serving.pricing import Pricing
-    from serving.scenario import load_scenario
     from serving.snapshot import Snapshot
-    from serving.whatif import WhatIfEngine
-    from serving.whatif_report import write_report
+    from serving.whatif import WhatIfEngine, load_scenario, write_report
 
     settings = _settings()
     parsed = load_scenario(scenario)

@@ -13,10 +13,7 @@ import threading
 from dataclasses import replace
 from typing import Literal
 
-from features.bundle import ModelBundle
-from features.errors import ScenarioError
-from features.grants import PersonScorer
-from features.releases import Release, shipped_releases
+from features import ModelBundle, PersonScorer, Release, ScenarioError, shipped_releases
 from serving.model_store import LoadedModel
 from serving.snapshot import Snapshot
 

@@ -15,11 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from features.code_changes import CodeChange
-from features.contract import Dataset
-from features.grants import PersonScorer, PersonTable, list_totals
-from features.releases import Release, load_with_release
-from features.scheme import round_nok
+from features import (
+    CodeChange,
+    Dataset,
+    PersonScorer,
+    PersonTable,
+    Release,
+    list_totals,
+    load_with_release,
+    round_nok,
+)
 
 KEEP_VERSIONS = 4
 

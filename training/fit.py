@@ -11,17 +11,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.bundle import ModelBundle, calibrate_rate, mean_expected_cost
-from features.contract import Dataset, fingerprint
-from features.indicators import (
+from features import (
+    Dataset,
     IndicatorConfig,
+    ModelBundle,
     ReferenceTables,
+    Release,
+    SchemeParameters,
+    Tariff,
+    calibrate_rate,
     derive_features,
+    fingerprint,
+    mean_expected_cost,
     persons_with_practice,
     preset,
 )
-from features.releases import Release
-from features.scheme import SchemeParameters, Tariff
 from training.calibrate import CapitationRegressor, annualised_cost
 
 MODELS = ("model_2026", "model0_2023")

@@ -12,10 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.bundle import ModelBundle
-from features.contract import Dataset
-from features.indicators import derive_features, factors, persons_with_practice
-from features.releases import Release
+from features import (
+    Dataset,
+    ModelBundle,
+    Release,
+    derive_features,
+    factors,
+    persons_with_practice,
+)
 from training.calibrate import annualised_cost
 from training.metrics import predictive_ratios
 from training.validation import validation_groups

@@ -20,10 +20,8 @@ import numpy as np
 import pandas as pd
 
 import features
-from features.contract import CONTRACT_VERSION, Dataset, fingerprint
-from features.indicators import factors
+from features import CONTRACT_VERSION, Dataset, Release, factors, fingerprint
 from features.pyfunc import BUNDLE_ARTIFACT, SIGNATURE
-from features.releases import Release
 from training.calibrate import CapitationRegressor
 from training.challengers import CHALLENGERS
 from training.fit import Calibration, TrainingInputs, calibrate

@@ -1,10 +1,5 @@
-"""What handlers depend on: the serving state, the model (default or pinned), the snapshot, and
-the caller's role.
-
-``StateDep``, ``ModelDep``, ``BundleDep`` and ``SnapshotDep`` are typed aliases for handler
-signatures. A pinned version that is not in memory yet is loaded in a worker thread, once.
-``require_role("payment")`` is applied to whole routers where the app includes them; it also
-refuses query parameters a route does not take.
+"""The serving state's life cycle: start-up (snapshot or reference release, default model, its
+snapshot grants), retries while the registry is down, and the switch a reload makes.
 
 The serving model changes only by ``ServingState.switch`` (a reload): one assignment, so a
 request sees the old model or the new one, never a mix.
@@ -16,29 +11,12 @@ import gc
 import logging
 import threading
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import Depends, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
-
-from features.bundle import ModelBundle
-from features.errors import (
-    AccessDeniedError,
-    PermissionDeniedError,
-    RegistryUnavailableError,
-    ServiceNotReadyError,
-    SnapshotMissingError,
-    UnknownQueryError,
-)
-from features.releases import Release
+from features import RegistryUnavailableError, Release, ServiceNotReadyError
 from serving.model_store import LoadedModel, ModelStore
-from serving.observability import note_caller, note_model
 from serving.pricing import Pricing
-from serving.schemas import VERSION_PATTERN
-from serving.security import OPEN_CALLER, ROLES, Caller, KeyRing, Role, allows
 from serving.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -165,143 +143,3 @@ class ServingState:
         if self.status == "failed":
             return f"the serving model failed to load: {self.error}"
         return "the serving model is still loading"
-
-
-async def resolve_model(state: ServingState, ref: str | int | None) -> LoadedModel:
-    """The model a request asks for: cached without blocking, else loaded in a thread."""
-    model = state.cached_model(ref)
-    if model is None:
-        model = await run_in_threadpool(state.store.get, ref)
-    note_model(model.version)
-    return model
-
-
-async def get_state(request: Request) -> ServingState:
-    return request.app.state.serving
-
-
-StateDep = Annotated[ServingState, Depends(get_state)]
-
-
-async def get_model(
-    state: StateDep,
-    model_version: Annotated[
-        str | None,
-        Query(
-            pattern=VERSION_PATTERN,
-            description="pin a model version (number) or alias; default: the serving model",
-        ),
-    ] = None,
-) -> LoadedModel:
-    return await resolve_model(state, model_version)
-
-
-ModelDep = Annotated[LoadedModel, Depends(get_model)]
-
-
-async def get_bundle(model: ModelDep) -> ModelBundle:
-    return model.bundle
-
-
-BundleDep = Annotated[ModelBundle, Depends(get_bundle)]
-
-
-async def get_snapshot(state: StateDep) -> Snapshot:
-    if state.snapshot is None:
-        if state.status == "loading" and state.snapshot_source is not None:
-            raise ServiceNotReadyError("the registry snapshot is still loading")
-        raise SnapshotMissingError(
-            "this service runs without a registry snapshot; start it with a data set (--data)"
-        )
-    return state.snapshot
-
-
-SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
-
-
-# -- access ---------------------------------------------------------------------------------------
-
-bearer = HTTPBearer(
-    scheme_name="ApiKey",
-    description="An API key from `ptb keys add`: `Authorization: Bearer ptb.<key id>.<secret>`",
-    auto_error=False,
-)
-
-
-async def authenticate(
-    request: Request, credentials: HTTPAuthorizationCredentials | None
-) -> Caller:
-    """The caller of a request: open in development without keys, else by its API key."""
-    keyring: KeyRing | None = request.app.state.keyring
-    if keyring is None:
-        return OPEN_CALLER
-    key = credentials.credentials if credentials is not None else None
-    caller = keyring.cached(key)
-    if caller is None:
-        caller = await run_in_threadpool(keyring.authenticate, key)  # scrypt: not on the loop
-    return caller
-
-
-@cache
-def require_role(role: Role) -> Callable:
-    """A dependency that lets a request through only with a key of ``role`` or a higher one,
-    and only with query parameters the route takes.
-
-    ``app.include_router(router, dependencies=[Depends(require_role("payment"))])``; 401 for a
-    missing or invalid key, 403 for a key whose role is too low, then 422 for an unknown query
-    parameter (``refuse_unknown_query``). One dependency for both, as it runs on every request.
-    """
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
-
-    async def check_role(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Caller:
-        try:
-            caller = await authenticate(request, credentials)
-            if not allows(caller.role, role):
-                note_caller(caller.key_id, caller.role)
-                raise PermissionDeniedError(caller.key_id or "open", caller.role, role)
-        except AccessDeniedError as exc:
-            metrics = getattr(request.app.state, "metrics", None)
-            if metrics is not None:
-                metrics.auth_refusals.labels(exc.reason).inc()
-            raise
-        note_caller(caller.key_id, caller.role)
-        refuse_unknown_query(request)
-        return caller
-
-    check_role.__name__ = f"require_{role}"
-    return check_role
-
-
-# -- strict query strings -------------------------------------------------------------------------
-
-_QUERY_NAMES: dict[int, frozenset[str]] = {}
-
-
-def _query_names(dependant) -> frozenset[str]:
-    names = {param.alias for param in dependant.query_params}
-    for sub in dependant.dependencies:
-        names |= _query_names(sub)
-    return frozenset(names)
-
-
-def refuse_unknown_query(request: Request) -> None:
-    """Refuse a query parameter the route does not take, as unknown body fields are refused.
-
-    ``?modle_version=2`` must not quietly answer with the default model.
-    """
-    if not request.query_params:
-        return
-    route = request.scope.get("route")
-    dependant = getattr(route, "dependant", None)
-    if dependant is None:
-        return
-    known = _QUERY_NAMES.get(id(route))
-    if known is None:
-        known = _QUERY_NAMES[id(route)] = _query_names(dependant)
-    unknown = sorted(set(request.query_params) - known)
-    if unknown:
-        raise UnknownQueryError(unknown, sorted(known))
