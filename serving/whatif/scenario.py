@@ -185,7 +185,11 @@ def combination_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
         )
         problems.append((missing, "is required with the other break point field"))
     floor, break_point = values.get("floor_persons"), values.get("break_point_persons")
-    if isinstance(floor, int) and isinstance(break_point, int) and floor > break_point:
+    # JSON may write a whole number as 1.0; pydantic takes it as the int 1, and so must this.
+    numbers = all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in (floor, break_point)
+    )
+    if numbers and floor > break_point:
         problems.append(("floor_persons", "must not exceed break_point_persons"))
     return problems
 

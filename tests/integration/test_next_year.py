@@ -13,7 +13,9 @@ import pytest
 
 from features.contract import Dataset
 from tests.integration.geography import SPLIT_OLD, write_year, year_2023, year_2024
+from tests.integration.served import ptb_serve
 from tests.ptb.test_cli import run_ptb
+from tests.serving.conftest import person_body
 
 pytestmark = pytest.mark.slow
 
@@ -79,3 +81,33 @@ def test_a_data_set_on_the_split_kommune_is_refused_with_its_candidates(years):
     message = " ".join(result.stderr.split())
     assert "lists.practice_kommune: kommune 1507 was split into 1508, 1580" in message
     assert not (root / "never").exists()
+
+
+def test_ptb_serve_prices_old_codes_under_new_ones_and_refuses_the_split(years):
+    root, _, this_year, changes = years
+    on_old = this_year.persons.index[this_year.persons["grunnkrets"].isin(changes["old"])][0]
+    body = person_body(this_year, int(on_old))
+    new = changes.set_index("old").loc[body["grunnkrets"], "new"]
+    with ptb_serve(root, "--data", "y2024") as client:
+        assert client.get("/readyz").json()["reference_release"] == "registry-2024"
+        former = client.post("/v1/grants/person", json=body)
+        current = client.post("/v1/grants/person", json={**body, "grunnkrets": new})
+        assert former.status_code == current.status_code == 200, former.text
+        assert former.json()["grant_nok"] == current.json()["grant_nok"]
+        assert former.json()["code_changes"] == [
+            {
+                "field": "grunnkrets",
+                "old": body["grunnkrets"],
+                "new": new,
+                "valid_from": "2024-01-01",
+            }
+        ]
+        assert current.json()["code_changes"] == []
+        split = client.post("/v1/grants/person", json={**body, "practice_kommune": SPLIT_OLD})
+        assert split.status_code == 422
+        assert split.json()["error"] == "split_code"
+        assert split.json()["candidates"] == ["1508", "1580"]
+        assert split.json()["reference_release"] == "registry-2024"
+        whatif = client.post("/v1/whatif", json={"dampening": 0.5})
+        assert whatif.status_code == 200, whatif.text
+        assert whatif.json()["reference_release"] == "registry-2024"

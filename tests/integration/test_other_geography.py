@@ -15,7 +15,9 @@ from features.releases import Release
 from features.synth import synthesise
 from serving.model_store import ModelStore
 from tests.integration.geography import without_counties, write_year
+from tests.integration.served import ptb_serve
 from tests.ptb.test_cli import run_ptb
+from tests.serving.conftest import list_body, person_body
 
 pytestmark = pytest.mark.slow
 
@@ -83,3 +85,34 @@ def test_the_weights_per_indicator_level_are_the_models_own(place, grants_b):
         second.lists.loc[second.lists["practice_kommune"].str.startswith("46"), "list_id"]
     )
     assert vestland.any() and np.isfinite(priced.loc[vestland.to_numpy(), "weight"]).all()
+
+
+def test_ptb_serve_data_prices_persons_lists_settlement_and_whatif(place, grants_b):
+    root, _, second = place
+    priced = grants_b[1].set_index("person_id")
+    with ptb_serve(root, "--data", "b") as client:
+        ready = client.get("/readyz").json()
+        assert (ready["reference_release"], ready["rate_basis"]) == ("registry-b", "snapshot")
+        info = client.get("/v1/model").json()
+        assert info["trained_on_release"] == "registry-a"
+        assert info["reference_release"]["name"] == "registry-b"
+        for row in (0, 1, len(second.persons) - 1):
+            person = client.post("/v1/grants/person", json=person_body(second, row))
+            assert person.status_code == 200, person.text
+            answer = person.json()
+            assert answer["reference_release"] == "registry-b"
+            expected = priced.loc[second.persons["person_id"].iloc[row], "grant_nok"]
+            assert answer["grant_nok"] == pytest.approx(expected, abs=0.005)
+        list_id = str(second.lists["list_id"].iloc[0])
+        posted = client.post("/v1/grants/list", json=list_body(second, list_id))
+        looked_up = client.get(f"/v1/grants/lists/{list_id}")
+        assert posted.status_code == looked_up.status_code == 200, looked_up.text
+        assert posted.json()["total_nok"] == looked_up.json()["total_nok"]
+        export = client.get("/v1/grants/lists", params={"format": "csv"})
+        assert export.status_code == 200
+        assert export.headers["x-ptb-reference-release"] == "registry-b"
+        assert len(export.text.strip().splitlines()) == len(second.lists) + 1
+        whatif = client.post("/v1/whatif", json={"dampening": 0.5})
+        assert whatif.status_code == 200, whatif.text
+        assert whatif.json()["reference_release"] == "registry-b"
+        assert whatif.json()["persons"] == len(second.persons)
