@@ -25,7 +25,7 @@ CONTRACT_VERSION = 1
 TABLES = ("persons", "lists", "kommuner", "grunnkretser")
 EXAMPLE_ROWS = 3
 
-Kind = Literal["id", "code", "integer", "number", "boolean", "sex", "text"]
+Kind = Literal["id", "code", "integer", "number", "boolean", "sex", "text", "choice", "date"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,14 @@ class ColumnRule:
     references: tuple[str, str] | None = None
     training_only: bool = False
     default: float | None = None
+    optional: bool = False  # may be absent: what needs it is then reported as not computable
+    choices: tuple[str, ...] = ()
 
+
+FORMS_OF_PRACTICE = ("self_employed", "salaried")
+# Optional columns of the lists table: the basistilskudd's list-level rules need them
+# (utjamningstilskudd: form of practice; grunntilskudd: list cap and agreement start).
+LIST_FACTS = ("form_of_practice", "list_cap", "agreement_start")
 
 COLUMNS: dict[str, tuple[ColumnRule, ...]] = {
     "persons": (
@@ -58,6 +65,9 @@ COLUMNS: dict[str, tuple[ColumnRule, ...]] = {
     "lists": (
         ColumnRule("list_id", "id", unique=True),
         ColumnRule("practice_kommune", "code", digits=4, references=("kommuner", "kommune")),
+        ColumnRule("form_of_practice", "choice", optional=True, choices=FORMS_OF_PRACTICE),
+        ColumnRule("list_cap", "integer", low=0, high=10_000, optional=True),
+        ColumnRule("agreement_start", "date", optional=True),
     ),
     "kommuner": (
         ColumnRule("kommune", "code", digits=4, unique=True),
@@ -126,6 +136,14 @@ def _coerce_column(
         values[text.isin(_FALSE).fillna(False).to_numpy()] = False
         bad = values.isna().to_numpy() & ~missing
         return values, _violation(table, rule.name, "not true or false", bad)
+    if rule.kind == "date":
+        values = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+        bad = values.isna().to_numpy() & ~missing
+        return values, _violation(table, rule.name, "not a date (YYYY-MM-DD)", bad)
+    if rule.kind == "choice":
+        text = raw.astype("string").str.strip()
+        bad = (~text.isin(rule.choices)).fillna(False).to_numpy(dtype=bool) & ~missing
+        return text, _violation(table, rule.name, f"not one of {', '.join(rule.choices)}", bad)
     if rule.kind == "code" and pd.api.types.is_numeric_dtype(raw.dtype):
         # A numeric code has lost its leading zeros (0301 became 301): refuse, never repair.
         rows = np.ones(len(raw), dtype=bool) & ~missing
@@ -182,6 +200,8 @@ def validate_dataset(dataset: Dataset, *, training: bool = False) -> Dataset:
         columns: dict[str, pd.Series] = {}
         for rule in _rule_columns(table, training):
             if rule.name not in frame.columns:
+                if rule.optional:
+                    continue
                 if rule.default is not None:
                     columns[rule.name] = pd.Series(rule.default, index=frame.index)
                     continue
@@ -229,11 +249,16 @@ def _value_violations(typed: dict[str, pd.DataFrame]) -> list[Violation | None]:
 def _finish_types(table: str, frame: pd.DataFrame, training: bool) -> pd.DataFrame:
     out = frame.copy()
     for rule in _rule_columns(table, training):
+        if rule.name not in out.columns:  # an optional column the data set does not have
+            continue
         if rule.kind == "integer":
             out[rule.name] = out[rule.name].astype("int64")
         elif rule.kind == "boolean":
             out[rule.name] = out[rule.name].astype(bool)
-        elif rule.kind in ("id", "code", "sex", "text"):
+        elif rule.kind == "date":
+            if rule.name in out.columns:
+                out[rule.name] = out[rule.name].astype("datetime64[ns]")
+        elif rule.kind in ("id", "code", "sex", "text", "choice"):
             out[rule.name] = out[rule.name].astype(object if rule.kind == "text" else "string")
     return out
 

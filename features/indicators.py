@@ -38,8 +38,11 @@ PERSON_FIELDS = (
 class IndicatorConfig(BaseModel):
     """How registry fields become indicators: bands, threshold and which area and kommune count.
 
-    The 2026 default uses 5-year age bands (wider at the ends), education per grunnkrets and the
-    centrality of the practice kommune; model 0 (the 2023 rule) is a preset of the same fields.
+    The defaults are the 2026 rule's areas (education per grunnkrets, centrality of the practice
+    kommune) with the finer bands of the ``model_2026_fine_bands`` challenger; the legislated
+    rules are presets (``features/reference/*.yaml``). Centrality is a *supplement*: only the
+    classes in ``centrality_supplement_classes`` get an effect of their own (one per class);
+    the other classes are the reference level and get none.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -55,9 +58,23 @@ class IndicatorConfig(BaseModel):
     education_threshold: float = Field(
         0.28, ge=0, le=1, description="primary-only share above which the area is low-education"
     )
-    education_area: Literal["grunnkrets", "kommune"] = "grunnkrets"
+    education_area: Literal["grunnkrets", "kommune", "kommune_or_bydel"] = Field(
+        "grunnkrets",
+        description="area whose primary-only share counts: the 2023 rule's kommune_or_bydel is "
+        "the bydel where the kommune has bydeler, else the kommune",
+    )
     centrality_of: Literal["practice", "residence"] = "practice"
+    centrality_supplement_classes: tuple[int, ...] = Field(
+        (5, 6), description="centrality classes with a supplement, one effect per class"
+    )
     refugee: bool = True
+
+    @field_validator("centrality_supplement_classes")
+    @classmethod
+    def _supplement_classes(cls, classes: tuple[int, ...]) -> tuple[int, ...]:
+        if list(classes) != sorted(set(classes)) or not set(classes) <= set(range(2, 7)):
+            raise ValueError("centrality_supplement_classes must be distinct classes from 2 to 6")
+        return classes
 
     @field_validator("age_edges")
     @classmethod
@@ -74,13 +91,23 @@ class IndicatorConfig(BaseModel):
         return edges
 
 
+PRESETS = ("model_2026", "model0_2023", "model_2026_fine_bands")
+
+
+def preset_spec(name: str) -> dict:
+    """The preset file of a model (``features/reference/<name>.yaml``) as a mapping."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PRESETS)}")
+    text = resources.files("features").joinpath("reference", f"{name}.yaml").read_text()
+    return dict(yaml.safe_load(text))
+
+
 def preset(name: str) -> tuple[IndicatorConfig, float]:
-    """A published model configuration by name (``model_2026``, ``model0_2023``).
+    """A model configuration by name (``model_2026``, ``model0_2023``, a challenger).
 
     Returns the indicator configuration and the dampening the rule applies.
     """
-    text = resources.files("features").joinpath("reference", f"{name}.yaml").read_text()
-    spec = yaml.safe_load(text)
+    spec = preset_spec(name)
     return IndicatorConfig(**spec["indicators"]), float(spec["dampening"])
 
 
@@ -123,8 +150,10 @@ class ReferenceTables:
     """
 
     grunnkrets_share: pd.Series  # primary_only_share by grunnkrets code
-    kommune_share: pd.Series  # primary_only_share by kommune, for the 2023 rule
+    kommune_share: pd.Series  # primary_only_share by kommune
     kommune_centrality: pd.Series  # SSB centrality class 1-6 by kommune code
+    # By grunnkrets: the share of its bydel where it has one, else of its kommune (2023 rule).
+    district_share: pd.Series | None = None
 
     # The same tables as dictionaries, built once: a request looks up a handful of codes, and
     # a dictionary answers that faster than an index does.
@@ -137,23 +166,45 @@ class ReferenceTables:
         return dict(zip(self.kommune_share.index, self.kommune_share.to_numpy(), strict=True))
 
     @cached_property
+    def district_shares(self) -> dict[str, float]:
+        table = self.district_share
+        if table is None:  # a bundle from before bydeler: every area is its kommune
+            kommune = self.kommune_shares
+            return {code: kommune[code[:4]] for code in self.grunnkrets_shares}
+        return dict(zip(table.index, table.to_numpy(), strict=True))
+
+    @cached_property
     def kommune_centralities(self) -> dict[str, int]:
         table = self.kommune_centrality
         return dict(zip(table.index, table.to_numpy(), strict=True))
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> ReferenceTables:
-        """Build the tables; a kommune's share is the person-weighted mean of its grunnkretser."""
-        gk = dataset.grunnkretser.set_index("grunnkrets")["primary_only_share"].astype("float64")
+        """Build the tables; a kommune's or bydel's share is the person-weighted mean of its
+        grunnkretser (the data set's optional ``grunnkretser.bydel`` names the bydel)."""
+        table = dataset.grunnkretser.set_index("grunnkrets")
+        gk = table["primary_only_share"].astype("float64")
         residents = dataset.persons["grunnkrets"].value_counts().reindex(gk.index, fill_value=0)
-        kommune_of = gk.index.str.slice(0, 4)
+        kommune_of = pd.Series(gk.index.str.slice(0, 4), index=gk.index)
         # Areas with no listed residents still count once, so every kommune gets a share.
         weight = residents.to_numpy(dtype="float64") + 1e-9
-        by_kommune = pd.DataFrame({"k": kommune_of, "ws": gk.to_numpy() * weight, "w": weight})
-        sums = by_kommune.groupby("k")[["ws", "w"]].sum()
-        kommune_share = (sums["ws"] / sums["w"]).rename("primary_only_share")
+        kommune_share = _weighted_share(gk, weight, kommune_of).rename("primary_only_share")
+        district = kommune_of
+        if "bydel" in table.columns:
+            bydel = table["bydel"].astype("string")
+            district = bydel.where(bydel.notna() & (bydel != ""), kommune_of).astype(object)
+        district_share = _weighted_share(gk, weight, district).reindex(district.to_numpy())
         centrality = dataset.kommuner.set_index("kommune")["centrality"].astype("int64")
-        return cls(gk, kommune_share, centrality)
+        return cls(
+            gk, kommune_share, centrality, pd.Series(district_share.to_numpy(), index=gk.index)
+        )
+
+
+def _weighted_share(share: pd.Series, weight: np.ndarray, area: pd.Series) -> pd.Series:
+    """Resident-weighted mean share per area (kommune or bydel code)."""
+    frame = pd.DataFrame({"a": area.to_numpy(), "ws": share.to_numpy() * weight, "w": weight})
+    sums = frame.groupby("a")[["ws", "w"]].sum()
+    return sums["ws"] / sums["w"]
 
 
 @dataclass(frozen=True)
@@ -289,6 +340,8 @@ def indicator_levels(
         band = age_band(age, config.age_edges)
     if config.education_area == "grunnkrets":
         share = _lookup(persons.grunnkrets, reference.grunnkrets_shares, "grunnkrets", "grunnkrets")
+    elif config.education_area == "kommune_or_bydel":
+        share = _lookup(persons.grunnkrets, reference.district_shares, "grunnkrets", "grunnkrets")
     else:
         residence = persons.grunnkrets.kommune()
         share = _lookup(residence, reference.kommune_shares, "grunnkrets", "kommune")

@@ -162,8 +162,18 @@ def promote(
     gate_deciles: Annotated[
         bool, typer.Option(help="also gate the deciles of predicted cost")
     ] = False,
+    unlegislated_reason: Annotated[
+        str | None,
+        typer.Option(
+            help="required to promote a model that implements no legislated rule (a "
+            "challenger such as model_2026_fine_bands): why it should pay; recorded on the version"
+        ),
+    ] = None,
 ) -> None:
-    """Move the champion alias to a version whose out-of-sample validation passes the gate."""
+    """Move the champion alias to a version whose out-of-sample validation passes the gate.
+
+    A challenger that implements no legislated rule is promoted only with a documented reason.
+    """
     from training.registry import PromotionGate
     from training.registry import promote as promote_version
 
@@ -174,7 +184,9 @@ def promote(
         min_persons=min_persons,
         ungated_groups=() if gate_deciles else ("predicted_decile",),
     )
-    promoted = promote_version(settings.tracking_uri, version, gate)
+    promoted = promote_version(
+        settings.tracking_uri, version, gate, unlegislated_reason=unlegislated_reason
+    )
     console.print(f"champion is now ptb version {promoted}")
 
 

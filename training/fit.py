@@ -11,19 +11,22 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.basistilskudd import list_facts, utjamning_money
 from features.bundle import ModelBundle, calibrate_rate, mean_expected_cost
 from features.contract import Dataset, fingerprint
 from features.indicators import (
+    PRESETS,
     IndicatorConfig,
     ReferenceTables,
     derive_features,
     persons_with_practice,
     preset,
+    preset_spec,
 )
 from features.scheme import SchemeParameters, Tariff
 from training.calibrate import CapitationRegressor, annualised_cost
 
-MODELS = ("model_2026", "model0_2023")
+MODELS = PRESETS
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,39 @@ def model_spec(
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     indicators, dampening = preset(name)
-    return indicators, scheme or SchemeParameters(dampening=dampening)
+    share = preset_spec(name).get("scheme", {}).get("utjamning_class6_share", 0.5)
+    return indicators, scheme or SchemeParameters(
+        dampening=dampening, utjamning_class6_share=share
+    )
+
+
+def moves_utjamning(name: str) -> bool:
+    """Whether a model's rule moves the utjamningstilskudd money into centrality (2026)."""
+    return bool(preset_spec(name).get("scheme", {}).get("utjamning_to_centrality", False))
+
+
+def strengthened(
+    scheme: SchemeParameters, dataset: Dataset, features: pd.DataFrame, *, moves: bool
+) -> tuple[SchemeParameters, list[str]]:
+    """The scheme with U and its NOK per person of class 5 and 6 lists, where the rule moves it.
+
+    U is what the 2023 rule pays in utjamningstilskudd on the training data, unless the scheme
+    gives it; if a fact it needs is missing it is not computable, and the reasons are returned.
+    """
+    reasons: list[str] = []
+    if moves and scheme.utjamning_moved_nok is None:
+        persons = dataset.persons["list_id"].astype("string").value_counts()
+        kommuner = dataset.kommuner.set_index("kommune")
+        population = kommuner["population"] if "population" in kommuner.columns else None
+        money, reasons = utjamning_money(
+            list_facts(dataset.lists, persons), population, scheme.average_grant_nok
+        )
+        if money is not None:
+            scheme = scheme.model_copy(update={"utjamning_moved_nok": money})
+    if scheme.utjamning_moved_nok is None:
+        return scheme, [f"centrality strengthening not computable: {r}" for r in reasons]
+    level = features["centrality"].to_numpy()
+    return scheme.strengthening_for(int((level == 4).sum()), int((level == 5).sum())), []
 
 
 @dataclass(frozen=True)
@@ -91,6 +126,7 @@ def calibrate(
     table["relative_weight"] = table["effect_nok"] / mean_cost
     tariff = Tariff.from_table(table, mean_cost)
     rate, budget = calibrate_rate(features, tariff, scheme)
+    scheme, not_computable = strengthened(scheme, dataset, features, moves=moves_utjamning(name))
     bundle = ModelBundle(
         name=name,
         indicators=indicators,
@@ -102,5 +138,6 @@ def calibrate(
         budget_nok=budget,
         reference_persons=len(persons),
         trained_on=data_fingerprint if data_fingerprint is not None else fingerprint(dataset),
+        metadata={"not_computable": not_computable} if not_computable else {},
     )
     return Calibration(bundle, regressor, persons, features, y, exposure)

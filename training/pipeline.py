@@ -1,9 +1,10 @@
 """``ptb train``: calibrate, validate out of sample, log to MLflow and register, all or nothing.
 
-One parent run per training, with a child run per model: the 2026 tariff (registered as
+One parent run per training, with a child run per model: the 2026 rule (registered as
 ``challenger``, and ``champion`` if it is the first version), model 0, the 2023 rule, trained on
-the same data as the incumbent baseline (registered as ``incumbent``), and the scikit-learn
-challengers (logged for comparison, not registered). Registration is the last step inside the
+the same data as the incumbent baseline (registered as ``incumbent``), the finer-bands
+challenger ``model_2026_fine_bands`` (registered as ``fine_bands``: evidence, not a rule), and
+the scikit-learn challengers (logged for comparison, not registered). Registration is the last step inside the
 parent run: a run that fails or is interrupted before it registers nothing.
 """
 
@@ -29,6 +30,7 @@ from training.fit import Calibration, TrainingInputs, calibrate
 from training.plots import plot_predictive_ratios, plot_weights
 from training.registry import (
     CHALLENGER,
+    FINE_BANDS,
     INCUMBENT,
     PREDICTIVE_RATIOS,
     Candidate,
@@ -38,7 +40,11 @@ from training.registry import (
 )
 from training.validation import ValidationReport, cross_validate, validation_groups
 
-MODEL_ALIASES = {"model_2026": CHALLENGER, "model0_2023": INCUMBENT}
+MODEL_ALIASES = {
+    "model_2026": CHALLENGER,
+    "model0_2023": INCUMBENT,
+    "model_2026_fine_bands": FINE_BANDS,
+}
 PYFUNC_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pyarrow", "pydantic", "pyyaml", "scipy")
 
 
@@ -50,7 +56,7 @@ class TrainingOptions:
     seed: int = 0
     challengers: bool = True
     challenger_sample: int = 200_000
-    models: tuple[str, ...] = ("model_2026", "model0_2023")
+    models: tuple[str, ...] = ("model_2026", "model0_2023", "model_2026_fine_bands")
 
 
 @dataclass(frozen=True)
