@@ -41,7 +41,8 @@ class ColumnRule:
     references: tuple[str, str] | None = None
     training_only: bool = False
     default: float | None = None
-    optional: bool = False  # may be absent: what needs it is then reported as not computable
+    optional: bool = False  # the column may be absent (added in contract 1.1)
+    nullable: bool = False  # a cell may be empty, e.g. an education share SSB suppresses
     choices: tuple[str, ...] = ()
 
 
@@ -73,10 +74,12 @@ COLUMNS: dict[str, tuple[ColumnRule, ...]] = {
         ColumnRule("kommune", "code", digits=4, unique=True),
         ColumnRule("name", "text"),
         ColumnRule("centrality", "integer", low=1, high=6),
+        ColumnRule("population", "integer", low=0, optional=True),
     ),
     "grunnkretser": (
         ColumnRule("grunnkrets", "code", digits=8, unique=True),
-        ColumnRule("primary_only_share", "number", low=0, high=1),
+        ColumnRule("primary_only_share", "number", low=0, high=1, nullable=True),
+        ColumnRule("bydel", "code", digits=6, optional=True, nullable=True),
     ),
 }
 
@@ -200,17 +203,18 @@ def validate_dataset(dataset: Dataset, *, training: bool = False) -> Dataset:
         columns: dict[str, pd.Series] = {}
         for rule in _rule_columns(table, training):
             if rule.name not in frame.columns:
-                if rule.optional:
-                    continue
                 if rule.default is not None:
                     columns[rule.name] = pd.Series(rule.default, index=frame.index)
+                    continue
+                if rule.optional:
                     continue
                 violations.append(Violation(table, rule.name, "required column is missing", 0))
                 continue
             raw = frame[rule.name]
             columns[rule.name], bad_type = _coerce_column(table, rule, raw)
             violations.append(bad_type)
-            violations.append(_violation(table, rule.name, "is empty", raw.isna().to_numpy()))
+            if not rule.nullable:
+                violations.append(_violation(table, rule.name, "is empty", raw.isna().to_numpy()))
         typed[table] = pd.DataFrame(columns, index=frame.index)
     if not any(violations):
         violations += _value_violations(typed)
@@ -243,14 +247,25 @@ def _value_violations(typed: dict[str, pd.DataFrame]) -> list[Violation | None]:
             (~gk.isin(known)).to_numpy(dtype=bool),
         )
     )
+    if "bydel" in typed["grunnkretser"]:
+        bydel = typed["grunnkretser"]["bydel"]
+        elsewhere = bydel.notna() & (bydel.str.slice(0, 4) != gk)
+        violations.append(
+            _violation(
+                "grunnkretser",
+                "bydel",
+                "whose first 4 digits are not the grunnkrets's kommune",
+                elsewhere.fillna(False).to_numpy(dtype=bool),
+            )
+        )
     return violations
 
 
 def _finish_types(table: str, frame: pd.DataFrame, training: bool) -> pd.DataFrame:
     out = frame.copy()
     for rule in _rule_columns(table, training):
-        if rule.name not in out.columns:  # an optional column the data set does not have
-            continue
+        if rule.name not in out.columns:
+            continue  # an optional column the data set does not have
         if rule.kind == "integer":
             out[rule.name] = out[rule.name].astype("int64")
         elif rule.kind == "boolean":

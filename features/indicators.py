@@ -201,8 +201,11 @@ class ReferenceTables:
 
 
 def _weighted_share(share: pd.Series, weight: np.ndarray, area: pd.Series) -> pd.Series:
-    """Resident-weighted mean share per area (kommune or bydel code)."""
-    frame = pd.DataFrame({"a": area.to_numpy(), "ws": share.to_numpy() * weight, "w": weight})
+    """Resident-weighted mean share per area (kommune or bydel code); suppressed shares skipped."""
+    known = ~np.isnan(share.to_numpy())
+    weight = np.where(known, weight, 0.0)
+    values = np.where(known, share.to_numpy(), 0.0) * weight
+    frame = pd.DataFrame({"a": area.to_numpy(), "ws": values, "w": weight})
     sums = frame.groupby("a")[["ws", "w"]].sum()
     return sums["ws"] / sums["w"]
 

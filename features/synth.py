@@ -152,12 +152,38 @@ def _grunnkretser(kommuner: pd.DataFrame, n_persons: int, params: dict, rng) -> 
     )
     return {
         "codes": np.char.zfill(number.astype(str), 8),
+        "bydel": _bydeler(kommuner, kommune_of, rank, per_kommune, gk["bydeler"]),
         "kommune_of": kommune_of,
         "first": first,
         "last": first + per_kommune - 1,
         "size_cumulative": np.cumsum(rng["grunnkrets"].gamma(gk["size_gamma_shape"], 1.0, total)),
         "primary_only_share": np.round(share, 4),
     }
+
+
+def _bydeler(
+    kommuner: pd.DataFrame,
+    kommune_of: np.ndarray,
+    rank: np.ndarray,
+    per_kommune: np.ndarray,
+    bydeler: dict[str, int],
+) -> np.ndarray:
+    """The bydel of each grunnkrets in the kommuner that have bydeler, else None.
+
+    A kommune's grunnkretser are cut into as many runs of consecutive codes as it has bydeler
+    (fewer when a small sample has fewer grunnkretser); bydel codes are kommune + 2 digits.
+    """
+    codes = kommuner["kommune"].to_numpy(dtype=object)
+    found = np.full(len(kommune_of), None, dtype=object)
+    for kommune, count in bydeler.items():
+        position = np.flatnonzero(codes == kommune)
+        if not position.size:
+            continue
+        mine = kommune_of == position[0]
+        groups = min(int(count), int(per_kommune[position[0]]))
+        number = rank[mine] * groups // per_kommune[position[0]] + 1
+        found[mine] = [f"{kommune}{n:02d}" for n in number]
+    return found
 
 
 def _age_distributions(params: dict, kommune_class_weight: np.ndarray) -> tuple:
@@ -363,11 +389,17 @@ def synthesise(
         dataset = Dataset(
             persons=pd.DataFrame(table),
             lists=lists,
-            kommuner=kommuner[["kommune", "name", "centrality"]].copy(),
+            kommuner=kommuner[["kommune", "name", "centrality"]].assign(
+                # Residents in the simulated year (not the sample): 2021 figures scaled.
+                population=_apportion(
+                    kommuner["population"].to_numpy(), params["population"]["total"]
+                )
+            ),
             grunnkretser=pd.DataFrame(
                 {
                     "grunnkrets": _string_column(pa.array(gk["codes"])),
                     "primary_only_share": gk["primary_only_share"],
+                    "bydel": pd.array(gk["bydel"], dtype="string"),
                 }
             ),
         )

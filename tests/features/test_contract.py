@@ -127,3 +127,40 @@ def test_fingerprint_follows_content_not_format_or_column_order(tiny_dataset, tm
     persons = tiny_dataset.persons.copy()
     persons.loc[100, "cost"] += 1.0
     assert fingerprint(replace(tiny_dataset, persons=persons)) != fingerprint(tiny_dataset)
+
+
+def test_a_data_set_without_population_or_bydel_still_validates(tiny_dataset, tmp_path):
+    older = replace(
+        tiny_dataset,
+        kommuner=tiny_dataset.kommuner.drop(columns=["population"]),
+        grunnkretser=tiny_dataset.grunnkretser.drop(columns=["bydel"]),
+    )
+    write_dataset(older, tmp_path)
+    loaded = load_dataset(tmp_path, training=True)
+    assert "population" not in loaded.kommuner and "bydel" not in loaded.grunnkretser
+
+
+def test_population_and_bydel_are_read_and_a_suppressed_share_may_be_empty(tiny_dataset, tmp_path):
+    grunnkretser = tiny_dataset.grunnkretser.copy()
+    grunnkretser.loc[0, "primary_only_share"] = float("nan")
+    write_dataset(replace(tiny_dataset, grunnkretser=grunnkretser), tmp_path, fmt="csv")
+    loaded = load_dataset(tmp_path, training=True)
+    assert loaded.kommuner["population"].dtype == "int64"
+    assert loaded.grunnkretser["primary_only_share"].isna().sum() == 1
+    oslo = loaded.grunnkretser[loaded.grunnkretser["grunnkrets"].str.startswith("0301")]
+    assert oslo["bydel"].str.startswith("0301").all()
+
+
+def test_a_bydel_outside_its_grunnkrets_kommune_is_refused(tiny_dataset, tmp_path):
+    grunnkretser = tiny_dataset.grunnkretser.copy()
+    row = grunnkretser.index[~grunnkretser["grunnkrets"].str.startswith("0301")][0]
+    grunnkretser.loc[row, "bydel"] = "030101"
+    kommuner = tiny_dataset.kommuner.assign(population=-1)
+    write_dataset(replace(tiny_dataset, grunnkretser=grunnkretser, kommuner=kommuner), tmp_path)
+    with pytest.raises(ContractError) as refused:
+        load_dataset(tmp_path)
+    message = str(refused.value)
+    assert (
+        "grunnkretser.bydel: 1 row whose first 4 digits are not the grunnkrets's kommune" in message
+    )
+    assert "kommuner.population" in message and "below 0" in message
