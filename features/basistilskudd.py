@@ -77,7 +77,9 @@ def utjamningstilskudd(
     short = average < UTJAMNING_LIST_LENGTH
     small = inhabitants < SMALL_KOMMUNE_INHABITANTS
     population_unknown = np.isnan(inhabitants) & short
-    form_unknown = _missing(lists, "form_of_practice") & short & ~(inhabitants >= SMALL_KOMMUNE_INHABITANTS)
+    form_unknown = (
+        _missing(lists, "form_of_practice") & short & ~(inhabitants >= SMALL_KOMMUNE_INHABITANTS)
+    )
     self_employed = (
         (lists["form_of_practice"] == "self_employed").fillna(False).to_numpy(dtype=bool)
         if "form_of_practice" in lists.columns
@@ -126,10 +128,7 @@ def grunntilskudd(
     cap_unknown = short & np.isnan(cap)
     start_unknown = short & np.isnan(month) & ~(cap < GRUNNTILSKUDD_PERSONS)
     qualifies = (
-        short
-        & (cap >= GRUNNTILSKUDD_PERSONS)
-        & (month >= 1)
-        & (month <= GRUNNTILSKUDD_MONTHS)
+        short & (cap >= GRUNNTILSKUDD_PERSONS) & (month >= 1) & (month <= GRUNNTILSKUDD_MONTHS)
     )
     floor = GRUNNTILSKUDD_PERSONS * average_grant_nok
     amount = np.where(qualifies, np.maximum(floor - np.asarray(ptb_grant_nok), 0.0), 0.0)

@@ -67,7 +67,7 @@ COLUMNS: dict[str, tuple[ColumnRule, ...]] = {
         ColumnRule("list_id", "id", unique=True),
         ColumnRule("practice_kommune", "code", digits=4, references=("kommuner", "kommune")),
         ColumnRule("form_of_practice", "choice", optional=True, choices=FORMS_OF_PRACTICE),
-        ColumnRule("list_cap", "integer", low=0, high=10_000, optional=True),
+        ColumnRule("list_cap", "integer", low=0, optional=True),
         ColumnRule("agreement_start", "date", optional=True),
     ),
     "kommuner": (

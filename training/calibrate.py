@@ -162,9 +162,7 @@ class CapitationRegressor:
             ]
             design = design[present]
             fitted = sm.WLS(cell_mean, design, weights=cells["exposure"].to_numpy()).fit()
-            negative = tuple(
-                c for c in classes if fitted.params.get(f"centrality[{c}]", 0.0) < 0
-            )
+            negative = tuple(c for c in classes if fitted.params.get(f"centrality[{c}]", 0.0) < 0)
             if not negative:
                 return design, fitted
             classes = tuple(c for c in classes if c not in negative)

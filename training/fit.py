@@ -49,9 +49,7 @@ def model_spec(
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     indicators, dampening = preset(name)
     share = preset_spec(name).get("scheme", {}).get("utjamning_class6_share", 0.5)
-    return indicators, scheme or SchemeParameters(
-        dampening=dampening, utjamning_class6_share=share
-    )
+    return indicators, scheme or SchemeParameters(dampening=dampening, utjamning_class6_share=share)
 
 
 def moves_utjamning(name: str) -> bool:
