@@ -140,13 +140,13 @@ def _coerce_column(
         bad = values.isna().to_numpy() & ~missing
         return values, _violation(table, rule.name, "not true or false", bad)
     if rule.kind == "date":
-        values = pd.to_datetime(raw, errors="coerce", format="ISO8601")
-        bad = values.isna().to_numpy() & ~missing
-        return values, _violation(table, rule.name, "not a date (YYYY-MM-DD)", bad)
+        dates = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+        bad = dates.isna().to_numpy() & ~missing
+        return dates, _violation(table, rule.name, "not a date (YYYY-MM-DD)", bad)
     if rule.kind == "choice":
-        text = raw.astype("string").str.strip()
-        bad = (~text.isin(rule.choices)).fillna(False).to_numpy(dtype=bool) & ~missing
-        return text, _violation(table, rule.name, f"not one of {', '.join(rule.choices)}", bad)
+        chosen = raw.astype("string").str.strip()
+        bad = (~chosen.isin(rule.choices)).fillna(False).to_numpy(dtype=bool) & ~missing
+        return chosen, _violation(table, rule.name, f"not one of {', '.join(rule.choices)}", bad)
     if rule.kind == "code" and pd.api.types.is_numeric_dtype(raw.dtype):
         # A numeric code has lost its leading zeros (0301 became 301): refuse, never repair.
         rows = np.ones(len(raw), dtype=bool) & ~missing
