@@ -147,8 +147,12 @@ def list_payments(
     population: pd.Series | None,
     scheme_date: date,
     average_grant_nok: float,
+    rule: Rule | None = None,
 ) -> pd.DataFrame:
     """Each list's basistilskudd under the rule of ``scheme_date``, unrounded annual NOK.
+
+    ``rule`` overrides the date's rule (a what-if step); the date still counts the months of
+    an agreement for grunntilskudd.
 
     Columns of ``PAYMENT_COLUMNS``: the PTB grant, grunntilskudd, utjamningstilskudd (0 from
     1 July 2026), their total (NaN when a part is not computable) and ``not_computable`` (the
@@ -156,7 +160,7 @@ def list_payments(
     """
     ptb = np.asarray(ptb_grant_nok, dtype="float64")
     grunn, grunn_reasons = grunntilskudd(lists, ptb, scheme_date, average_grant_nok)
-    if rule_for(scheme_date) == "model0_2023":
+    if (rule or rule_for(scheme_date)) == "model0_2023":
         utjamning, utjamning_reasons = utjamningstilskudd(lists, population, average_grant_nok)
     else:
         utjamning, utjamning_reasons = np.zeros(len(lists)), []

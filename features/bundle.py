@@ -30,6 +30,7 @@ MANIFEST = "bundle.json"
 WEIGHT_TABLE = "weight_table.csv"
 GRUNNKRETSER = "grunnkretser.parquet"
 KOMMUNER = "kommuner.parquet"
+STEPS = "steps"
 
 
 class BundleError(PtbError, ValueError):
@@ -66,6 +67,9 @@ class ModelBundle:
     reference_persons: int
     trained_on: str = ""
     metadata: dict = field(default_factory=dict)
+    # The reform step by step (``features.reform``): each step's own calibrated bundle, shipped
+    # with the 2026 model so the waterfall prices every step with that step's weights.
+    steps: tuple[ModelBundle, ...] = ()
 
     @property
     def tariff(self) -> Tariff:
@@ -104,6 +108,10 @@ class ModelBundle:
             "reference_persons": self.reference_persons,
             "trained_on": self.trained_on,
             "metadata": self.metadata,
+            "steps": [
+                str(step.save(directory / STEPS / f"{i:02d}").relative_to(directory))
+                for i, step in enumerate(self.steps)
+            ],
             "sha256": {
                 name: _sha256(directory / name) for name in (WEIGHT_TABLE, GRUNNKRETSER, KOMMUNER)
             },
@@ -155,6 +163,7 @@ class ModelBundle:
             reference_persons=int(manifest["reference_persons"]),
             trained_on=manifest.get("trained_on", ""),
             metadata=manifest.get("metadata", {}),
+            steps=tuple(cls.load(directory / step) for step in manifest.get("steps", [])),
         )
 
 

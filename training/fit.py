@@ -6,7 +6,7 @@ tariff, express it as relative weights and price it budget-neutrally over the sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from features.indicators import (
     preset,
     preset_spec,
 )
+from features.reform import reform_steps
 from features.scheme import SchemeParameters, Tariff
 from training.calibrate import CapitationRegressor, annualised_cost
 
@@ -52,7 +53,7 @@ def model_spec(
     return indicators, scheme or SchemeParameters(dampening=dampening, utjamning_class6_share=share)
 
 
-def moves_utjamning(name: str) -> bool:
+def moves_utjamning_of(name: str) -> bool:
     """Whether a model's rule moves the utjamningstilskudd money into centrality (2026)."""
     return bool(preset_spec(name).get("scheme", {}).get("utjamning_to_centrality", False))
 
@@ -108,11 +109,15 @@ def calibrate(
     scheme: SchemeParameters | None = None,
     data_fingerprint: str | None = None,
     inputs: TrainingInputs | None = None,
+    moves_utjamning: bool | None = None,
 ) -> Calibration:
     """Fit the tariff on a validated training data set and price it over the same persons.
 
     ``inputs``, derived once from ``dataset``, lets several models of one training share them.
+    ``moves_utjamning`` (default: the preset's rule) spends U on the centrality supplement.
     """
+    if moves_utjamning is None:
+        moves_utjamning = moves_utjamning_of(name)
     preset_indicators, scheme = model_spec(name, scheme)
     indicators = indicators or preset_indicators
     inputs = inputs or TrainingInputs.from_dataset(dataset)
@@ -124,7 +129,7 @@ def calibrate(
     table["relative_weight"] = table["effect_nok"] / mean_cost
     tariff = Tariff.from_table(table, mean_cost)
     rate, budget = calibrate_rate(features, tariff, scheme)
-    scheme, not_computable = strengthened(scheme, dataset, features, moves=moves_utjamning(name))
+    scheme, not_computable = strengthened(scheme, dataset, features, moves=moves_utjamning)
     bundle = ModelBundle(
         name=name,
         indicators=indicators,
@@ -139,3 +144,26 @@ def calibrate(
         metadata={"not_computable": not_computable} if not_computable else {},
     )
     return Calibration(bundle, regressor, persons, features, y, exposure)
+
+
+def calibrate_reform(
+    dataset: Dataset, *, inputs: TrainingInputs | None = None, data_fingerprint: str | None = None
+) -> tuple[ModelBundle, ...]:
+    """Every step of the reform (``features.reform``) calibrated as a configuration of its own.
+
+    The bundles are named ``reform/<step>``; the last one is the 2026 rule's configuration.
+    """
+    inputs = inputs or TrainingInputs.from_dataset(dataset)
+    bundles = []
+    for step in reform_steps():
+        calibration = calibrate(
+            dataset,
+            name="model0_2023",
+            indicators=step.indicators,
+            scheme=step.scheme(),
+            data_fingerprint=data_fingerprint,
+            inputs=inputs,
+            moves_utjamning=step.moves_utjamning,
+        )
+        bundles.append(replace(calibration.bundle, name=f"reform/{step.name}"))
+    return tuple(bundles)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import mlflow
@@ -26,7 +26,7 @@ from features.indicators import factors
 from features.pyfunc import BUNDLE_ARTIFACT, SIGNATURE
 from training.calibrate import CapitationRegressor
 from training.challengers import CHALLENGERS
-from training.fit import Calibration, TrainingInputs, calibrate
+from training.fit import Calibration, TrainingInputs, calibrate, calibrate_reform
 from training.plots import plot_predictive_ratios, plot_weights
 from training.registry import (
     CHALLENGER,
@@ -99,6 +99,14 @@ def train_and_register(
                 calibration = calibrate(
                     dataset, name=name, data_fingerprint=data_fingerprint, inputs=inputs
                 )
+                if name == "model_2026":
+                    on_step("calibrating the reform step by step")
+                    steps = calibrate_reform(
+                        dataset, inputs=inputs, data_fingerprint=data_fingerprint
+                    )
+                    calibration = replace(
+                        calibration, bundle=replace(calibration.bundle, steps=steps)
+                    )
                 report = _validate_tariff(calibration, options)
                 _log_tariff(calibration, report, dataset, data_fingerprint, options)
                 on_step(f"logging {name} as an MLflow pyfunc")
