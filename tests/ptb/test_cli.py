@@ -87,7 +87,7 @@ def test_whatif_refuses_a_bad_scenario_naming_the_field(trained):
 def test_promote_refuses_an_unknown_version_listing_those_that_exist(trained):
     result = run_ptb("promote", "42", cwd=trained)
     assert result.returncode == 1
-    assert "registered versions: 1, 2" in result.stderr
+    assert "registered versions: 1, 2, 3" in result.stderr
 
 
 def test_promote_moves_the_champion_through_the_gate(trained):
