@@ -26,6 +26,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from features.contract import Dataset
+from features.indicators import PRESETS, preset_spec
+
 Rule = Literal["model0_2023", "model_2026"]
 
 REFORM_DATE = date(2026, 7, 1)  # the 2026 rule is in force from this payment date
@@ -198,3 +201,38 @@ def utjamning_money(
     if np.isnan(amounts).any():
         return None, reasons
     return float(amounts.sum()), []
+
+
+def dataset_payments(
+    dataset: Dataset,
+    ptb_grant_nok: np.ndarray,
+    persons: np.ndarray,
+    *,
+    scheme_date: date,
+    average_grant_nok: float,
+    rule: Rule | None = None,
+) -> pd.DataFrame:
+    """``list_payments`` for every list of a data set, in its ``lists`` order.
+
+    ``ptb_grant_nok`` and ``persons`` are per list in that order (0 for an empty list).
+    """
+    facts = dataset.lists.copy(deep=False)
+    facts["persons"] = np.asarray(persons, dtype="int64")
+    kommuner = dataset.kommuner.set_index("kommune")
+    population = kommuner["population"] if "population" in kommuner.columns else None
+    return list_payments(
+        facts,
+        ptb_grant_nok,
+        population=population,
+        scheme_date=scheme_date,
+        average_grant_nok=average_grant_nok,
+        rule=rule,
+    )
+
+
+def model_rule(model_name: str) -> Rule | None:
+    """The legislated rule a registered model implements (its preset's ``rule``), if any."""
+    if model_name not in PRESETS:
+        return None
+    rule = preset_spec(model_name).get("rule")
+    return rule if rule in ("model0_2023", "model_2026") else None

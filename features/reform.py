@@ -26,10 +26,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from features.basistilskudd import Rule, list_facts, list_payments
+from features.basistilskudd import Rule, dataset_payments
 from features.bundle import ModelBundle
 from features.contract import Dataset
-from features.grants import person_grants
+from features.grants import PersonScorer, PersonTable
 from features.indicators import IndicatorConfig, preset, preset_spec
 from features.scheme import SchemeParameters
 from features.synth_practice import size_band
@@ -182,20 +182,21 @@ def step_of(bundle: ModelBundle) -> ReformStep:
     raise ValueError(f"{bundle.name!r} is not a reform step bundle")
 
 
-def step_payments(bundle: ModelBundle, dataset: Dataset, scheme_date: date) -> pd.DataFrame:
-    """Every list's basistilskudd (``PAYMENT_COLUMNS``) under one step, in ``lists`` order."""
-    grants = person_grants(bundle, dataset)
-    codes = grants["list_id"].cat.codes.to_numpy()
-    ptb = np.bincount(codes, weights=grants["grant_nok"].to_numpy(), minlength=len(dataset.lists))
-    categories = grants["list_id"].cat.categories
-    order = pd.Index(categories).get_indexer(dataset.lists["list_id"].astype("string"))
-    persons = pd.Series(np.bincount(codes, minlength=len(categories)), index=categories)
-    kommuner = dataset.kommuner.set_index("kommune")
-    population = kommuner["population"] if "population" in kommuner.columns else None
-    return list_payments(
-        list_facts(dataset.lists, persons),
-        ptb[order],
-        population=population,
+def step_payments(
+    bundle: ModelBundle, dataset: Dataset, scheme_date: date, table: PersonTable | None = None
+) -> pd.DataFrame:
+    """Every list's basistilskudd (``PAYMENT_COLUMNS``) under one step, in ``lists`` order.
+
+    ``table`` (the data set's persons factorised once) saves that work across the steps.
+    """
+    table = table or PersonTable.from_dataset(dataset)
+    scores = PersonScorer(bundle).score(table.columns)
+    n_lists = len(table.list_ids)
+    ptb = np.bincount(table.list_codes, weights=scores.grant_nok, minlength=n_lists)
+    return dataset_payments(
+        dataset,
+        ptb,
+        np.bincount(table.list_codes, minlength=n_lists),
         scheme_date=scheme_date,
         average_grant_nok=bundle.scheme.average_grant_nok,
         rule=step_of(bundle).rule,
@@ -203,13 +204,18 @@ def step_payments(bundle: ModelBundle, dataset: Dataset, scheme_date: date) -> p
 
 
 def reform_waterfall(
-    steps: tuple[ModelBundle, ...], dataset: Dataset, scheme_date: date
+    steps: tuple[ModelBundle, ...],
+    dataset: Dataset,
+    scheme_date: date,
+    table: PersonTable | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The waterfall of a data set under the shipped step bundles (see ``waterfall``)."""
+    table = table or PersonTable.from_dataset(dataset)
     totals = {
-        step_of(bundle).name: step_payments(bundle, dataset, scheme_date)["total_nok"].to_numpy()
+        step_of(bundle).name: step_payments(bundle, dataset, scheme_date, table)[
+            "total_nok"
+        ].to_numpy()
         for bundle in steps
     }
-    counts = dataset.persons["list_id"].astype("string").value_counts()
-    persons = list_facts(dataset.lists, counts)["persons"].to_numpy()
+    persons = np.bincount(table.list_codes, minlength=len(table.list_ids))
     return waterfall(list_groups(dataset.lists, dataset.kommuner), persons, totals)
