@@ -143,7 +143,9 @@ def waterfall(
     ``totals`` maps step name (in order) to every list's whole basistilskudd under that step.
     Returns ``lists`` (one row per list: the first and last totals, one column per step with
     the NOK it moves, and ``change_nok``) and one table per grouping of ``GROUPINGS`` with
-    lists, persons, the same step columns and the change, plus ``steps`` (the national sums).
+    lists, persons, the same step columns and the change, plus ``steps``: per step the net NOK
+    it moves nationally, the NOK gained by the lists that gain and lost by those that lose
+    (a budget-neutral step moves money with a net of about 0), and how many lists gain or lose.
     """
     names = list(totals)
     lists = groups.copy()
@@ -160,12 +162,17 @@ def waterfall(
         keys = [grouping, "kommune_name", "centrality"] if grouping == "kommune" else [grouping]
         table = lists.groupby(keys, sort=True, dropna=False)[summed].sum()
         table.insert(0, "lists", lists.groupby(keys, sort=True, dropna=False).size())
-        tables[grouping] = table.reset_index()
-    national = [float(lists[name].sum()) for name in moved]
+        table = table.reset_index()
+        if grouping == "size_band":  # smallest kommuner first, as the bands read
+            order = {label: i for i, label in enumerate((*SIZE_BAND_LABELS, "unknown"))}
+            table = table.sort_values("size_band", key=lambda s: s.map(order), ignore_index=True)
+        tables[grouping] = table
     tables["steps"] = pd.DataFrame(
         {
             "step": moved,
-            "moved_nok": national,
+            "moved_nok": [float(lists[name].sum()) for name in moved],
+            "gains_nok": [float(lists[name].clip(lower=0).sum()) for name in moved],
+            "losses_nok": [float(lists[name].clip(upper=0).sum()) for name in moved],
             "gaining_lists": [int((lists[name] > 0.5).sum()) for name in moved],
             "losing_lists": [int((lists[name] < -0.5).sum()) for name in moved],
         }
