@@ -92,6 +92,7 @@ def train_and_register(
     ) as parent:
         _log_dataset(dataset, data_fingerprint, options)
         calibrations: dict[str, Calibration] = {}
+        reports: dict[str, ValidationReport] = {}
         inputs = TrainingInputs.from_dataset(dataset)
         for name in options.models:
             on_step(f"calibrating {name}")
@@ -108,6 +109,7 @@ def train_and_register(
                         calibration, bundle=replace(calibration.bundle, steps=steps)
                     )
                 report = _validate_tariff(calibration, options)
+                reports[name] = report
                 _log_tariff(calibration, report, dataset, data_fingerprint, options)
                 on_step(f"logging {name} as an MLflow pyfunc")
                 model_uri = _log_pyfunc(calibration)
@@ -129,10 +131,35 @@ def train_and_register(
                     key = f"comparison_{name}"
                     metrics[key] = _validate_on_sample(name, make, tariff, options)
                     run_ids[key] = run.info.run_id
+        _log_band_evidence(reports)
         on_step("registering")
         versions = register(tracking_uri, candidates)
         mlflow.set_tags({f"registered_{alias}": v for alias, v in versions.items()})
     return TrainingOutcome(parent.info.run_id, run_ids, versions, metrics)
+
+
+BAND_EVIDENCE = "evidence/age_bands_10y.csv"
+
+
+def _log_band_evidence(reports: dict[str, ValidationReport]) -> None:
+    """Out-of-sample predictive ratios of 10-year age and sex groups, one column per model.
+
+    The evidence policy teams read beside the legislated rules: how the six age groups of the
+    rules and the finer bands of the challenger fit each 10-year group.
+    """
+    columns = []
+    for name, report in reports.items():
+        ratios = report.predictive_ratios
+        rows = ratios[ratios["group"] == "age_sex_10y"].set_index("level")
+        columns.append(rows["predictive_ratio"].rename(f"predictive_ratio_{name}"))
+        persons = rows["persons"]
+    if not columns:
+        return
+    table = pd.concat([persons, *columns], axis=1).rename_axis("age_sex_10y").reset_index()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(BAND_EVIDENCE).name
+        table.to_csv(path, index=False)
+        mlflow.log_artifact(str(path), str(Path(BAND_EVIDENCE).parent))
 
 
 def _log_dataset(dataset: Dataset, data_fingerprint: str, options: TrainingOptions) -> None:

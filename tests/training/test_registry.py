@@ -220,3 +220,18 @@ def test_cli_train_prints_run_id_and_registered_version(tiny_dataset, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "run id: " in result.stdout
     assert "registered model ptb version 1 (alias challenger)" in result.stdout
+
+
+def test_the_parent_run_shows_the_age_band_evidence_of_every_model(first_training, store):
+    path = mlflow.artifacts.download_artifacts(
+        run_id=first_training.parent_run_id,
+        artifact_path="evidence/age_bands_10y.csv",
+        tracking_uri=store["tracking_uri"],
+    )
+    table = pd.read_csv(path)
+    assert {
+        "predictive_ratio_model_2026",
+        "predictive_ratio_model0_2023",
+        "predictive_ratio_model_2026_fine_bands",
+    } <= set(table.columns)
+    assert len(table) >= 18
