@@ -180,10 +180,19 @@
     return step >= 1 ? 0 : Math.min(3, Math.ceil(-Math.log10(step)));
   }
 
+  // A chart is drawn in its own pixels (viewBox = rendered width), so its 11 px labels stay
+  // 11 px on a phone instead of shrinking with a 640-unit drawing scaled to fit.
+  function chartWidth(svg, H) {
+    const W = Math.round(Math.min(Math.max(svg.getBoundingClientRect().width || 640, 280), 960));
+    svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+    return W;
+  }
+
   function drawHistogram(result) {
     const svg = $("histogram");
     svg.replaceChildren();
-    const W = 640, H = 280, left = 54, right = 14, top = 14, bottom = 44;
+    const H = 280, left = 54, right = 14, top = 14, bottom = 44;
+    const W = chartWidth(svg, H);
     const bins = result.histogram;
     const low = bins[0].bin_low_pct;
     const high = bins[bins.length - 1].bin_high_pct;
@@ -216,7 +225,7 @@
       );
       svg.append(rect);
     }
-    const xTicks = ticks(-reach, reach, 8);
+    const xTicks = ticks(-reach, reach, Math.max(3, Math.floor((W - left - right) / 70)));
     const decimals = decimalsOf(xTicks.step);
     for (const t of xTicks.values) {
       svg.append(el("line", { class: "grid", x1: x(t), x2: x(t), y1: H - bottom, y2: H - bottom + 4, stroke: "#9aa3ad" }));
@@ -241,7 +250,8 @@
   function drawCentrality(result) {
     const svg = $("centrality-chart");
     svg.replaceChildren();
-    const W = 640, H = 280, left = 62, right = 14, top = 14, bottom = 40;
+    const H = 280, left = 62, right = 14, top = 14, bottom = 40;
+    const W = chartWidth(svg, H);
     const rows = result.centrality;
     const values = rows.map((r) => r.change_per_person_nok);
     const lowest = Math.min(0, ...values), highest = Math.max(0, ...values);
@@ -272,9 +282,10 @@
       svg.append(rect);
       const above = value >= 0;
       const labelY = above ? y0 - 18 : y1 + 14;
-      svg.append(el("text", { class: "value-label", x: cx, y: labelY, "text-anchor": "middle" }, `${signed(value, Math.abs(value) < 10 ? 1 : 0)} NOK`));
+      const unit = slot < 72 ? "" : " NOK";
+      svg.append(el("text", { class: "value-label", x: cx, y: labelY, "text-anchor": "middle" }, `${signed(value, Math.abs(value) < 10 ? 1 : 0)}${unit}`));
       svg.append(el("text", { x: cx, y: labelY + 13, "text-anchor": "middle" }, pct(row.change_pct)));
-      svg.append(el("text", { x: cx, y: H - bottom + 16, "text-anchor": "middle", class: "value-label" }, `Class ${row.centrality}`));
+      svg.append(el("text", { x: cx, y: H - bottom + 16, "text-anchor": "middle", class: "value-label" }, slot < 60 ? `${row.centrality}` : `Class ${row.centrality}`));
       svg.append(el("text", { x: cx, y: H - bottom + 30, "text-anchor": "middle" }, `${number(row.lists)} lists`));
     });
     svg.append(el("line", { class: "zero", x1: left, x2: W - right, y1: y(0), y2: y(0) }));
@@ -308,13 +319,13 @@
       code.textContent = k.practice_kommune;
       name.append(code);
       cell(row, k.centrality, "num");
-      cell(row, number(k.lists), "num");
-      cell(row, number(k.persons), "num");
-      cell(row, mnok(k.baseline_nok), "num");
+      cell(row, number(k.lists), "num wide");
+      cell(row, number(k.persons), "num wide");
+      cell(row, mnok(k.baseline_nok), "num wide");
       cell(row, signed(k.change_nok), `num ${outcomeClass(k.change_nok)}`);
-      cell(row, signed(k.change_per_person_nok, 1), "num");
+      cell(row, signed(k.change_per_person_nok, 1), "num wide");
       cell(row, pct(k.change_pct), `num ${outcomeClass(k.change_nok)}`);
-      const barCell = cell(row, "");
+      const barCell = cell(row, "", "wide");
       const mini = document.createElement("div");
       mini.className = "mini";
       const bar = document.createElement("span");
@@ -341,7 +352,7 @@
       const row = document.createElement("tr");
       cell(row, l.list_id);
       cell(row, l.kommune_name);
-      cell(row, number(l.persons), "num");
+      cell(row, number(l.persons), "num wide");
       cell(row, signed(l.change_nok), `num ${outcomeClass(l.change_nok)}`);
       cell(row, pct(l.change_pct), `num ${outcomeClass(l.change_nok)}`);
       body.append(row);
@@ -353,29 +364,40 @@
     }
   }
 
+  // One row per quantile (three columns), so the table fits a phone as well as a desktop.
   function fillQuantiles(result) {
     const table = $("quantiles");
     const head = document.createElement("tr");
-    const label = document.createElement("th");
-    label.textContent = "Quantile";
-    head.append(label);
-    const pctRow = document.createElement("tr");
-    const nokRow = document.createElement("tr");
-    cell(pctRow, "Change, % of baseline");
-    cell(nokRow, "Change, NOK per year");
-    for (const q of result.distribution) {
+    for (const [text, className] of [["Quantile", ""], ["Change, %", "num"], ["Change, NOK a year", "num"]]) {
       const th = document.createElement("th");
-      th.className = "num";
-      th.textContent = q.quantile === 0 ? "min" : q.quantile === 1 ? "max" : `${Math.round(q.quantile * 100)}${GROUP}%`;
+      th.textContent = text;
+      if (className) th.className = className;
       head.append(th);
-      cell(pctRow, pct(q.change_pct), `num ${outcomeClass(q.change_nok)}`);
-      cell(nokRow, signed(q.change_nok), "num");
     }
+    const rows = result.distribution.map((q) => {
+      const row = document.createElement("tr");
+      cell(row, q.quantile === 0 ? "min" : q.quantile === 1 ? "max" : `${Math.round(q.quantile * 100)}${GROUP}%`);
+      cell(row, pct(q.change_pct), `num ${outcomeClass(q.change_nok)}`);
+      cell(row, signed(q.change_nok), "num");
+      return row;
+    });
     table.querySelector("thead").replaceChildren(head);
-    table.querySelector("tbody").replaceChildren(pctRow, nokRow);
+    table.querySelector("tbody").replaceChildren(...rows);
   }
 
+  let shown = null;
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      if (!shown) return;
+      drawHistogram(shown);
+      drawCentrality(shown);
+    }, 120);
+  });
+
   function show(result, elapsedMs) {
+    shown = result;
     const moved = result.scenario_total_nok - result.baseline_total_nok;
     $("baseline-total").textContent = mnok(result.baseline_total_nok);
     $("scenario-total").textContent = mnok(result.scenario_total_nok);
