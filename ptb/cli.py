@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Literal
@@ -305,8 +306,20 @@ def grants(
 @app.command()
 @reports_errors
 def whatif(
-    scenario: Annotated[Path, typer.Option("--scenario", help="scenario YAML file")],
     out: Annotated[Path, typer.Option("--out", help="directory for tables and charts")],
+    scenario: Annotated[Path | None, typer.Option("--scenario", help="scenario YAML file")] = None,
+    reform: Annotated[
+        bool,
+        typer.Option(
+            "--reform", help="the 2026 reform step by step as a waterfall, instead of a scenario"
+        ),
+    ] = False,
+    scheme_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--scheme-date", formats=["%Y-%m-%d"], help="payment date for --reform (today)"
+        ),
+    ] = None,
     data: Annotated[
         Path | None,
         typer.Option("--data", envvar="PTB_DATA_DIR", help="registry snapshot (or PTB_DATA_DIR)"),
@@ -315,15 +328,26 @@ def whatif(
         str | None, typer.Option("--model", help="baseline model alias or version (champion)")
     ] = None,
 ) -> None:
-    """Price a scenario against the current scheme: who wins, who loses, by how much."""
+    """Price a scenario against the current scheme, or the reform step by step (--reform)."""
+    if (scenario is None) == (not reform):
+        raise typer.BadParameter("pass either --scenario FILE or --reform")
+    if data is None:
+        raise typer.BadParameter("no registry snapshot: pass --data DIR or set PTB_DATA_DIR")
+    settings = _settings()
+    if reform:
+        from ptb.reform import write_reform
+
+        loaded = _model_store(settings).get(model or settings.serving_alias)
+        day = scheme_date.date() if scheme_date else date.today()
+        written = write_reform(loaded, load_dataset(data), out, day, console)
+        console.print(f"wrote {len(written)} tables and charts to {out}")
+        return
+    assert scenario is not None
     from serving.scenario import load_scenario
     from serving.whatif import WhatIfEngine
     from serving.whatif_report import write_report
 
-    settings = _settings()
     parsed = load_scenario(scenario)
-    if data is None:
-        raise typer.BadParameter("no registry snapshot: pass --data DIR or set PTB_DATA_DIR")
     dataset = load_dataset(data)
     store = _model_store(settings)
     baseline = store.get(model or settings.serving_alias)

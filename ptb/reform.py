@@ -1,0 +1,63 @@
+"""``ptb whatif --reform``: the 2026 reform step by step as a waterfall, written as CSV and PNG.
+
+Each step is priced with the weights its own calibration gave (the step bundles shipped with the
+``model_2026`` version), on the snapshot, with the list-level lines of the basistilskudd.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from features.contract import Dataset
+from features.errors import PtbError
+from features.grants import PersonTable
+from features.reform import reform_waterfall
+from serving.model_store import LoadedModel
+from serving.waterfall_report import STEP_LABELS, write_waterfall
+
+
+class NoReformStepsError(PtbError, ValueError):
+    """A model version without the reform's step bundles (trained before they shipped)."""
+
+    def __init__(self, version: str, name: str):
+        self.version = version
+        super().__init__(
+            f"ptb version {version} ({name}) carries no reform steps: retrain with ptb train, "
+            "or pass --model with a model_2026 version trained since"
+        )
+
+
+def write_reform(
+    loaded: LoadedModel, dataset: Dataset, out: Path, scheme_date: date, console: Console
+) -> list[Path]:
+    """Price the chain on ``dataset``, print the national steps and write the files."""
+    steps = loaded.bundle.steps
+    if not steps:
+        raise NoReformStepsError(loaded.version, loaded.name)
+    tables = reform_waterfall(steps, dataset, scheme_date, PersonTable.from_dataset(dataset))
+    persons, lists = (
+        f"{n:,}".replace(",", " ") for n in (len(dataset.persons), len(dataset.lists))
+    )
+    title = (
+        f"The 2026 reform step by step: ptb version {loaded.version}, {persons} persons on "
+        f"{lists} lists, scheme date {scheme_date.isoformat()}"
+    )
+    written = write_waterfall(tables, out, title)
+    table = Table(
+        "step", "net NOK", "gained NOK", "lost NOK", "lists up", "lists down", title=title
+    )
+    for row in tables["steps"].itertuples():
+        table.add_row(
+            STEP_LABELS.get(row.step, row.step),
+            f"{row.moved_nok:+,.0f}",
+            f"{row.gains_nok:+,.0f}",
+            f"{row.losses_nok:+,.0f}",
+            str(row.gaining_lists),
+            str(row.losing_lists),
+        )
+    console.print(table)
+    return written
