@@ -183,7 +183,7 @@ def promote(
         min_ratio=min_ratio,
         max_ratio=max_ratio,
         min_persons=min_persons,
-        ungated_groups=() if gate_deciles else ("predicted_decile",),
+        ungated_groups=("age_sex_10y",) if gate_deciles else ("predicted_decile", "age_sex_10y"),
     )
     promoted = promote_version(
         settings.tracking_uri, version, gate, unlegislated_reason=unlegislated_reason
