@@ -188,9 +188,34 @@
     return W;
   }
 
+  // The lists beyond the histogram's far-out fences, named instead of stretching its axis.
+  function fillOutliers(result) {
+    const list = $("histogram-outliers");
+    const named = result.histogram_outliers || [];
+    const total = result.histogram_outliers_total || 0;
+    list.replaceChildren();
+    for (const l of named) {
+      const item = document.createElement("li");
+      item.dataset.changePct = l.change_pct;
+      item.className = outcomeClass(l.change_nok);
+      item.textContent = `${l.list_id} · ${l.kommune_name} · ${number(l.persons)} persons · ${pct(l.change_pct)} (${signed(l.change_nok)} NOK)`;
+      list.append(item);
+    }
+    if (total > named.length) {
+      const item = document.createElement("li");
+      item.className = "more";
+      item.textContent = `and ${number(total - named.length)} more (see Lists as CSV)`;
+      list.append(item);
+    }
+    list.dataset.lists = String(named.length);
+    list.dataset.more = String(total - named.length);
+    $("histogram-outliers-box").hidden = total === 0;
+  }
+
   function drawHistogram(result) {
     const svg = $("histogram");
     svg.replaceChildren();
+    svg.dataset.lists = String(result.lists);
     const H = 280, left = 54, right = 14, top = 14, bottom = 44;
     const W = chartWidth(svg, H);
     const bins = result.histogram;
@@ -413,6 +438,7 @@
     $("rate").textContent = number(result.scenario_rate_nok, 2);
     $("rate-sub").textContent = `NOK per weight unit · baseline ${number(result.baseline_rate_nok, 2)}`;
     drawHistogram(result);
+    fillOutliers(result);
     drawCentrality(result);
     fillKommuner(result);
     fillLists("gains", result.largest_gains);

@@ -98,3 +98,76 @@ def test_scenario_in_the_address_is_priced_on_opening(page):
     assert page.input_value("#floor_persons") == "900"
     assert page.inner_text("#education_threshold-out") == "22\u202f%"
     assert page.get_attribute("#status", "data-state") == "ok"
+
+
+WIDTHS = {"phone": (390, 844), "desktop": (1440, 1000)}
+# A floor of 500 lifts the shortest lists by hundreds of per cent: the outliers the axis must
+# not be decided by.
+FLOOR = {"floor_persons": 500}
+
+
+@pytest.fixture(params=list(WIDTHS))
+def sized_page(request, browser, policy_service: str):
+    """The page at a phone's and at a desktop's width; fails the test on any script error."""
+    width, height = WIDTHS[request.param]
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, base_url=policy_service
+    )
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def _layout(page) -> dict:
+    return page.evaluate(
+        """() => ({
+          page: document.documentElement.scrollWidth,
+          viewport: window.innerWidth,
+          tables: Array.from(document.querySelectorAll('table')).map(t => {
+            const panel = t.closest('.panel').getBoundingClientRect();
+            const box = t.getBoundingClientRect();
+            return {id: t.id, right: box.right, left: box.left, width: t.scrollWidth,
+                    panelLeft: panel.left, panelRight: panel.right};
+          }),
+          labels: Array.from(document.querySelectorAll('svg.chart text')).map(
+            t => t.getBoundingClientRect().height).filter(h => h > 0),
+        })"""
+    )
+
+
+def test_the_page_fits_the_width_and_keeps_tables_in_their_panels(sized_page):
+    sized_page.goto("/policy#" + json.dumps(FLOOR, separators=(",", ":")))
+    wait_priced(sized_page, FLOOR)
+    layout = _layout(sized_page)
+    assert layout["page"] <= layout["viewport"], layout["page"]
+    for table in layout["tables"]:
+        assert table["right"] <= table["panelRight"] + 0.5, table
+        assert table["left"] >= table["panelLeft"] - 0.5, table
+    assert min(layout["labels"]) >= 9.0  # chart labels readable, not shrunk to fit
+
+
+def test_outliers_do_not_decide_the_histogram_axis_and_are_named(sized_page):
+    sized_page.goto("/policy#" + json.dumps(FLOOR, separators=(",", ":")))
+    wait_priced(sized_page, FLOOR)
+    bars = sized_page.eval_on_selector_all(
+        "#histogram rect.bar",
+        "bars => bars.map(b => [b.getAttribute('class'), Number(b.dataset.lists)])",
+    )
+    named = sized_page.locator("#histogram-outliers li")
+    assert named.count() >= 1
+    assert "%" in named.first.inner_text()
+    outliers = sized_page.eval_on_selector_all(
+        "#histogram-outliers li", "items => items.map(i => Number(i.dataset.changePct))"
+    )
+    # Every list is in a bar or named, and every losing list shows in a red bar or by name:
+    # the slight losses of a budget-neutral floor are not hidden in the bin around 0.
+    lists = int(sized_page.get_attribute("#histogram", "data-lists"))
+    hidden = int(sized_page.get_attribute("#histogram-outliers", "data-more"))
+    assert sum(n for _, n in bars) + len(outliers) + hidden == lists
+    losers = int(sized_page.inner_text("#losers").replace("\u202f", "").replace(" ", ""))
+    in_red = sum(n for kind, n in bars if kind == "bar loss")
+    assert in_red + sum(1 for pct in outliers if pct < 0) == losers
+    assert losers > 0
