@@ -159,12 +159,19 @@ BUDGET_NEUTRAL = {
 
 
 @pytest.mark.parametrize("scenario", BUDGET_NEUTRAL.values(), ids=BUDGET_NEUTRAL.keys())
-def test_budget_neutral_scenarios_keep_the_total_within_1_nok(engine, scenario):
+def test_budget_neutral_scenarios_keep_the_total_within_1_nok(engine, scenario, model_2026):
     result = engine.run(scenario)
     assert abs(result.scenario_total_nok - result.baseline_total_nok) <= 1.0
     assert abs(result.lists["scenario_nok"].sum() - result.baseline_total_nok) <= 1.0
     assert result.winners + result.losers + result.unchanged == engine.n_lists
-    assert result.winners > 0 and result.losers > 0
+    table = model_2026.weight_table
+    supplements = table.loc[table["factor"] == "centrality", "effect_nok"]
+    if scenario.changed_fields() == {"centrality_scale": 3.0} and not supplements.any():
+        # No list of this small sample practises in a class 5-6 kommune: the rule's supplement
+        # is 0 for every list, and scaling it moves nothing.
+        assert result.winners == result.losers == 0
+    else:
+        assert result.winners > 0 and result.losers > 0
 
 
 def test_a_given_budget_is_spent_within_1_nok(engine):
@@ -358,7 +365,7 @@ def test_tables_add_up_to_the_lists(engine):
         assert table["persons"].sum() == PERSONS
         assert table["change_nok"].sum() == pytest.approx(lists["change_nok"].sum(), abs=0.1)
         assert (table["winners"] + table["losers"] + table["unchanged"] == table["lists"]).all()
-    assert result.histogram["lists"].sum() == len(lists)
+    assert result.histogram["lists"].sum() + len(result.histogram_outliers) == len(lists)
     assert result.distribution["change_nok"].is_monotonic_increasing
     assert len(result.largest_gains) == min(5, result.winners)
     assert result.largest_gains["change_nok"].is_monotonic_decreasing

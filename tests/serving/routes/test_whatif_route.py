@@ -109,7 +109,8 @@ def test_winners_losers_and_unchanged_add_up_to_the_lists(api, snapshot, name):
     assert answer["persons"] == snapshot.n_persons
     assert sum(c["lists"] for c in answer["centrality"]) == answer["lists"]
     assert sum(c["winners"] for c in answer["centrality"]) == answer["winners"]
-    assert sum(b["lists"] for b in answer["histogram"]) == answer["lists"]
+    in_bins = sum(b["lists"] for b in answer["histogram"])
+    assert in_bins + answer["histogram_outliers_total"] == answer["lists"]
 
 
 @pytest.mark.parametrize("name", sorted(set(SCENARIOS) - {"budget"}))
@@ -200,8 +201,18 @@ def test_histogram_bins_cover_every_list_with_one_bin_centred_on_zero(api):
     fine = whatif_ok(api, SCENARIOS["dampened"], bins=81)["histogram"]
     assert len(coarse) <= 41 and len(coarse) < len(fine) <= 81
     for bins in (coarse, fine):
-        assert sum(b["lists"] for b in bins) == answer["lists"]
+        assert sum(b["lists"] for b in bins) + answer["histogram_outliers_total"] == answer["lists"]
         assert any(b["bin_low_pct"] == -b["bin_high_pct"] for b in bins)
+
+
+def test_a_floor_names_its_outliers_instead_of_stretching_the_axis(api):
+    answer = whatif_ok(api, {"floor_persons": 500})
+    outliers = answer["histogram_outliers"]
+    assert answer["histogram_outliers_total"] >= 1 and outliers
+    pct = [abs(o["change_pct"]) for o in outliers]
+    assert pct == sorted(pct, reverse=True)
+    reach = max(abs(b["bin_high_pct"]) for b in answer["histogram"])
+    assert reach < min(pct)  # the axis stops short of every named outlier
 
 
 def test_kommuner_ranked_by_the_size_of_their_change(api):
