@@ -43,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scoring import national_data  # noqa: E402
 
-from features.contract import load_dataset  # noqa: E402
+from features import load_dataset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -67,7 +67,7 @@ def registry(
     uri = f"sqlite:///{root / 'mlflow.db'}"
     marker = root / "versions.json"
     if not marker.exists():
-        from training.pipeline import TrainingOptions, train_and_register  # the bench trains
+        from training import TrainingOptions, train_and_register  # the bench trains
 
         started = time.perf_counter()
         outcome = train_and_register(

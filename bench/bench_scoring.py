@@ -17,10 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from features.bundle import ModelBundle
-from features.contract import load_dataset, write_dataset
+from features import ModelBundle, load_dataset, synthesise, write_dataset
 from features.grants import PersonColumns, PersonScorer, list_grants, person_grants
-from features.synth import synthesise
 from serving.snapshot import Snapshot
 
 

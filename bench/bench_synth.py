@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features.contract import write_dataset
+from features import write_dataset
 from features.synth import load_parameters, synthesise
 
 

@@ -21,12 +21,24 @@ from pathlib import Path
 import numpy as np
 import statsmodels.api as sm
 
-from features.contract import load_dataset, validate_dataset, write_dataset
-from features.indicators import ReferenceTables, derive_features, factors, persons_with_practice
-from features.synth import synthesise
-from training.calibrate import CapitationRegressor, annualised_cost, design_matrix
-from training.fit import model_spec
-from training.pipeline import TrainingOptions, train_and_register
+from features import (
+    ReferenceTables,
+    derive_features,
+    factors,
+    load_dataset,
+    persons_with_practice,
+    synthesise,
+    validate_dataset,
+    write_dataset,
+)
+from training import (
+    CapitationRegressor,
+    TrainingOptions,
+    annualised_cost,
+    design_matrix,
+    model_spec,
+    train_and_register,
+)
 
 
 def main() -> None:

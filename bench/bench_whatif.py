@@ -11,10 +11,8 @@ import argparse
 import statistics
 import time
 
-from features.indicators import persons_with_practice
-from features.synth import synthesise
-from serving.scenario import PhaseIn, Scenario
-from serving.whatif import WhatIfEngine
+from features import persons_with_practice, synthesise
+from serving.whatif import PhaseIn, Scenario, WhatIfEngine
 from training.fit import calibrate
 
 SCENARIOS = {

@@ -53,7 +53,7 @@ from bench_http import (  # noqa: E402
     uvicorn_command,
 )
 
-from features.contract import load_dataset  # noqa: E402
+from features import load_dataset  # noqa: E402
 
 WHATIF_SCENARIOS = (
     {},
@@ -224,8 +224,8 @@ def main() -> None:
         sys.exit("wrk not found: apt-get install -y wrk")
     mix = parse_mix(args.mix)
 
-    from serving.audit import verify, write_request_key
-    from serving.security import add_key
+    from serving.access.audit import verify, write_request_key
+    from serving.access.keys import add_key
 
     data, _ = national_data(args.persons, 2026, args.cache)
     uri, versions = registry(data, data.parent / "registry")

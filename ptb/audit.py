@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from features.errors import AuditChainError, AuditLogError
-from features.settings import Settings
+from features import AuditChainError, AuditLogError, Settings
 
 audit_app = typer.Typer(help="The service's hash-chained audit log.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -23,7 +22,7 @@ def verify(
     ] = None,
 ) -> None:
     """Check every record's link to the one before; exit 1 naming the first broken line."""
-    from serving.audit import verify as verify_log
+    from serving.access.audit import verify as verify_log
 
     path = file or Settings().audit_log
     try:
@@ -41,7 +40,7 @@ def new_key(
     out: Annotated[Path, typer.Option("--out", help="the key file to create (mode 0600)")],
 ) -> None:
     """Create the audit key that keys request digests (PTB_AUDIT_KEY_FILE); never overwrites."""
-    from serving.audit import write_request_key
+    from serving.access.audit import write_request_key
 
     try:
         path = write_request_key(out)
@@ -69,7 +68,7 @@ def digest(
     ] = None,
 ) -> None:
     """Print the digest a request was logged under, to match it with an audit record."""
-    from serving.audit import digest_field, read_request_key, request_digest
+    from serving.access.audit import digest_field, read_request_key, request_digest
 
     key_path = key_file or Settings().audit_key_file
     try:

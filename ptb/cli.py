@@ -17,9 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features.contract import load_dataset, write_dataset
-from features.errors import ContractError, PtbError
-from features.settings import Settings
+from features import ContractError, PtbError, Settings, load_dataset, write_dataset
 from ptb.audit import audit_app
 from ptb.keys import keys_app
 
@@ -79,7 +77,7 @@ def synth(
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
 ) -> None:
     """Write a synthetic national data set in the data contract's layout."""
-    from features.synth import synthesise
+    from features import synthesise
 
     started = time.perf_counter()
     dataset = synthesise(persons, seed, progress=True)
@@ -121,7 +119,7 @@ def train(
     ] = True,
 ) -> None:
     """Validate a data set, calibrate the weights, log to MLflow and register the model."""
-    from training.pipeline import TrainingOptions, train_and_register
+    from training import TrainingOptions, train_and_register
 
     settings = _settings()
     started = time.perf_counter()
@@ -175,7 +173,7 @@ def promote(
 
     A challenger that implements no legislated rule is promoted only with a documented reason.
     """
-    from training.registry import PromotionGate
+    from training import PromotionGate
     from training.registry import promote as promote_version
 
     settings = _settings()
@@ -291,7 +289,7 @@ def grants(
     model: ModelOption = None,
 ) -> None:
     """Every person's and every list's annual grant for a registry snapshot."""
-    from features.grants import write_grants
+    from features import write_grants
 
     settings = _settings()
     dataset = load_dataset(data)
@@ -343,9 +341,7 @@ def whatif(
         console.print(f"wrote {len(written)} tables and charts to {out}")
         return
     assert scenario is not None
-    from serving.scenario import load_scenario
-    from serving.whatif import WhatIfEngine
-    from serving.whatif_report import write_report
+    from serving.whatif import WhatIfEngine, load_scenario, write_report
 
     parsed = load_scenario(scenario)
     dataset = load_dataset(data)

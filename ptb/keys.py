@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features.errors import KeyFileError
-from features.settings import Settings
+from features import KeyFileError, Settings
 
 keys_app = typer.Typer(
     help="API keys of the service: each has an id and a role (payment, policy, admin).",
@@ -42,7 +41,7 @@ def add(
     file: FileOption = None,
 ) -> None:
     """Create a key and print it once; only its scrypt hash is stored."""
-    from serving.security import add_key
+    from serving.access.keys import add_key
 
     path = _key_file(file)
     try:
@@ -60,7 +59,7 @@ def add(
 @keys_app.command("list")
 def list_keys(file: FileOption = None) -> None:
     """The keys' ids, roles and dates; never a key or a hash."""
-    from serving.security import read_key_file
+    from serving.access.keys import read_key_file
 
     path = _key_file(file)
     try:
@@ -80,7 +79,7 @@ def revoke(
     file: FileOption = None,
 ) -> None:
     """Revoke a key; a running service refuses it within a second."""
-    from serving.security import revoke_key
+    from serving.access.keys import revoke_key
 
     path = _key_file(file)
     try:

@@ -12,12 +12,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from features.contract import Dataset
-from features.errors import PtbError
-from features.grants import PersonTable
-from features.reform import reform_waterfall
+from features import Dataset, PersonTable, PtbError, reform_waterfall
 from serving.model_store import LoadedModel
-from serving.waterfall_report import STEP_LABELS, write_waterfall
+from serving.whatif.waterfall_report import STEP_LABELS, write_waterfall
 
 
 class NoReformStepsError(PtbError, ValueError):

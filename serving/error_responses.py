@@ -11,10 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from features.bundle import BundleError
-from features.errors import (
+from features import (
     AuditLogError,
     AuthenticationError,
+    BundleError,
     ContractError,
     ModelNotFoundError,
     PermissionDeniedError,
@@ -22,10 +22,11 @@ from features.errors import (
     ReloadInProgressError,
     ReloadRefused,
     ScenarioError,
+    ServiceNotReadyError,
+    SnapshotMissingError,
     UnknownCodeError,
     UnknownQueryError,
 )
-from serving.deps import ServiceNotReadyError, SnapshotMissingError
 from serving.model_store import RegistryUnavailableError
 from serving.schemas import ErrorBody, ErrorDetail
 

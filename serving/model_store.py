@@ -34,9 +34,13 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from features.bundle import BundleError, ModelBundle
-from features.errors import ModelNotFoundError, RegistryUnavailableError
-from features.grants import PersonScorer
+from features import (
+    BundleError,
+    ModelBundle,
+    ModelNotFoundError,
+    PersonScorer,
+    RegistryUnavailableError,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
-"""Metrics, one structured log line per request, and the audit record, from one middleware.
+"""Metrics and one structured log line per request, from one middleware.
 
 ``RequestWatch`` is a pure ASGI middleware: it times each request, counts the response bytes,
-hashes the request as the app reads it, and when the response is done it updates the
-Prometheus metrics, logs one JSON line (``ptb.access``) and appends the audit record for API
-routes. Handlers and dependencies report what only they know (the caller's key id, the model
-version that answered) into ``RequestFacts``, a per-request holder found through a context
-variable, so route modules need no changes.
+and when the response is done it updates the Prometheus metrics and logs one JSON line
+(``ptb.access``); the audit record is ``serving.access.audit_trail``'s. Handlers and
+dependencies report what only they know (the caller's key id, the model version that answered)
+into ``RequestFacts``, a per-request holder found through a context variable, so route modules
+need no changes.
 
 What is logged and labelled is the route template (``/v1/grants/lists/{list_id}``), never the
 raw path, the query or a body field: person data never reaches a log or a metric.
@@ -35,13 +35,9 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from features.errors import AuditLogError
-from serving.audit import AuditLog, digest_field, request_digest
-
 access_log = logging.getLogger("ptb.access")
 logger = logging.getLogger(__name__)
 
-AUDITED_PREFIX = "/v1/"
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})  # logged at DEBUG: they come every second
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -93,7 +89,7 @@ class Metrics:
     answering worker's own.
     """
 
-    def __init__(self, state=None, audit: AuditLog | None = None):
+    def __init__(self, state=None):
         self.state = state
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
@@ -197,18 +193,15 @@ def route_template(scope: Scope) -> str:
 
 
 class RequestWatch:
-    """ASGI middleware: metrics, one access log line and, for ``/v1/`` routes, the audit record.
+    """ASGI middleware: metrics and one access log line per request.
 
-    When the audit log cannot be written, ``/v1/`` requests are answered 503 (and that refusal
-    is itself offered to the audit log, so the first request after a recovery reopens it): a
-    grant is never paid out unaudited.
+    It starts the request's ``RequestFacts`` (and its ``X-Request-ID``), which the audit trail
+    (``serving.access.audit_trail``) and the handlers fill in.
     """
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, audit: AuditLog | None = None):
+    def __init__(self, app: ASGIApp, metrics: Metrics):
         self.app = app
         self.metrics = metrics
-        self.audit = audit
-        self.audit_failing: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -216,22 +209,9 @@ class RequestWatch:
             return
         started = time.perf_counter()
         method = scope["method"]
-        path = scope.get("path", "")
-        audited = self.audit is not None and path.startswith(AUDITED_PREFIX)
         facts = RequestFacts(request_id=_request_id(scope))
         token = _facts.set(facts)
-        digest = (
-            request_digest(method, path, scope.get("query_string", b""), key=self.audit.request_key)
-            if audited
-            else None
-        )
         sent = {"status": 500, "bytes": 0}
-
-        async def hashing_receive() -> Message:
-            message = await receive()
-            if digest is not None and message["type"] == "http.request":
-                digest.update(message.get("body", b""))
-            return message
 
         async def watching_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -245,18 +225,12 @@ class RequestWatch:
 
         self.metrics.in_flight.inc()
         try:
-            if audited and self.audit_failing is not None:
-                await self._refuse_unaudited(watching_send)
-            else:
-                await self.app(scope, hashing_receive, watching_send)
+            await self.app(scope, receive, watching_send)
         finally:
             self.metrics.in_flight.dec()
             _facts.reset(token)
             duration = time.perf_counter() - started
-            route = route_template(scope)
-            self._observe(method, route, sent, duration, facts)
-            if audited:
-                self._audit(method, route, sent, duration, facts, digest)
+            self._observe(method, route_template(scope), sent, duration, facts)
 
     def _observe(self, method, route, sent, duration, facts: RequestFacts) -> None:
         status = sent["status"]
@@ -275,54 +249,6 @@ class RequestWatch:
         }
         level = logging.DEBUG if route in PROBES else logging.INFO
         access_log.log(level, "%s %s %s", method, route, status, extra={"ptb": fields})
-
-    def _audit(self, method, route, sent, duration, facts: RequestFacts, digest) -> None:
-        record = {
-            "request_id": facts.request_id,
-            "key_id": facts.key_id,
-            "role": facts.role,
-            "method": method,
-            "endpoint": route,
-            "status": sent["status"],
-            "model_version": facts.model_version,
-            digest_field(self.audit.request_key): digest.hexdigest()
-            if digest is not None
-            else None,
-            "response_bytes": sent["bytes"],
-            "duration_ms": round(duration * 1000, 3),
-        }
-        try:
-            self.audit.append(record)  # type: ignore[union-attr]
-        except AuditLogError as exc:
-            self.metrics.audit_failures.inc()
-            if self.audit_failing is None:
-                logger.error("audit log failing, refusing API requests until it works: %s", exc)
-            self.audit_failing = str(exc)
-            return
-        if self.audit_failing is not None:
-            logger.warning("audit log writable again; API requests are answered again")
-        self.audit_failing = None
-        self.metrics.audit_records.inc()
-
-    async def _refuse_unaudited(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": "unavailable",
-                "message": f"requests are refused while the audit log fails: {self.audit_failing}",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", b"5"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
 def _request_id(scope: Scope) -> str:

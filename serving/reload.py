@@ -23,11 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.bundle import BundleError
-from features.errors import ReloadInProgressError, ReloadRefused
+from features import BundleError, ReloadInProgressError, ReloadRefused
 from features.grants import PersonColumns
-from serving.deps import ServingState
 from serving.model_store import LoadedModel, normalise_ref
+from serving.state import ServingState
 
 logger = logging.getLogger(__name__)
 

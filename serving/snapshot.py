@@ -15,9 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features.contract import Dataset, load_dataset
-from features.grants import PersonScorer, PersonTable, list_totals
-from features.scheme import round_nok
+from features import Dataset, PersonScorer, PersonTable, list_totals, load_dataset, round_nok
 
 KEEP_VERSIONS = 4
 

@@ -16,9 +16,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from features.errors import PtbError
-from features.indicators import Factor, IndicatorConfig, factors
-from features.scheme import Tariff
+from features import Factor, IndicatorConfig, PtbError, Tariff, factors
 
 
 class CalibrationError(PtbError, ValueError):

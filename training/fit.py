@@ -11,20 +11,25 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from features.basistilskudd import list_facts, utjamning_money
-from features.bundle import ModelBundle, calibrate_rate, mean_expected_cost
-from features.contract import Dataset, fingerprint
-from features.indicators import (
+from features import (
     PRESETS,
+    Dataset,
     IndicatorConfig,
+    ModelBundle,
     ReferenceTables,
+    SchemeParameters,
+    Tariff,
+    calibrate_rate,
     derive_features,
+    fingerprint,
+    list_facts,
+    mean_expected_cost,
     persons_with_practice,
     preset,
     preset_spec,
+    reform_steps,
+    utjamning_money,
 )
-from features.reform import reform_steps
-from features.scheme import SchemeParameters, Tariff
 from training.calibrate import CapitationRegressor, annualised_cost
 
 MODELS = PRESETS

@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 
 import features
-from features.contract import CONTRACT_VERSION, Dataset, fingerprint
-from features.indicators import factors
+from features import CONTRACT_VERSION, Dataset, factors, fingerprint
 from features.pyfunc import BUNDLE_ARTIFACT, SIGNATURE
 from training.calibrate import CapitationRegressor
 from training.challengers import CHALLENGERS

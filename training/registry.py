@@ -18,7 +18,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from features.errors import ModelNotFoundError, PromotionRefused
+from features import ModelNotFoundError, PromotionRefused
 
 REGISTERED_MODEL = "ptb"
 CHAMPION, CHALLENGER, INCUMBENT = "champion", "challenger", "incumbent"

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from features.indicators import Factor
+from features import Factor
 from training.metrics import (
     cumming_prediction_measure,
     list_level_fit,

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request
 from starlette.concurrency import run_in_threadpool
 
-from features.errors import ReloadRefused
-from serving.deps import StateDep
+from features import ReloadRefused
+from serving.dependencies import StateDep
 from serving.reload import reload_model
 from serving.schemas import ErrorBody, ModelCheck, ReloadIn, ReloadResult
 

@@ -16,11 +16,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from features.errors import UnknownCodeError
+from features import Coded, SnapshotMissingError, UnknownCodeError, round_nok
 from features.grants import PersonColumns, apportion_nok, list_totals
-from features.indicators import Coded
-from features.scheme import round_nok
-from serving.deps import ModelDep, SnapshotDep, SnapshotMissingError, StateDep, resolve_model
+from serving.dependencies import ModelDep, SnapshotDep, StateDep, resolve_model
 from serving.json_body import json_request_body, read_json_body
 from serving.model_store import LoadedModel
 from serving.schemas import (

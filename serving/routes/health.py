@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from serving.deps import StateDep
+from serving.dependencies import StateDep
 from serving.schemas import Health, Readiness
 
 router = APIRouter(tags=["health"])

@@ -6,7 +6,7 @@ import math
 
 from fastapi import APIRouter
 
-from serving.deps import ModelDep
+from serving.dependencies import ModelDep
 from serving.model_store import LoadedModel
 from serving.routes.grants import ERRORS, scheme_info
 from serving.schemas import ModelInfo, WeightRow

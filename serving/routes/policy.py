@@ -19,8 +19,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import NoMatchFound
 
-from serving.deps import ServingState, StateDep
+from serving.dependencies import StateDep
 from serving.model_store import LoadedModel, ModelStore
+from serving.state import ServingState
 
 logger = logging.getLogger(__name__)
 

@@ -22,28 +22,28 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from features.errors import ModelNotFoundError, ScenarioError
-from serving.deps import (
-    ServingState,
-    SnapshotMissingError,
-    StateDep,
-    get_snapshot,
-    resolve_model,
-)
+from features import ModelNotFoundError, ScenarioError, SnapshotMissingError
+from serving.dependencies import StateDep, get_snapshot, resolve_model
 from serving.json_body import json_request_body
 from serving.model_store import LoadedModel
-from serving.scenario import Scenario, parse_scenario
 from serving.schemas import VERSION_PATTERN, ErrorBody, ErrorDetail
-from serving.snapshot import Snapshot
-from serving.whatif import TOLERANCE_NOK, TOP_N
-from serving.whatif_engines import WhatIfEngines, run
-from serving.whatif_service import (
+from serving.schemas.whatif import (
     HISTOGRAM_BINS,
     KommuneOrder,
     ListChange,
     Redistribution,
     list_changes,
     redistribution,
+)
+from serving.snapshot import Snapshot
+from serving.state import ServingState
+from serving.whatif import (
+    TOLERANCE_NOK,
+    TOP_N,
+    Scenario,
+    WhatIfEngines,
+    parse_scenario,
+    run_scenario,
 )
 
 logger = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ async def _run(request: Request, state: ServingState, baseline_ref: str | None, 
     try:
         fresh = "no-cache" in request.headers.get("cache-control", "").lower()
         found = await run_in_threadpool(
-            run,
+            run_scenario,
             engines_of(request.app),
             state.store,
             snapshot,

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from features.errors import AuditLogError
 from ptb.audit import audit_app
 from ptb.keys import keys_app
-from serving.audit import AuditLog, read_request_key, request_digest
-from serving.security import KeyRing, read_key_file
+from serving.access.audit import AuditLog, read_request_key, request_digest
+from serving.access.keys import KeyRing, read_key_file
 
 
 def ptb_app() -> typer.Typer:

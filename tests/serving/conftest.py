@@ -23,10 +23,10 @@ from mlflow import MlflowClient
 from features.bundle import ModelBundle
 from features.contract import Dataset
 from features.scheme import SchemeParameters
+from serving.access.audit import AuditLog
+from serving.access.keys import KeyRing
 from serving.app import create_app
-from serving.audit import AuditLog
 from serving.model_store import ModelStore
-from serving.security import KeyRing
 from serving.snapshot import Snapshot
 from training.fit import calibrate
 

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from serving.access.keys import KeyRing, add_key
 from serving.observability import JsonFormatter
-from serving.security import KeyRing, add_key
 from tests.serving.conftest import list_body, person_body, production_app
 
 

@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
+from serving.access.keys import KeyRing, add_key
 from serving.app import create_app
 from serving.model_store import ModelStore
 from serving.reload import ModelWatch
-from serving.security import KeyRing, add_key
 from tests.serving.conftest import MODEL, person_body, production_app, register_bundle
 
 

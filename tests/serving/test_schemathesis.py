@@ -25,8 +25,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from serving.access.keys import KeyRing, add_key
 from serving.model_store import ModelStore
-from serving.security import KeyRing, add_key
 from tests.serving.conftest import production_app
 
 MAX_EXAMPLES = 100

@@ -16,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from features.contract import write_dataset
-from serving import audit
+from serving.access import audit
 from tests.serving.conftest import list_body, person_body
 
 pytestmark = pytest.mark.slow

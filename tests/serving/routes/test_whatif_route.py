@@ -20,9 +20,8 @@ from features.synth import synthesise
 from serving.app import create_app
 from serving.model_store import ModelStore
 from serving.routes import whatif
-from serving.scenario import Scenario
 from serving.snapshot import Snapshot
-from serving.whatif import WhatIfEngine
+from serving.whatif import Scenario, WhatIfEngine
 from training.pipeline import TrainingOptions, train_and_register
 
 SEED = 2027

@@ -30,12 +30,16 @@ import threading
 import numpy as np
 import pandas as pd
 
-from features.bundle import ModelBundle
-from features.errors import UnknownCodeError
-from features.scheme import SchemeParameters, budget_neutral_rate, person_grant
-from serving.scenario import Scenario, scenario_error
-from serving.whatif_cells import PricedModel, SnapshotCells, price
-from serving.whatif_report import WhatIfResult, build_result
+from features import (
+    ModelBundle,
+    SchemeParameters,
+    UnknownCodeError,
+    budget_neutral_rate,
+    person_grant,
+)
+from serving.whatif.cells import PricedModel, SnapshotCells, price
+from serving.whatif.result import WhatIfResult, build_result
+from serving.whatif.scenario import Scenario, scenario_error
 
 TOLERANCE_NOK = 0.5
 """A list whose annual grant moves by at most this many NOK (either way) counts as unchanged."""
@@ -291,12 +295,3 @@ def run_whatif(
     """One what-if run; build a ``WhatIfEngine`` instead to run many scenarios on one snapshot."""
     engine = WhatIfEngine(snapshot_persons_with_practice, lists, kommuner, baseline)
     return engine.run(scenario, scenario_bundle, phase_in_from)
-
-
-__all__ = [
-    "TOLERANCE_NOK",
-    "WhatIfEngine",
-    "WhatIfResult",
-    "list_rule_factor",
-    "run_whatif",
-]

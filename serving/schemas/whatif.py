@@ -1,6 +1,6 @@
-"""What-if answers as API models: ``redistribution`` turns the engine's ``WhatIfResult`` into
+"""``/v1/whatif``: the answer models, and ``redistribution``, which turns the engine's ``WhatIfResult`` into
 the declared response model, so no DataFrame leaves a handler. No HTTP here; the engines and
-the kept results are in ``serving.whatif_engines``.
+the kept results are in ``serving.whatif.cache``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from serving.model_store import LoadedModel
-from serving.whatif import WhatIfResult
-from serving.whatif_report import change_histogram
+from serving.whatif import WhatIfResult, change_histogram
 
 NAMED_OUTLIERS = 20
 HISTOGRAM_BINS = 41  # what the engine's result holds; a request may ask for finer bins

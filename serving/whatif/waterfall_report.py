@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.reform import GROUPINGS, reform_steps
+from features import GROUPINGS, reform_steps
 
 GAIN_COLOUR = "#2a7f62"
 LOSS_COLOUR = "#b5443b"

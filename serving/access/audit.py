@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from features.errors import AuditChainError, AuditLogError
+from features import AuditChainError, AuditLogError
 
 GENESIS = "0" * 64
 MIN_KEY_BYTES = 32

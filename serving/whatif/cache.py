@@ -3,8 +3,8 @@
 Setting up a ``WhatIfEngine`` derives the features of every person in the snapshot (about 4 s for
 the country); a scenario then costs tens of milliseconds. ``WhatIfEngines`` builds one engine per
 (snapshot, baseline version), once, while concurrent requests for the same key wait for that one
-build, and keeps the few used last; it also keeps the results of the last scenarios. ``run``
-resolves a scenario's models and answers it. No HTTP here.
+build, and keeps the few used last; it also keeps the results of the last scenarios.
+``run_scenario`` resolves a scenario's models and answers it. No HTTP here.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import threading
 import time
 from collections import OrderedDict
 
-from features.errors import ModelNotFoundError
+from features import ModelNotFoundError
 from serving.model_store import LoadedModel, ModelStore, normalise_ref
-from serving.scenario import Scenario
 from serving.snapshot import Snapshot
-from serving.whatif import WhatIfEngine, WhatIfResult
+from serving.whatif.engine import WhatIfEngine
+from serving.whatif.result import WhatIfResult
+from serving.whatif.scenario import Scenario
 
 KEEP_ENGINES = 2
 KEEP_RESULTS = 32  # scenarios a policy team moves between, each a few hundred KB of tables
@@ -120,7 +121,7 @@ class WhatIfEngines:
         return version
 
 
-def run(
+def run_scenario(
     engines: WhatIfEngines,
     store: ModelStore,
     snapshot: Snapshot,

@@ -10,10 +10,18 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from features.bundle import ModelBundle, refugee_supplements, score_features
-from features.indicators import IndicatorConfig, derive_features, education_level, factors
-from features.scheme import SchemeParameters, Tariff
-from serving.scenario import Scenario
+from features import (
+    IndicatorConfig,
+    ModelBundle,
+    SchemeParameters,
+    Tariff,
+    derive_features,
+    education_level,
+    factors,
+    refugee_supplements,
+    score_features,
+)
+from serving.whatif.scenario import Scenario
 
 
 @dataclass(frozen=True)

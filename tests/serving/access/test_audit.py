@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from features.errors import AuditChainError
 from features.settings import Settings
-from serving.audit import GENESIS, AuditLog, line_hash, request_digest, verify
-from serving.security import KeyRing, add_key
+from serving.access.audit import GENESIS, AuditLog, line_hash, request_digest, verify
+from serving.access.keys import KeyRing, add_key
 from tests.serving.conftest import (
     AUDIT_KEY,
     list_body,

@@ -8,9 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from features.errors import ScenarioError
-from serving.scenario import PhaseIn, Scenario, load_scenario, parse_scenario
+from serving.whatif import PhaseIn, Scenario, load_scenario, parse_scenario
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "scenarios"
 
 
 def test_an_empty_scenario_changes_nothing_and_keeps_the_budget():

@@ -18,18 +18,20 @@ from features.indicators import (
 )
 from features.scheme import grant_per_list
 from features.synth import synthesise
-from serving.scenario import PhaseIn, Scenario, load_scenario
 from serving.whatif import (
     TOLERANCE_NOK,
+    PhaseIn,
+    Scenario,
     WhatIfEngine,
     list_rule_factor,
+    load_scenario,
     run_whatif,
+    write_report,
 )
-from serving.whatif_report import write_report
 from training.fit import calibrate
 
 PERSONS = 20_000
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "scenarios"
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ from typing import Literal
 
 import yaml
 
-from features.errors import AuthenticationError, KeyFileError
+from features import AuthenticationError, KeyFileError
 
 logger = logging.getLogger(__name__)
 

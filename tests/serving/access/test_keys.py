@@ -13,10 +13,9 @@ from fastapi.testclient import TestClient
 
 from features.errors import AuthenticationError, ConfigurationError, KeyFileError
 from features.settings import Settings
-from serving import security
-from serving.app import DEFAULT_ROUTERS, create_app, create_app_from_settings
-from serving.audit import AuditLog, read_request_key, write_request_key
-from serving.security import (
+from serving.access import keys as security
+from serving.access.audit import AuditLog, read_request_key, write_request_key
+from serving.access.keys import (
     ROLES,
     KeyRing,
     add_key,
@@ -25,6 +24,7 @@ from serving.security import (
     read_key_file,
     revoke_key,
 )
+from serving.app import DEFAULT_ROUTERS, create_app, create_app_from_settings
 from tests.serving.conftest import list_body, person_body, production_app, production_client
 
 PROTECTED = {
@@ -174,7 +174,7 @@ def test_settings_refuse_a_placeholder_keys_file_outside_development(monkeypatch
 def test_in_development_without_keys_the_service_is_open_and_says_so_loudly(
     store, tiny_dataset, caplog
 ):
-    with caplog.at_level(logging.WARNING, logger="serving.app"):
+    with caplog.at_level(logging.WARNING, logger="serving.access.deployment"):
         app = create_app(store, load_in_background=False, freeze_gc=False)
     assert any("NO API KEYS" in r.getMessage() for r in caplog.records)
     with TestClient(app) as client:

@@ -24,9 +24,32 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 import annotated_types
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from features.errors import ScenarioError
+from features import ScenarioError
+
+
+def _refuse_bool(value: Any, info: ValidationInfo) -> Any:
+    """Refuse ``true``/``false`` where a number is asked; pydantic would take them as 1 and 0."""
+    if isinstance(value, bool):
+        whole = info.field_name in _WHOLE_NUMBERS
+        raise PydanticCustomError("int_type" if whole else "float_type", "a number, not a bool")
+    if isinstance(value, dict) and any(isinstance(item, bool) for item in value.values()):
+        raise PydanticCustomError("float_type", "a number, not a bool")
+    return value
+
+
+_WHOLE_NUMBERS = ("floor_persons", "break_point_persons")
+
 
 CentralityClass = Annotated[int, Field(ge=2, le=6)]
 NonNegativeNok = Annotated[float, Field(ge=0)]
@@ -41,6 +64,8 @@ class PhaseIn(BaseModel):
         min_length=1, description="the model being phased out (a registered version or name)"
     )
     share: float = Field(ge=0, le=1, description="share of the new model in each person's grant")
+
+    _numbers = field_validator("share", mode="before")(_refuse_bool)
 
 
 class Scenario(BaseModel):
@@ -98,6 +123,21 @@ class Scenario(BaseModel):
     break_point_rate_share: float | None = Field(
         None, ge=0, le=1, description="share of the per-capita grant paid above the break point"
     )
+
+    _numbers = field_validator(
+        "dampening",
+        "centrality_scale",
+        "centrality_supplement_nok",
+        "education_threshold",
+        "education_effect_scale",
+        "education_effect_nok",
+        "refugee_rate_nok",
+        "budget_nok",
+        "floor_persons",
+        "break_point_persons",
+        "break_point_rate_share",
+        mode="before",
+    )(_refuse_bool)
 
     @model_validator(mode="after")
     def _fields_combine(self) -> Scenario:

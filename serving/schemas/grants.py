@@ -1,0 +1,134 @@
+"""``/v1/grants``: a person, a list and the settlement export; each field carries its constraints.
+
+Codes are strict strings (``"0301"`` stays ``"0301"``; the number ``301`` is refused, as the
+data contract refuses it); numbers are strict too (``"44"`` is not an age). Unknown fields are
+refused, so a misspelt field is an error rather than a silent default.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, with_config
+from typing_extensions import TypedDict
+
+from serving.schemas.common import ModelRef, StrictRequest
+from serving.schemas.model import SchemeInfo
+
+MAX_LIST_PERSONS = 20_000
+
+Age = Annotated[
+    int, Field(strict=True, ge=0, le=120, description="age in whole years on the reference date")
+]
+Sex = Annotated[Literal["F", "M"], Field(description='legal sex as registered, "F" or "M"')]
+Grunnkrets = Annotated[
+    str,
+    Field(
+        strict=True,
+        pattern=r"^\d{8}$",
+        description="SSB grunnkrets of residence: a string of 8 digits",
+        examples=["03010101"],
+    ),
+]
+Kommune = Annotated[
+    str,
+    Field(
+        strict=True,
+        pattern=r"^\d{4}$",
+        description="municipality number: a string of 4 digits",
+        examples=["0301"],
+    ),
+]
+Copayment = Annotated[
+    float,
+    Field(
+        strict=True,
+        ge=0,
+        allow_inf_nan=False,
+        description="copayments paid at regular GPs in the previous year, NOK",
+    ),
+]
+RefugeeFirstYear = Annotated[
+    StrictBool,
+    Field(description="asylum seeker or settled refugee in the first year in the scheme"),
+]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class ListPersonIn(TypedDict):
+    """One listed person's indicators; the practice kommune is the list's.
+
+    A typed dict rather than a model: a list holds up to 20,000 of them, and pydantic checks a
+    typed dict about a quarter faster than it builds a model (``bench/bench_http.py``).
+    """
+
+    age: Age
+    sex: Sex
+    grunnkrets: Grunnkrets
+    copayment_prev_year: Copayment
+    refugee_first_year: RefugeeFirstYear
+
+
+class PersonIn(StrictRequest):
+    """One person's indicators and the kommune where their GP practises."""
+
+    age: Age
+    sex: Sex
+    grunnkrets: Grunnkrets
+    copayment_prev_year: Copayment
+    refugee_first_year: RefugeeFirstYear
+    practice_kommune: Kommune
+    model_version: ModelRef = None
+
+
+class ListIn(StrictRequest):
+    """A GP list: its practice kommune and its persons (at least one)."""
+
+    practice_kommune: Kommune
+    persons: list[ListPersonIn] = Field(min_length=1, max_length=MAX_LIST_PERSONS)
+    model_version: ModelRef = None
+
+
+class _Grant(BaseModel):
+    model_version: str = Field(description="registered model version the answer comes from")
+    model_name: str = Field(description="the calibrated model, e.g. model_2026")
+    model_alias: str | None = Field(None, description="the alias the version was resolved by")
+    run_id: str = Field(description="MLflow run that trained the version")
+    scheme: SchemeInfo
+    period: Literal["annual"] = "annual"
+    currency: Literal["NOK"] = "NOK"
+
+
+class PersonGrant(_Grant):
+    """One person's relative weight, annual grant and what each indicator adds to it."""
+
+    weight: float = Field(description="relative weight (mean 1 over the reference population)")
+    grant_nok: float = Field(description="annual grant, NOK, rounded to øre")
+    monthly_nok: float = Field(description="one twelfth of the annual grant, rounded to øre")
+    contributions: dict[str, float] = Field(
+        description="NOK per indicator (age_sex, health_status, education, centrality, "
+        "refugee, flat, refugee_rate); rounded to øre so they add up to grant_nok exactly"
+    )
+
+
+class ListGrant(_Grant):
+    """A list's annual grant: the sum of its persons' unrounded grants, rounded once."""
+
+    list_id: str | None = Field(None, description="the list, when looked up in the snapshot")
+    practice_kommune: str
+    persons: int = Field(ge=0)
+    total_nok: float = Field(description="annual grant of the list, NOK, rounded to øre")
+    monthly_nok: float = Field(description="one twelfth of the annual total, rounded to øre")
+    mean_weight: float | None = Field(description="mean relative weight of the list's persons")
+
+
+class ListGrantRow(BaseModel):
+    """One line of the bulk export (CSV or JSON Lines) for the monthly settlement."""
+
+    list_id: str
+    practice_kommune: str
+    persons: int
+    total_nok: float
+    monthly_nok: float
+    mean_weight: float | None
+    model_version: str

@@ -1,0 +1,44 @@
+"""``/v1/model``: the serving model, its weight table and the scheme its grants pay with."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SchemeInfo(BaseModel):
+    """The scheme a grant was computed with: dampening, rate, budget, refugee rate."""
+
+    dampening: float = Field(description="share of the grant kept flat per person, 0-1")
+    rate_nok: float = Field(description="annual NOK per unit of relative weight")
+    budget_nok: float = Field(description="annual budget the rate spreads, NOK")
+    average_grant_nok: float = Field(description="NOK per listed person behind the budget")
+    refugee_rate_nok: float | None = Field(description="fixed annual NOK per first-year refugee")
+    reference_persons: int = Field(description="persons the rate was made budget-neutral over")
+
+
+class WeightRow(BaseModel):
+    """One level of one factor in the weight table."""
+
+    factor: str
+    level_code: int
+    level: str
+    effect_nok: float = Field(description="annual NOK this level adds to the expected cost")
+    relative_weight: float = Field(description="effect over the mean expected cost")
+    persons: int | None = None
+    std_err: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+class ModelInfo(BaseModel):
+    """The serving (or a pinned) model: version, training run, weight table and scheme."""
+
+    model_version: str
+    model_name: str
+    model_alias: str | None
+    run_id: str
+    trained_on: str = Field(description="SHA-256 fingerprint of the training data set")
+    mean_cost_nok: float = Field(description="mean expected annual cost, NOK: a weight of 1")
+    indicators: dict = Field(description="indicator definitions: bands, threshold, areas")
+    scheme: SchemeInfo
+    weight_table: list[WeightRow]
