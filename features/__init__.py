@@ -70,6 +70,7 @@ from features.errors import (
     RegistryUnavailableError,
     ReloadInProgressError,
     ReloadRefused,
+    RuleMismatchError,
     ScenarioError,
     ServiceNotReadyError,
     SnapshotMissingError,
@@ -123,6 +124,7 @@ from features.settings import DEVELOPMENT, Settings
 from features.synth import synthesise
 
 __all__ = [
+    "RuleMismatchError",
     "PAYMENT_COLUMNS",
     "REFORM_DATE",
     "dataset_payments",

@@ -63,15 +63,23 @@ def kommune_average_list(lists: pd.DataFrame) -> pd.Series:
 
 
 def utjamningstilskudd(
-    lists: pd.DataFrame, population: pd.Series | None, average_grant_nok: float
+    lists: pd.DataFrame,
+    population: pd.Series | None,
+    average_grant_nok: float,
+    kommune_average: pd.Series | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Annual utjamningstilskudd per list under the 2023 rule (NaN where not computable).
 
     ``lists`` has ``practice_kommune``, ``persons`` and, if the data set has it,
     ``form_of_practice``; ``population`` is inhabitants by kommune (None if unknown).
+    ``kommune_average`` (average list length by kommune) is for lists priced outside their
+    data set, such as a posted list; by default the average is over ``lists`` itself.
     Returns the amounts and the reasons some could not be computed.
     """
-    average = kommune_average_list(lists).to_numpy()
+    if kommune_average is None:
+        average = kommune_average_list(lists).to_numpy()
+    else:
+        average = lists["practice_kommune"].map(kommune_average).to_numpy(dtype="float64")
     inhabitants = (
         lists["practice_kommune"].map(population).to_numpy(dtype="float64")
         if population is not None
@@ -79,10 +87,14 @@ def utjamningstilskudd(
     )
     short = average < UTJAMNING_LIST_LENGTH
     small = inhabitants < SMALL_KOMMUNE_INHABITANTS
-    population_unknown = np.isnan(inhabitants) & short
+    average_unknown = np.isnan(average)
+    population_unknown = np.isnan(inhabitants) & (short | average_unknown)
     form_unknown = (
-        _missing(lists, "form_of_practice") & short & ~(inhabitants >= SMALL_KOMMUNE_INHABITANTS)
+        _missing(lists, "form_of_practice")
+        & (short | average_unknown)
+        & ~(inhabitants >= SMALL_KOMMUNE_INHABITANTS)
     )
+    average_unknown &= ~(inhabitants >= SMALL_KOMMUNE_INHABITANTS)
     self_employed = (
         (lists["form_of_practice"] == "self_employed").fillna(False).to_numpy(dtype=bool)
         if "form_of_practice" in lists.columns
@@ -93,8 +105,10 @@ def utjamningstilskudd(
         average_grant_nok * (UTJAMNING_LIST_LENGTH - average),
         0.0,
     )
-    unknown = population_unknown | form_unknown
+    unknown = population_unknown | form_unknown | average_unknown
     reasons = []
+    if average_unknown.any():
+        reasons.append("utjamningstilskudd: the practice kommune's average list is unknown")
     if population_unknown.any():
         reasons.append("utjamningstilskudd: kommuner.population is missing")
     if form_unknown.any():
@@ -151,6 +165,7 @@ def list_payments(
     scheme_date: date,
     average_grant_nok: float,
     rule: Rule | None = None,
+    kommune_average: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Each list's basistilskudd under the rule of ``scheme_date``, unrounded annual NOK.
 
@@ -164,7 +179,9 @@ def list_payments(
     ptb = np.asarray(ptb_grant_nok, dtype="float64")
     grunn, grunn_reasons = grunntilskudd(lists, ptb, scheme_date, average_grant_nok)
     if (rule or rule_for(scheme_date)) == "model0_2023":
-        utjamning, utjamning_reasons = utjamningstilskudd(lists, population, average_grant_nok)
+        utjamning, utjamning_reasons = utjamningstilskudd(
+            lists, population, average_grant_nok, kommune_average
+        )
     else:
         utjamning, utjamning_reasons = np.zeros(len(lists)), []
     reasons = [""] * len(lists)

@@ -219,3 +219,15 @@ class AuditChainError(PtbError, ValueError):
     def __init__(self, path: str, line: int, reason: str):
         self.path, self.line, self.reason = path, line, reason
         super().__init__(f"{path}: line {line}: {reason}")
+
+
+class RuleMismatchError(PtbError, ValueError):
+    """A model asked to pay on a date whose legislated rule it does not implement."""
+
+    def __init__(self, version: str, name: str, rule: str, scheme_date: str):
+        self.field = "model_version"
+        self.version, self.name, self.rule, self.scheme_date = version, name, rule, scheme_date
+        super().__init__(
+            f"ptb version {version} ({name}) does not implement {rule}, the rule for "
+            f"scheme_date {scheme_date}; leave model_version out to be paid by the rule's model"
+        )

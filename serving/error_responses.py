@@ -21,6 +21,7 @@ from features import (
     PtbError,
     ReloadInProgressError,
     ReloadRefused,
+    RuleMismatchError,
     ScenarioError,
     ServiceNotReadyError,
     SnapshotMissingError,
@@ -51,6 +52,8 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
             field="model_version",
             available_versions=list(exc.available),
         )
+    if isinstance(exc, RuleMismatchError):
+        return 422, ErrorBody(error="rule_mismatch", message=message, field=exc.field)
     if isinstance(exc, SnapshotMissingError):
         field = "list_id" if exc.list_id is not None else None
         return 404, ErrorBody(error="not_found", message=message, field=field)
