@@ -118,16 +118,17 @@ MIN_SPREAD_PCT = 0.1  # a spread never narrower than this, so identical changes 
 def outlier_mask(change_pct: np.ndarray) -> np.ndarray:
     """Lists whose change lies beyond the far-out fences: named beside the histogram, not in it.
 
-    The spread is the interquartile range, at least half the 10-90 % range and
+    The spread is the interquartile range, at least half the 5-95 % range and
     ``MIN_SPREAD_PCT``, so a few lists lifted by hundreds of per cent (a floor) never decide the
-    axis that hundreds of lists moving by one per cent are read on.
+    axis that hundreds of lists moving by one per cent are read on, while a group of more than
+    one list in twenty (such as the lists that lose a little) always stays on it.
     """
     values = np.asarray(change_pct, dtype="float64")
     finite = values[np.isfinite(values)]
     if len(finite) < 4:
         return np.zeros(len(values), dtype=bool)
-    p10, q1, q3, p90 = np.quantile(finite, [0.10, 0.25, 0.75, 0.90])
-    spread = max(q3 - q1, 0.5 * (p90 - p10), MIN_SPREAD_PCT)
+    p05, q1, q3, p95 = np.quantile(finite, [0.05, 0.25, 0.75, 0.95])
+    spread = max(q3 - q1, 0.5 * (p95 - p05), MIN_SPREAD_PCT)
     low, high = q1 - OUTLIER_FENCE * spread, q3 + OUTLIER_FENCE * spread
     with np.errstate(invalid="ignore"):
         return np.isfinite(values) & ((values < low) | (values > high))
