@@ -64,6 +64,7 @@ from features.errors import (
     ContractError,
     KeyFileError,
     ModelNotFoundError,
+    NoReformStepsError,
     PermissionDeniedError,
     PromotionRefused,
     PtbError,
@@ -124,6 +125,7 @@ from features.settings import DEVELOPMENT, Settings
 from features.synth import synthesise
 
 __all__ = [
+    "NoReformStepsError",
     "RuleMismatchError",
     "PAYMENT_COLUMNS",
     "REFORM_DATE",

@@ -231,3 +231,15 @@ class RuleMismatchError(PtbError, ValueError):
             f"ptb version {version} ({name}) does not implement {rule}, the rule for "
             f"scheme_date {scheme_date}; leave model_version out to be paid by the rule's model"
         )
+
+
+class NoReformStepsError(PtbError, LookupError):
+    """A model version without the reform's step bundles (trained before they shipped)."""
+
+    def __init__(self, version: str, name: str):
+        self.field = "model_version"
+        self.version, self.name = version, name
+        super().__init__(
+            f"ptb version {version} ({name}) carries no reform steps: the waterfall needs a "
+            "model_2026 version trained with them (ptb train)"
+        )

@@ -12,20 +12,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from features import Dataset, PersonTable, PtbError, reform_waterfall
+from features import Dataset, NoReformStepsError, PersonTable, reform_waterfall
 from serving.model_store import LoadedModel
 from serving.whatif.waterfall_report import STEP_LABELS, write_waterfall
-
-
-class NoReformStepsError(PtbError, ValueError):
-    """A model version without the reform's step bundles (trained before they shipped)."""
-
-    def __init__(self, version: str, name: str):
-        self.version = version
-        super().__init__(
-            f"ptb version {version} ({name}) carries no reform steps: retrain with ptb train, "
-            "or pass --model with a model_2026 version trained since"
-        )
 
 
 def write_reform(

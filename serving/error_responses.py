@@ -17,6 +17,7 @@ from features import (
     BundleError,
     ContractError,
     ModelNotFoundError,
+    NoReformStepsError,
     PermissionDeniedError,
     PtbError,
     ReloadInProgressError,
@@ -52,6 +53,8 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
             field="model_version",
             available_versions=list(exc.available),
         )
+    if isinstance(exc, NoReformStepsError):
+        return 422, ErrorBody(error="no_reform_steps", message=message, field=exc.field)
     if isinstance(exc, RuleMismatchError):
         return 422, ErrorBody(error="rule_mismatch", message=message, field=exc.field)
     if isinstance(exc, SnapshotMissingError):

@@ -141,6 +141,7 @@ def _layout(page) -> dict:
 def test_the_page_fits_the_width_and_keeps_tables_in_their_panels(sized_page):
     sized_page.goto("/policy#" + json.dumps(FLOOR, separators=(",", ":")))
     wait_priced(sized_page, FLOOR)
+    sized_page.wait_for_selector("#reform-status[data-state='ok']", timeout=60_000)
     layout = _layout(sized_page)
     assert layout["page"] <= layout["viewport"], layout["page"]
     for table in layout["tables"]:
@@ -171,3 +172,28 @@ def test_outliers_do_not_decide_the_histogram_axis_and_are_named(sized_page):
     in_red = sum(n for kind, n in bars if kind == "bar loss")
     assert in_red + sum(1 for pct in outliers if pct < 0) == losers
     assert losers > 0
+
+
+def test_the_page_shows_the_reform_waterfall_that_adds_up(sized_page):
+    sized_page.goto("/policy")
+    sized_page.wait_for_selector("#reform-status[data-state='ok']", timeout=60_000)
+    steps = sized_page.eval_on_selector_all(
+        "#reform-chart rect.step-bar", "bars => [...new Set(bars.map(b => b.dataset.step))]"
+    )
+    assert steps == [
+        "dampening_off",
+        "education_by_grunnkrets",
+        "centrality_by_practice",
+        "utjamning_into_centrality",
+        "refugee_rate",
+    ]
+    assert sized_page.locator("#reform-key li").count() == 5
+    for group in ("size_band", "centrality", "form_of_practice", "kommuner"):
+        sized_page.check(f"input[name='reform_group'][value='{group}']", force=True)
+        rows = sized_page.eval_on_selector_all(
+            "#reform-table tbody tr",
+            "rows => rows.map(r => [JSON.parse(r.dataset.steps), Number(r.dataset.change)])",
+        )
+        assert rows, group
+        for moved, change in rows:
+            assert abs(sum(moved) - change) < 1.0  # the steps add up to the change
