@@ -38,7 +38,7 @@ def write_reform(
     )
     for row in tables["steps"].itertuples():
         table.add_row(
-            STEP_LABELS.get(row.step, row.step),
+            STEP_LABELS.get(str(row.step), str(row.step)),
             f"{row.moved_nok:+,.0f}",
             f"{row.gains_nok:+,.0f}",
             f"{row.losses_nok:+,.0f}",

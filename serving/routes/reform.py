@@ -13,7 +13,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -49,7 +49,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(prefix="/v1/whatif", tags=["what-if"], lifespan=lifespan)
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "unknown model version, or no registry snapshot"},
     422: {"model": ErrorBody, "description": "a model without reform steps, or a bad date"},
     503: {"model": ErrorBody, "description": "model or snapshot still loading"},
