@@ -100,25 +100,9 @@ def test_scenario_in_the_address_is_priced_on_opening(page):
     assert page.get_attribute("#status", "data-state") == "ok"
 
 
-WIDTHS = {"phone": (390, 844), "desktop": (1440, 1000)}
 # A floor of 500 lifts the shortest lists by hundreds of per cent: the outliers the axis must
 # not be decided by.
 FLOOR = {"floor_persons": 500}
-
-
-@pytest.fixture(params=list(WIDTHS))
-def sized_page(request, browser, policy_service: str):
-    """The page at a phone's and at a desktop's width; fails the test on any script error."""
-    width, height = WIDTHS[request.param]
-    context = browser.new_context(
-        viewport={"width": width, "height": height}, base_url=policy_service
-    )
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert not errors, f"script errors on the page: {errors}"
 
 
 def _layout(page) -> dict:
