@@ -22,6 +22,7 @@ from features.basistilskudd import (
     REFORM_DATE,
     dataset_payments,
     grunntilskudd,
+    is_challenger,
     list_facts,
     list_payments,
     model_rule,
@@ -77,6 +78,7 @@ from features.errors import (
     SnapshotMissingError,
     UnknownCodeError,
     UnknownQueryError,
+    UnpromotedChallengerError,
     Violation,
 )
 from features.grants import (
@@ -125,6 +127,8 @@ from features.settings import DEVELOPMENT, Settings
 from features.synth import synthesise
 
 __all__ = [
+    "UnpromotedChallengerError",
+    "is_challenger",
     "NoReformStepsError",
     "RuleMismatchError",
     "PAYMENT_COLUMNS",

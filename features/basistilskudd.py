@@ -253,3 +253,8 @@ def model_rule(model_name: str) -> Rule | None:
         return None
     rule = preset_spec(model_name).get("rule")
     return rule if rule in ("model0_2023", "model_2026") else None
+
+
+def is_challenger(model_name: str) -> bool:
+    """Whether a model is a challenger (its preset says so): evidence, not a rule."""
+    return model_name in PRESETS and bool(preset_spec(model_name).get("challenger", False))

@@ -243,3 +243,15 @@ class NoReformStepsError(PtbError, LookupError):
             f"ptb version {version} ({name}) carries no reform steps: the waterfall needs a "
             "model_2026 version trained with them (ptb train)"
         )
+
+
+class UnpromotedChallengerError(PtbError, ValueError):
+    """A challenger (no legislated rule) asked to pay without being promoted to champion."""
+
+    def __init__(self, version: str, name: str):
+        self.field = "model_version"
+        self.version, self.name = version, name
+        super().__init__(
+            f"ptb version {version} ({name}) is a challenger: it pays only as champion, after "
+            "an explicit promotion (ptb promote --unlegislated-reason)"
+        )

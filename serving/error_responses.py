@@ -28,6 +28,7 @@ from features import (
     SnapshotMissingError,
     UnknownCodeError,
     UnknownQueryError,
+    UnpromotedChallengerError,
 )
 from serving.model_store import RegistryUnavailableError
 from serving.schemas import ErrorBody, ErrorDetail
@@ -55,6 +56,8 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
         )
     if isinstance(exc, NoReformStepsError):
         return 422, ErrorBody(error="no_reform_steps", message=message, field=exc.field)
+    if isinstance(exc, UnpromotedChallengerError):
+        return 422, ErrorBody(error="challenger_not_promoted", message=message, field=exc.field)
     if isinstance(exc, RuleMismatchError):
         return 422, ErrorBody(error="rule_mismatch", message=message, field=exc.field)
     if isinstance(exc, SnapshotMissingError):

@@ -4,7 +4,9 @@ A payment date (``scheme_date``, default today) decides the legislated rule
 (``features.rule_for``): before 1 July 2026 model 0 pays PTB, with utjamningstilskudd beside
 it, and the ``incumbent`` alias names that model; from then on the 2026 rule pays, served by
 the serving model. A model whose rule is not the date's is refused for a payment answer, so a
-list is never paid the 2026 PTB with the 2023 utjamningstilskudd. No HTTP here.
+list is never paid the 2026 PTB with the 2023 utjamningstilskudd; so is a challenger that is not
+the champion (served or pinned by any other name), as only a documented promotion makes it pay.
+No HTTP here.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import pandas as pd
 
 from features import (
     RuleMismatchError,
+    UnpromotedChallengerError,
     dataset_payments,
+    is_challenger,
     list_payments,
     model_rule,
     round_nok,
@@ -31,6 +35,7 @@ from serving.snapshot import Snapshot, SnapshotGrants
 from serving.state import ServingState
 
 INCUMBENT = "incumbent"  # the registry alias of the newest model-0 (2023 rule) version
+CHAMPION = "champion"
 KEEP_DATES = 4
 
 
@@ -49,6 +54,9 @@ async def payment_model(
     model = await resolve_model(state, ref)
     if model_rule(model.name) != rule:
         raise RuleMismatchError(model.version, model.name, rule, scheme_date.isoformat())
+    if is_challenger(model.name) and model.alias != CHAMPION:
+        # Only ``ptb promote --unlegislated-reason`` moves champion to a challenger.
+        raise UnpromotedChallengerError(model.version, model.name)
     return model
 
 

@@ -55,7 +55,12 @@ def payments_client(tiny_dataset, facts, tmp_path_factory):
     """The API with model_2026 as champion and model 0 as incumbent, on the facts snapshot."""
     root = tmp_path_factory.mktemp("payments-registry")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    for name, alias in (("model_2026", "champion"), ("model0_2023", "incumbent")):
+    models = (
+        ("model_2026", "champion"),
+        ("model0_2023", "incumbent"),
+        ("model_2026_fine_bands", "fine_bands"),
+    )
+    for name, alias in models:
         register_bundle(uri, root / "artifacts", calibrate(tiny_dataset, name=name).bundle, alias)
     store = ModelStore(uri, cache_dir=root / "cache")
     snapshot = Snapshot(facts["dataset"], source="facts")
@@ -151,6 +156,17 @@ def test_a_model_of_the_other_rule_is_refused_for_the_date(payments_client, fact
     assert "model_2026" in body["message"]
     bad = payments_client.get(f"/v1/grants/lists/{first}", params={"scheme_date": "30.11.2026"})
     assert bad.status_code == 422
+
+
+def test_a_challenger_pays_only_as_the_promoted_champion(payments_client, facts):
+    first = str(facts["dataset"].lists.loc[0, "list_id"])
+    response = payments_client.get(
+        f"/v1/grants/lists/{first}", params={"scheme_date": AFTER, "model_version": "fine_bands"}
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert (body["error"], body["field"]) == ("challenger_not_promoted", "model_version")
+    assert "--unlegislated-reason" in body["message"]
 
 
 def test_a_snapshot_without_the_list_facts_prices_ptb_and_names_what_is_missing(
