@@ -10,11 +10,28 @@ the model bundle that prices a person, the errors of the product, and the settin
 - ``code_changes``: old kommune and grunnkrets numbers mapped to new ones;
 - ``pyfunc``: the bundle as an MLflow pyfunc model; imported on its own (``features.pyfunc``),
   as it loads MLflow;
-- ``cost_model`` and ``synth``: the synthetic population the demo and the tests run on;
+- ``basistilskudd``: the list-level lines beside PTB (grunntilskudd, utjamningstilskudd) and
+  the rule a payment date falls under;
+- ``reform``: the 2026 reform step by step and its waterfall;
+- ``cost_model``, ``synth`` and ``synth_practice``: the synthetic population the demo and the
+  tests run on;
 - ``errors``: the product's errors, each with the fields it carries;
 - ``settings``: the one settings object (``PTB_*``);
 """
 
+from features.basistilskudd import (
+    PAYMENT_COLUMNS,
+    REFORM_DATE,
+    dataset_payments,
+    grunntilskudd,
+    is_challenger,
+    list_facts,
+    list_payments,
+    model_rule,
+    rule_for,
+    utjamning_money,
+    utjamningstilskudd,
+)
 from features.bundle import (
     BundleError,
     ModelBundle,
@@ -51,6 +68,7 @@ from features.errors import (
     ContractError,
     KeyFileError,
     ModelNotFoundError,
+    NoReformStepsError,
     PermissionDeniedError,
     PromotionRefused,
     PtbError,
@@ -58,12 +76,14 @@ from features.errors import (
     ReleaseError,
     ReloadInProgressError,
     ReloadRefused,
+    RuleMismatchError,
     ScenarioError,
     ServiceNotReadyError,
     SnapshotMissingError,
     SplitCodeError,
     UnknownCodeError,
     UnknownQueryError,
+    UnpromotedChallengerError,
     Violation,
 )
 from features.grants import (
@@ -79,6 +99,7 @@ from features.grants import (
 )
 from features.indicators import (
     PERSON_FIELDS,
+    PRESETS,
     Coded,
     Factor,
     IndicatorConfig,
@@ -91,6 +112,16 @@ from features.indicators import (
     indicator_levels,
     persons_with_practice,
     preset,
+    preset_spec,
+)
+from features.reform import (
+    GROUPINGS,
+    SIZE_BAND_LABELS,
+    ReformStep,
+    reform_steps,
+    reform_waterfall,
+    step_of,
+    step_payments,
 )
 from features.releases import (
     SHIPPED_RELEASE,
@@ -111,6 +142,29 @@ from features.settings import DEVELOPMENT, Settings
 from features.synth import synthesise
 
 __all__ = [
+    "UnpromotedChallengerError",
+    "is_challenger",
+    "NoReformStepsError",
+    "RuleMismatchError",
+    "PAYMENT_COLUMNS",
+    "REFORM_DATE",
+    "dataset_payments",
+    "grunntilskudd",
+    "list_facts",
+    "list_payments",
+    "model_rule",
+    "rule_for",
+    "utjamning_money",
+    "utjamningstilskudd",
+    "preset_spec",
+    "PRESETS",
+    "GROUPINGS",
+    "SIZE_BAND_LABELS",
+    "ReformStep",
+    "reform_steps",
+    "reform_waterfall",
+    "step_of",
+    "step_payments",
     "CONTRACT_VERSION",
     "DEVELOPMENT",
     "PERSON_FIELDS",

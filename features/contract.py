@@ -25,7 +25,7 @@ CONTRACT_VERSION = 1
 TABLES = ("persons", "lists", "kommuner", "grunnkretser")
 EXAMPLE_ROWS = 3
 
-Kind = Literal["id", "code", "integer", "number", "boolean", "sex", "text"]
+Kind = Literal["id", "code", "integer", "number", "boolean", "sex", "text", "choice", "date"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,13 @@ class ColumnRule:
     default: float | None = None
     optional: bool = False  # the column may be absent (added in contract 1.1)
     nullable: bool = False  # a cell may be empty, e.g. an education share SSB suppresses
+    choices: tuple[str, ...] = ()
 
+
+FORMS_OF_PRACTICE = ("self_employed", "salaried")
+# Optional columns of the lists table: the basistilskudd's list-level rules need them
+# (utjamningstilskudd: form of practice; grunntilskudd: list cap and agreement start).
+LIST_FACTS = ("form_of_practice", "list_cap", "agreement_start")
 
 COLUMNS: dict[str, tuple[ColumnRule, ...]] = {
     "persons": (
@@ -60,6 +66,9 @@ COLUMNS: dict[str, tuple[ColumnRule, ...]] = {
     "lists": (
         ColumnRule("list_id", "id", unique=True),
         ColumnRule("practice_kommune", "code", digits=4, references=("kommuner", "kommune")),
+        ColumnRule("form_of_practice", "choice", optional=True, choices=FORMS_OF_PRACTICE),
+        ColumnRule("list_cap", "integer", low=0, optional=True),
+        ColumnRule("agreement_start", "date", optional=True),
     ),
     "kommuner": (
         ColumnRule("kommune", "code", digits=4, unique=True),
@@ -130,6 +139,14 @@ def _coerce_column(
         values[text.isin(_FALSE).fillna(False).to_numpy()] = False
         bad = values.isna().to_numpy() & ~missing
         return values, _violation(table, rule.name, "not true or false", bad)
+    if rule.kind == "date":
+        dates = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+        bad = dates.isna().to_numpy() & ~missing
+        return dates, _violation(table, rule.name, "not a date (YYYY-MM-DD)", bad)
+    if rule.kind == "choice":
+        chosen = raw.astype("string").str.strip()
+        bad = (~chosen.isin(rule.choices)).fillna(False).to_numpy(dtype=bool) & ~missing
+        return chosen, _violation(table, rule.name, f"not one of {', '.join(rule.choices)}", bad)
     if rule.kind == "code" and pd.api.types.is_numeric_dtype(raw.dtype):
         # A numeric code has lost its leading zeros (0301 became 301): refuse, never repair.
         rows = np.ones(len(raw), dtype=bool) & ~missing
@@ -253,7 +270,10 @@ def _finish_types(table: str, frame: pd.DataFrame, training: bool) -> pd.DataFra
             out[rule.name] = out[rule.name].astype("int64")
         elif rule.kind == "boolean":
             out[rule.name] = out[rule.name].astype(bool)
-        elif rule.kind in ("id", "code", "sex", "text"):
+        elif rule.kind == "date":
+            if rule.name in out.columns:
+                out[rule.name] = out[rule.name].astype("datetime64[ns]")
+        elif rule.kind in ("id", "code", "sex", "text", "choice"):
             out[rule.name] = out[rule.name].astype(object if rule.kind == "text" else "string")
     return out
 

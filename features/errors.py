@@ -255,3 +255,39 @@ class AuditChainError(PtbError, ValueError):
     def __init__(self, path: str, line: int, reason: str):
         self.path, self.line, self.reason = path, line, reason
         super().__init__(f"{path}: line {line}: {reason}")
+
+
+class RuleMismatchError(PtbError, ValueError):
+    """A model asked to pay on a date whose legislated rule it does not implement."""
+
+    def __init__(self, version: str, name: str, rule: str, scheme_date: str):
+        self.field = "model_version"
+        self.version, self.name, self.rule, self.scheme_date = version, name, rule, scheme_date
+        super().__init__(
+            f"ptb version {version} ({name}) does not implement {rule}, the rule for "
+            f"scheme_date {scheme_date}; leave model_version out to be paid by the rule's model"
+        )
+
+
+class NoReformStepsError(PtbError, LookupError):
+    """A model version without the reform's step bundles (trained before they shipped)."""
+
+    def __init__(self, version: str, name: str):
+        self.field = "model_version"
+        self.version, self.name = version, name
+        super().__init__(
+            f"ptb version {version} ({name}) carries no reform steps: the waterfall needs a "
+            "model_2026 version trained with them (ptb train)"
+        )
+
+
+class UnpromotedChallengerError(PtbError, ValueError):
+    """A challenger (no legislated rule) asked to pay without being promoted to champion."""
+
+    def __init__(self, version: str, name: str):
+        self.field = "model_version"
+        self.version, self.name = version, name
+        super().__init__(
+            f"ptb version {version} ({name}) is a challenger: it pays only as champion, after "
+            "an explicit promotion (ptb promote --unlegislated-reason)"
+        )

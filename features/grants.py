@@ -150,13 +150,17 @@ class PersonScorer:
 
         The budget is the release's average grant (else the model's) times the persons, or the
         scheme's fixed budget; fixed supplements (a refugee rate) are paid before the rest is
-        spread over the weights: ``R = (B - S) / sum(w)``.
+        spread over the weights: ``R = (B - S) / sum(w)``. The 2026 rule's centrality
+        strengthening is the utjamningstilskudd money U, paid on top of the budget as in
+        calibration (``features.bundle.calibrate_rate``), so it is not taken out of ``B``.
         """
-        scores = self.score(persons)
+        scores = self.score(persons, contributions=True)
         scheme = self.bundle.scheme
         if release.average_grant_nok is not None:
             scheme = scheme.model_copy(update={"average_grant_nok": release.average_grant_nok})
-        supplements = float(np.sum(scores.grant_nok - self.rate_nok * scores.weight))
+        on_top = (scores.contributions or {}).get("centrality_strengthening")
+        paid = scores.grant_nok if on_top is None else scores.grant_nok - on_top
+        supplements = float(np.sum(paid - self.rate_nok * scores.weight))
         rate = budget_neutral_rate(scores.weight, scheme.budget_for(len(persons)), supplements)
         return PersonScorer(self.bundle, self.reference, rate)
 

@@ -39,8 +39,11 @@ PERSON_FIELDS = (
 class IndicatorConfig(BaseModel):
     """How registry fields become indicators: bands, threshold and which area and kommune count.
 
-    The 2026 default uses 5-year age bands (wider at the ends), education per grunnkrets and the
-    centrality of the practice kommune; model 0 (the 2023 rule) is a preset of the same fields.
+    The defaults are the 2026 rule's areas (education per grunnkrets, centrality of the practice
+    kommune) with the finer bands of the ``model_2026_fine_bands`` challenger; the legislated
+    rules are presets (``features/reference/*.yaml``). Centrality is a *supplement*: only the
+    classes in ``centrality_supplement_classes`` get an effect of their own (one per class);
+    the other classes are the reference level and get none.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -56,9 +59,23 @@ class IndicatorConfig(BaseModel):
     education_threshold: float = Field(
         0.28, ge=0, le=1, description="primary-only share above which the area is low-education"
     )
-    education_area: Literal["grunnkrets", "kommune"] = "grunnkrets"
+    education_area: Literal["grunnkrets", "kommune", "kommune_or_bydel"] = Field(
+        "grunnkrets",
+        description="area whose primary-only share counts: the 2023 rule's kommune_or_bydel is "
+        "the bydel where the kommune has bydeler, else the kommune",
+    )
     centrality_of: Literal["practice", "residence"] = "practice"
+    centrality_supplement_classes: tuple[int, ...] = Field(
+        (5, 6), description="centrality classes with a supplement, one effect per class"
+    )
     refugee: bool = True
+
+    @field_validator("centrality_supplement_classes")
+    @classmethod
+    def _supplement_classes(cls, classes: tuple[int, ...]) -> tuple[int, ...]:
+        if list(classes) != sorted(set(classes)) or not set(classes) <= set(range(2, 7)):
+            raise ValueError("centrality_supplement_classes must be distinct classes from 2 to 6")
+        return classes
 
     @field_validator("age_edges")
     @classmethod
@@ -75,13 +92,23 @@ class IndicatorConfig(BaseModel):
         return edges
 
 
+PRESETS = ("model_2026", "model0_2023", "model_2026_fine_bands")
+
+
+def preset_spec(name: str) -> dict:
+    """The preset file of a model (``features/reference/<name>.yaml``) as a mapping."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PRESETS)}")
+    text = resources.files("features").joinpath("reference", f"{name}.yaml").read_text()
+    return dict(yaml.safe_load(text))
+
+
 def preset(name: str) -> tuple[IndicatorConfig, float]:
-    """A published model configuration by name (``model_2026``, ``model0_2023``).
+    """A model configuration by name (``model_2026``, ``model0_2023``, a challenger).
 
     Returns the indicator configuration and the dampening the rule applies.
     """
-    text = resources.files("features").joinpath("reference", f"{name}.yaml").read_text()
-    spec = yaml.safe_load(text)
+    spec = preset_spec(name)
     return IndicatorConfig(**spec["indicators"]), float(spec["dampening"])
 
 
@@ -293,6 +320,14 @@ def indicator_levels(
         share = _lookup(
             persons.grunnkrets,
             reference.grunnkrets_shares,
+            "grunnkrets",
+            "grunnkrets",
+            reference.release,
+        )
+    elif config.education_area == "kommune_or_bydel":
+        share = _lookup(
+            persons.grunnkrets,
+            reference.district_shares,
             "grunnkrets",
             "grunnkrets",
             reference.release,

@@ -141,6 +141,9 @@ class ReferenceTables:
     grunnkrets_bydel: pd.Series | None = None  # bydel code by grunnkrets, where there is one
     kommune_population: pd.Series | None = None  # residents by kommune, where the release has it
     fallback: EducationFallback = field(default_factory=EducationFallback)
+    # By grunnkrets: the share of its bydel where it has one, else of its kommune (the 2023
+    # rule's "kommune or bydel"). A bundle saves it; else it is derived from the tables above.
+    district_share: pd.Series | None = None
 
     # The same tables as dictionaries, built once: a request looks up a handful of codes, and
     # a dictionary answers that faster than an index does.
@@ -151,6 +154,21 @@ class ReferenceTables:
     @cached_property
     def kommune_shares(self) -> dict[str, float]:
         return dict(zip(self.kommune_share.index, self.kommune_share.to_numpy(), strict=True))
+
+    @cached_property
+    def district_shares(self) -> dict[str, float]:
+        """Each grunnkrets's kommune-or-bydel share: its bydel's where it has one, else its
+        kommune's (a bundle from before bydeler, or a release without them: the kommune's)."""
+        if self.district_share is not None:
+            table = self.district_share
+            return dict(zip(table.index, table.to_numpy(), strict=True))
+        kommune = self.kommune_shares
+        bydel_of = {} if self.grunnkrets_bydel is None else dict(self.grunnkrets_bydel.items())
+        bydel = {} if self.bydel_share is None else dict(self.bydel_share.items())
+        return {
+            code: bydel.get(bydel_of.get(code), kommune[code[:4]])
+            for code in self.grunnkrets_shares
+        }
 
     @cached_property
     def kommune_centralities(self) -> dict[str, int]:

@@ -31,6 +31,7 @@ from features.cost_model import (
     expected_annual_cost,
     load_parameters,
 )
+from features.synth_practice import draw_practice, length_factor_by_kommune, lists_table
 
 STEPS = ("kommuner", "grunnkretser", "persons", "lists", "costs")
 __all__ = ["age_cost_curve", "expected_annual_cost", "load_parameters", "synthesise"]
@@ -272,11 +273,19 @@ def _refugees(age, home, centrality, refugee_params: dict, rng) -> np.ndarray:
     return rng["persons"].random(len(age)) < chance
 
 
-def _list_counts(residents: np.ndarray, centrality: np.ndarray, params: dict) -> np.ndarray:
+def _target_length(kommuner: pd.DataFrame, params: dict) -> np.ndarray:
+    """Relative list length per kommune: by centrality class, shorter under 5,000 inhabitants."""
+    by_class = by_centrality_class(
+        params["lists"]["target_length_by_centrality"], kommuner["centrality"].to_numpy()
+    )
+    return by_class * length_factor_by_kommune(kommuner["population"].to_numpy(), params)
+
+
+def _list_counts(residents: np.ndarray, length: np.ndarray, params: dict) -> np.ndarray:
     """Lists per kommune: n / persons_per_list in all, longer lists in central kommuner."""
     list_params = params["lists"]
     n_lists = max(1, round(residents.sum() / list_params["persons_per_list"]))
-    target = residents / by_centrality_class(list_params["target_length_by_centrality"], centrality)
+    target = residents / length
     target *= n_lists / target.sum()
     has_residents = residents > 0
     if n_lists < has_residents.sum():
@@ -291,9 +300,9 @@ def _list_counts(residents: np.ndarray, centrality: np.ndarray, params: dict) ->
 def _lists(kommuner: pd.DataFrame, persons: dict, params: dict, rng) -> dict:
     """Lists in practice kommuner, and the list of every person (90 % in their own kommune)."""
     list_params = params["lists"]
-    centrality = kommuner["centrality"].to_numpy()
-    counts = _list_counts(persons["residents"], centrality, params)
-    capacity = counts * by_centrality_class(list_params["target_length_by_centrality"], centrality)
+    length = _target_length(kommuner, params)
+    counts = _list_counts(persons["residents"], length, params)
+    capacity = counts * length
     home = persons["home"].astype(np.int64)
     n_persons = len(home)
     draw = rng["lists"]
@@ -320,7 +329,12 @@ def _lists(kommuner: pd.DataFrame, persons: dict, params: dict, rng) -> dict:
     practice[away] = np.searchsorted(cumulative, point, side="right")
     practice = np.minimum(practice, len(counts) - 1)
     list_first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    list_weights = np.cumsum(draw.gamma(list_params["length_gamma_shape"], 1.0, counts.sum()))
+    facts = draw_practice(
+        np.repeat(kommuner["population"].to_numpy(), counts), params, rng["practice"]
+    )
+    list_weights = np.cumsum(
+        draw.gamma(list_params["length_gamma_shape"], 1.0, counts.sum()) * facts["length_factor"]
+    )
     list_of = _pick_within(
         list_weights,
         list_first[practice],
@@ -334,6 +348,7 @@ def _lists(kommuner: pd.DataFrame, persons: dict, params: dict, rng) -> dict:
         "practice": practice,
         "list_of": list_of,
         "n_lists": len(list_weights),
+        "facts": facts,
     }
 
 
@@ -362,10 +377,9 @@ def synthesise(
     n = params["population"]["total"] if n_persons is None else int(n_persons)
     if n < 1:
         raise ValueError(f"n_persons must be at least 1, got {n_persons}")
-    streams = ("kommune", "grunnkrets", "persons", "lists", "costs")
-    rng = dict(
-        zip(streams, map(np.random.default_rng, np.random.SeedSequence(seed).spawn(5)), strict=True)
-    )
+    streams = ("kommune", "grunnkrets", "persons", "lists", "costs", "practice")
+    spawned = np.random.SeedSequence(seed).spawn(len(streams))
+    rng = dict(zip(streams, map(np.random.default_rng, spawned), strict=True))
     with _Steps(progress).running() as steps:
         kommuner = _kommuner(params)
         steps.done("kommuner")
@@ -397,11 +411,13 @@ def synthesise(
         }
         if include_expected_cost:
             table["expected_cost"] = expected
-        lists = pd.DataFrame(
-            {
-                "list_id": _string_column(list_ids),
-                "practice_kommune": kommuner["kommune"].repeat(listing["counts"]).array,
-            }
+        lists = lists_table(
+            _string_column(list_ids),
+            kommuner["kommune"].repeat(listing["counts"]).array,
+            listing["facts"],
+            np.bincount(listing["list_of"], minlength=listing["n_lists"]),
+            params,
+            rng["practice"],
         )
         dataset = Dataset(
             persons=pd.DataFrame(table),

@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Literal
@@ -180,8 +181,18 @@ def promote(
     gate_deciles: Annotated[
         bool, typer.Option(help="also gate the deciles of predicted cost")
     ] = False,
+    unlegislated_reason: Annotated[
+        str | None,
+        typer.Option(
+            help="required to promote a model that implements no legislated rule (a "
+            "challenger such as model_2026_fine_bands): why it should pay; recorded on the version"
+        ),
+    ] = None,
 ) -> None:
-    """Move the champion alias to a version whose out-of-sample validation passes the gate."""
+    """Move the champion alias to a version whose out-of-sample validation passes the gate.
+
+    A challenger that implements no legislated rule is promoted only with a documented reason.
+    """
     from training import PromotionGate
     from training.registry import promote as promote_version
 
@@ -190,9 +201,11 @@ def promote(
         min_ratio=min_ratio,
         max_ratio=max_ratio,
         min_persons=min_persons,
-        ungated_groups=() if gate_deciles else ("predicted_decile",),
+        ungated_groups=("age_sex_10y",) if gate_deciles else ("predicted_decile", "age_sex_10y"),
     )
-    promoted = promote_version(settings.tracking_uri, version, gate)
+    promoted = promote_version(
+        settings.tracking_uri, version, gate, unlegislated_reason=unlegislated_reason
+    )
     console.print(f"champion is now ptb version {promoted}")
 
 
@@ -346,8 +359,20 @@ def grants(
 @app.command()
 @reports_errors
 def whatif(
-    scenario: Annotated[Path, typer.Option("--scenario", help="scenario YAML file")],
     out: Annotated[Path, typer.Option("--out", help="directory for tables and charts")],
+    scenario: Annotated[Path | None, typer.Option("--scenario", help="scenario YAML file")] = None,
+    reform: Annotated[
+        bool,
+        typer.Option(
+            "--reform", help="the 2026 reform step by step as a waterfall, instead of a scenario"
+        ),
+    ] = False,
+    scheme_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--scheme-date", formats=["%Y-%m-%d"], help="payment date for --reform (today)"
+        ),
+    ] = None,
     data: Annotated[
         Path | None,
         typer.Option("--data", envvar="PTB_DATA_DIR", help="registry snapshot (or PTB_DATA_DIR)"),
@@ -356,16 +381,33 @@ def whatif(
         str | None, typer.Option("--model", help="baseline model alias or version (champion)")
     ] = None,
 ) -> None:
-    """Price a scenario against the current scheme: who wins, who loses, by how much."""
-    from serving.pricing import Pricing
-    from serving.snapshot import Snapshot
-    from serving.whatif import WhatIfEngine, load_scenario, write_report
+    """Price a scenario against the current scheme, or the reform step by step (--reform).
 
-    settings = _settings()
-    parsed = load_scenario(scenario)
+    The snapshot's own kommuner and grunnkretser are the release it is priced with, at the rate
+    that makes its persons spend the period's budget; a scenario may name another release.
+    """
+    if (scenario is None) == (not reform):
+        raise typer.BadParameter("pass either --scenario FILE or --reform")
     if data is None:
         raise typer.BadParameter("no registry snapshot: pass --data DIR or set PTB_DATA_DIR")
+    from serving.pricing import Pricing
+    from serving.snapshot import Snapshot
+
+    settings = _settings()
     snapshot = Snapshot.load(data)
+    if reform:
+        from ptb.reform import write_reform
+
+        loaded = _model_store(settings).get(model or settings.serving_alias)
+        day = scheme_date.date() if scheme_date else date.today()
+        written = write_reform(loaded, snapshot, out, day, console)
+        console.print(f"wrote {len(written)} tables and charts to {out}")
+        _report_release(snapshot.release, snapshot.code_changes)
+        return
+    assert scenario is not None
+    from serving.whatif import WhatIfEngine, load_scenario, write_report
+
+    parsed = load_scenario(scenario)
     dataset = snapshot.dataset
     # The snapshot's own release and the period's rate; a scenario may name another release.
     pricing = Pricing(snapshot.release, snapshot)

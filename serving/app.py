@@ -30,7 +30,7 @@ from serving.error_responses import add_error_handlers
 from serving.model_store import ModelStore, apply_registry_http_defaults
 from serving.observability import Metrics, RequestWatch, configure_logging
 from serving.reload import ModelWatch
-from serving.routes import admin, grants, health, metrics, model, policy, whatif
+from serving.routes import admin, grants, health, metrics, model, policy, reform, whatif
 from serving.snapshot import Snapshot
 from serving.state import ServingState
 
@@ -40,6 +40,7 @@ DEFAULT_ROUTERS: tuple[APIRouter, ...] = (
     model.router,
     grants.router,
     whatif.router,
+    reform.router,
     policy.router,
     admin.router,
 )
@@ -53,6 +54,7 @@ API_SETS: dict[str, tuple[APIRouter, ...]] = {
         metrics.router,
         model.router,
         whatif.router,
+        reform.router,
         policy.router,
         admin.router,
     ),
@@ -125,6 +127,8 @@ def create_app(
     _include_routers(app, routers, metrics_public)
     if whatif.router in routers:
         state.warmers.append(lambda served: _warm_whatif(app, served))
+    if reform.router in routers:
+        state.warmers.append(lambda served: reform.warm(app, state.snapshot, served))
     if audit is not None:
         app.add_middleware(AuditTrail, audit=audit, metrics=app_metrics)
     app.add_middleware(RequestWatch, metrics=app_metrics)  # outermost: it starts RequestFacts

@@ -17,16 +17,19 @@ from features import (
     BundleError,
     ContractError,
     ModelNotFoundError,
+    NoReformStepsError,
     PermissionDeniedError,
     PtbError,
     ReloadInProgressError,
     ReloadRefused,
+    RuleMismatchError,
     ScenarioError,
     ServiceNotReadyError,
     SnapshotMissingError,
     SplitCodeError,
     UnknownCodeError,
     UnknownQueryError,
+    UnpromotedChallengerError,
 )
 from serving.model_store import RegistryUnavailableError
 from serving.schemas import ErrorBody, ErrorDetail
@@ -58,6 +61,12 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
             field="model_version",
             available_versions=list(exc.available),
         )
+    if isinstance(exc, NoReformStepsError):
+        return 422, ErrorBody(error="no_reform_steps", message=message, field=exc.field)
+    if isinstance(exc, UnpromotedChallengerError):
+        return 422, ErrorBody(error="challenger_not_promoted", message=message, field=exc.field)
+    if isinstance(exc, RuleMismatchError):
+        return 422, ErrorBody(error="rule_mismatch", message=message, field=exc.field)
     if isinstance(exc, SnapshotMissingError):
         field = "list_id" if exc.list_id is not None else None
         return 404, ErrorBody(error="not_found", message=message, field=field)

@@ -151,8 +151,13 @@ class Snapshot:
 
     def list_rows(self, grants: SnapshotGrants) -> Iterator[ListRow]:
         """Every list in ``list_id`` order."""
+        for _, row in self.list_rows_with_positions(grants):
+            yield row
+
+    def list_rows_with_positions(self, grants: SnapshotGrants) -> Iterator[tuple[int, ListRow]]:
+        """Every list in ``list_id`` order, with its position in the data set's lists."""
         for position in np.argsort(self.table.list_ids.astype(str), kind="stable"):
-            yield self.list_row(grants, int(position))
+            yield int(position), self.list_row(grants, int(position))
 
     def cached_grants(self, key: str) -> SnapshotGrants | None:
         """The grants under a model version if already computed; never computes."""

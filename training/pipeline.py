@@ -1,9 +1,10 @@
 """``ptb train``: calibrate, validate out of sample, log to MLflow and register, all or nothing.
 
-One parent run per training, with a child run per model: the 2026 tariff (registered as
+One parent run per training, with a child run per model: the 2026 rule (registered as
 ``challenger``, and ``champion`` if it is the first version), model 0, the 2023 rule, trained on
-the same data as the incumbent baseline (registered as ``incumbent``), and the scikit-learn
-challengers (logged for comparison, not registered). Registration is the last step inside the
+the same data as the incumbent baseline (registered as ``incumbent``), the finer-bands
+challenger ``model_2026_fine_bands`` (registered as ``fine_bands``: evidence, not a rule), and
+the scikit-learn challengers (logged for comparison, not registered). Registration is the last step inside the
 parent run: a run that fails or is interrupted before it registers nothing.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import mlflow
@@ -24,10 +25,11 @@ from features import CONTRACT_VERSION, Dataset, Release, factors, fingerprint
 from features.pyfunc import BUNDLE_ARTIFACT, SIGNATURE
 from training.calibrate import CapitationRegressor
 from training.challengers import CHALLENGERS
-from training.fit import Calibration, TrainingInputs, calibrate
+from training.fit import Calibration, TrainingInputs, calibrate, calibrate_reform
 from training.plots import plot_predictive_ratios, plot_weights
 from training.registry import (
     CHALLENGER,
+    FINE_BANDS,
     INCUMBENT,
     PREDICTIVE_RATIOS,
     Candidate,
@@ -37,7 +39,11 @@ from training.registry import (
 )
 from training.validation import ValidationReport, cross_validate, validation_groups
 
-MODEL_ALIASES = {"model_2026": CHALLENGER, "model0_2023": INCUMBENT}
+MODEL_ALIASES = {
+    "model_2026": CHALLENGER,
+    "model0_2023": INCUMBENT,
+    "model_2026_fine_bands": FINE_BANDS,
+}
 PYFUNC_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pyarrow", "pydantic", "pyyaml", "scipy")
 
 
@@ -49,7 +55,7 @@ class TrainingOptions:
     seed: int = 0
     challengers: bool = True
     challenger_sample: int = 200_000
-    models: tuple[str, ...] = ("model_2026", "model0_2023")
+    models: tuple[str, ...] = ("model_2026", "model0_2023", "model_2026_fine_bands")
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ def train_and_register(
     ) as parent:
         _log_dataset(dataset, data_fingerprint, options)
         calibrations: dict[str, Calibration] = {}
+        reports: dict[str, ValidationReport] = {}
         release = release or Release.from_dataset(dataset, f"training data {data_fingerprint[:12]}")
         inputs = TrainingInputs.from_dataset(dataset, release)
         # The release the models are trained on, and how many shares fell back (provenance).
@@ -96,7 +103,16 @@ def train_and_register(
                 calibration = calibrate(
                     dataset, name=name, data_fingerprint=data_fingerprint, inputs=inputs
                 )
+                if name == "model_2026":
+                    on_step("calibrating the reform step by step")
+                    steps = calibrate_reform(
+                        dataset, inputs=inputs, data_fingerprint=data_fingerprint
+                    )
+                    calibration = replace(
+                        calibration, bundle=replace(calibration.bundle, steps=steps)
+                    )
                 report = _validate_tariff(calibration, options)
+                reports[name] = report
                 _log_tariff(calibration, report, dataset, data_fingerprint, options)
                 on_step(f"logging {name} as an MLflow pyfunc")
                 model_uri = _log_pyfunc(calibration)
@@ -118,10 +134,35 @@ def train_and_register(
                     key = f"comparison_{name}"
                     metrics[key] = _validate_on_sample(name, make, tariff, options)
                     run_ids[key] = run.info.run_id
+        _log_band_evidence(reports)
         on_step("registering")
         versions = register(tracking_uri, candidates)
         mlflow.set_tags({f"registered_{alias}": v for alias, v in versions.items()})
     return TrainingOutcome(parent.info.run_id, run_ids, versions, metrics)
+
+
+BAND_EVIDENCE = "evidence/age_bands_10y.csv"
+
+
+def _log_band_evidence(reports: dict[str, ValidationReport]) -> None:
+    """Out-of-sample predictive ratios of 10-year age and sex groups, one column per model.
+
+    The evidence policy teams read beside the legislated rules: how the six age groups of the
+    rules and the finer bands of the challenger fit each 10-year group.
+    """
+    columns = []
+    for name, report in reports.items():
+        ratios = report.predictive_ratios
+        rows = ratios[ratios["group"] == "age_sex_10y"].set_index("level")
+        columns.append(rows["predictive_ratio"].rename(f"predictive_ratio_{name}"))
+        persons = rows["persons"]
+    if not columns:
+        return
+    table = pd.concat([persons, *columns], axis=1).rename_axis("age_sex_10y").reset_index()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(BAND_EVIDENCE).name
+        table.to_csv(path, index=False)
+        mlflow.log_artifact(str(path), str(Path(BAND_EVIDENCE).parent))
 
 
 def _log_dataset(dataset: Dataset, data_fingerprint: str, options: TrainingOptions) -> None:

@@ -1,7 +1,9 @@
 """MLflow: where runs are tracked, how versions are registered, and the gate to ``champion``.
 
 Registered model ``ptb``; aliases ``champion`` (what serving uses by default), ``challenger``
-(the newest 2026-model version) and ``incumbent`` (the newest model-0 version, the 2023 rule).
+(the newest 2026-model version), ``incumbent`` (the newest model-0 version, the 2023 rule) and
+``fine_bands`` (the newest finer-bands challenger, registered as evidence, never served unless
+promoted explicitly with a recorded reason).
 A version's source run holds the bundle under ``bundle/`` and the pyfunc under ``model``.
 """
 
@@ -20,6 +22,11 @@ from features import ModelNotFoundError, PromotionRefused
 
 REGISTERED_MODEL = "ptb"
 CHAMPION, CHALLENGER, INCUMBENT = "champion", "challenger", "incumbent"
+FINE_BANDS = "fine_bands"
+# Models that implement a legislated rule; any other (a challenger such as the finer bands)
+# becomes champion only by an explicit promotion whose reason is recorded on the version.
+LEGISLATED_MODELS = ("model_2026", "model0_2023")
+UNLEGISLATED_REASON_TAG = "ptb_unlegislated_promotion"
 PREDICTIVE_RATIOS = "validation/predictive_ratios.csv"
 
 
@@ -27,16 +34,19 @@ PREDICTIVE_RATIOS = "validation/predictive_ratios.csv"
 class PromotionGate:
     """Bounds every predictive ratio of a group with enough persons must keep to be promoted.
 
-    The gate covers the groups the grant is paid on (age and sex, health status, education,
-    centrality, refugees). Deciles of predicted cost are reported but not gated by default: an
-    additive tariff under-predicts its lowest decile by construction (the multiplicative
-    challengers show how much), so gating them would refuse every additive model.
+    The gate covers the groups the grant is paid on (the model's own age and sex cells, health
+    status, education, centrality, refugees). Deciles of predicted cost are reported but not
+    gated by default: an additive tariff under-predicts its lowest decile by construction (the
+    multiplicative challengers show how much), so gating them would refuse every additive
+    model. Nor are the 10-year age groups: they are the evidence that compares band choices
+    (the six age groups of the legislated rules misfit some of them by design, and the rule,
+    not the gate, decides the bands).
     """
 
     min_ratio: float = 0.90
     max_ratio: float = 1.10
     min_persons: int = 1000
-    ungated_groups: tuple[str, ...] = ("predicted_decile",)
+    ungated_groups: tuple[str, ...] = ("predicted_decile", "age_sex_10y")
 
 
 def use_tracking(tracking_uri: str, artifact_root: str = "mlruns/artifacts") -> None:
@@ -94,20 +104,41 @@ def gate_reasons(predictive_ratios: pd.DataFrame, gate: PromotionGate) -> list[s
 
 
 def promote(
-    tracking_uri: str, ref: str, gate: PromotionGate | None = None, model: str = REGISTERED_MODEL
+    tracking_uri: str,
+    ref: str,
+    gate: PromotionGate | None = None,
+    model: str = REGISTERED_MODEL,
+    *,
+    unlegislated_reason: str | None = None,
 ) -> str:
     """Move ``champion`` to a version whose out-of-sample validation passes the gate.
 
-    Raises ``PromotionRefused`` with every reason otherwise; the alias then stays where it was.
+    A version whose model is not a legislated rule (``LEGISLATED_MODELS``) is refused unless
+    ``unlegislated_reason`` documents why it should pay; the reason is then tagged on the
+    version. Raises ``PromotionRefused`` with every reason otherwise; the alias then stays.
     """
     client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
     version = resolve_version(client, ref, model)
+    bundle_name = (version.tags or {}).get("ptb_model", "")
+    legislated = bundle_name in LEGISLATED_MODELS
+    if not legislated and not (unlegislated_reason or "").strip():
+        raise PromotionRefused(
+            str(version.version),
+            [
+                f"{bundle_name or 'this model'} implements no legislated rule: promote it only "
+                "explicitly, with --unlegislated-reason saying why it should pay"
+            ],
+        )
     local = mlflow.artifacts.download_artifacts(
         run_id=version.run_id, artifact_path=PREDICTIVE_RATIOS, tracking_uri=tracking_uri
     )
     reasons = gate_reasons(pd.read_csv(local), gate or PromotionGate())
     if reasons:
         raise PromotionRefused(str(version.version), reasons)
+    if not legislated:
+        client.set_model_version_tag(
+            model, version.version, UNLEGISLATED_REASON_TAG, str(unlegislated_reason).strip()
+        )
     client.set_registered_model_alias(model, CHAMPION, version.version)
     return str(version.version)
 

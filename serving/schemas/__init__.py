@@ -16,6 +16,7 @@ from serving.schemas.common import VERSION_PATTERN, ModelRef, StrictRequest
 from serving.schemas.errors import ErrorBody, ErrorDetail
 from serving.schemas.grants import (
     MAX_LIST_PERSONS,
+    Basistilskudd,
     ListGrant,
     ListGrantRow,
     ListIn,
@@ -39,6 +40,7 @@ from serving.schemas.whatif import (
 )
 
 __all__ = [
+    "Basistilskudd",
     "MAX_LIST_PERSONS",
     "VERSION_PATTERN",
     "CentralityChange",

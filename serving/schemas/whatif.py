@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from serving.model_store import LoadedModel
 from serving.whatif import WhatIfResult, change_histogram
 
+NAMED_OUTLIERS = 20
 HISTOGRAM_BINS = 41  # what the engine's result holds; a request may ask for finer bins
 KommuneOrder = Literal["change_nok", "change_pct", "change_per_person_nok"]
 
@@ -137,7 +138,14 @@ class Redistribution(BaseModel):
     median_change_pct: float | None
     centrality: list[CentralityChange]
     distribution: list[Quantile]
-    histogram: list[HistogramBin]
+    histogram: list[HistogramBin] = Field(
+        description="lists per bin of the change in per cent; outliers are left out"
+    )
+    histogram_outliers: list[ListChange] = Field(
+        description="the lists beyond the histogram's far-out fences, named instead of "
+        "stretching its axis; largest change in per cent first, at most 20"
+    )
+    histogram_outliers_total: int = Field(description="lists beyond the fences in all")
     largest_gains: list[ListChange]
     largest_losses: list[ListChange]
     kommuner: list[KommuneChange] = Field(
@@ -240,6 +248,8 @@ def redistribution(
         centrality=_rows(CentralityChange, result.centrality),
         distribution=_rows(Quantile, result.distribution),
         histogram=_rows(HistogramBin, histogram),
+        histogram_outliers=_rows(ListChange, result.histogram_outliers.head(NAMED_OUTLIERS)),
+        histogram_outliers_total=len(result.histogram_outliers),
         largest_gains=_rows(ListChange, result.largest_gains),
         largest_losses=_rows(ListChange, result.largest_losses),
         kommuner=_rows(KommuneChange, movers.head(kommuner)),

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -114,13 +115,30 @@ def policy_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def page(browser, policy_service: str):
-    """A fresh page at desktop size; fails the test on any script error."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, base_url=policy_service)
+@contextmanager
+def opened_page(browser, base_url: str, width: int, height: int) -> Iterator:
+    """A fresh page at a size; fails the test on any script error."""
+    context = browser.new_context(viewport={"width": width, "height": height}, base_url=base_url)
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened
     context.close()
     assert not errors, f"script errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(browser, policy_service: str):
+    """A fresh page at desktop size; fails the test on any script error."""
+    with opened_page(browser, policy_service, 1440, 1000) as opened:
+        yield opened
+
+
+WIDTHS = {"phone": (390, 844), "desktop": (1440, 1000)}
+
+
+@pytest.fixture(params=list(WIDTHS))
+def sized_page(request, browser, policy_service: str):
+    """The page at a phone's and at a desktop's width; fails the test on any script error."""
+    with opened_page(browser, policy_service, *WIDTHS[request.param]) as opened:
+        yield opened

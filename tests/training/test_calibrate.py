@@ -100,7 +100,7 @@ def test_an_empty_age_and_sex_cell_is_refused_by_name():
 def test_model0_is_the_2023_rule(tiny_dataset):
     bundle = calibrate(tiny_dataset, name="model0_2023").bundle
     assert bundle.scheme.dampening == 0.5
-    assert bundle.indicators.education_area == "kommune"
+    assert bundle.indicators.education_area == "kommune_or_bydel"
     assert bundle.indicators.centrality_of == "residence"
     assert "refugee" not in set(bundle.weight_table["factor"])
     assert len(bundle.indicators.age_edges) == 6

@@ -204,6 +204,7 @@ def test_validation_groups_label_the_regulators_subgroups():
     )
     groups = validation_groups(persons, features, factors(IndicatorConfig(refugee=False)))
     assert list(groups.columns) == [
+        "age_sex",
         "age_sex_10y",
         "sex",
         "health_status",
