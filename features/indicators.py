@@ -316,21 +316,14 @@ def indicator_levels(
         band = age_band(np.arange(MAX_AGE + 1), config.age_edges)[age]
     else:
         band = age_band(age, config.age_edges)
-    if config.education_area == "grunnkrets":
-        share = _lookup(
-            persons.grunnkrets,
-            reference.grunnkrets_shares,
-            "grunnkrets",
-            "grunnkrets",
-            reference.release,
+    if config.education_area in ("grunnkrets", "kommune_or_bydel"):
+        by_grunnkrets = (
+            reference.grunnkrets_shares
+            if config.education_area == "grunnkrets"
+            else reference.district_shares  # the bydel's share where there is one
         )
-    elif config.education_area == "kommune_or_bydel":
         share = _lookup(
-            persons.grunnkrets,
-            reference.district_shares,
-            "grunnkrets",
-            "grunnkrets",
-            reference.release,
+            persons.grunnkrets, by_grunnkrets, "grunnkrets", "grunnkrets", reference.release
         )
     else:
         residence = persons.grunnkrets.kommune()

@@ -86,6 +86,44 @@ def test_a_bydel_without_any_share_falls_back_to_the_kommune():
     assert fallback.grunnkretser_kommune == 2 and fallback.grunnkretser_bydel == 0
 
 
+def test_model0_reads_the_bydel_share_of_the_release_in_use_after_the_fallback():
+    """The 2023 rule's "kommune or bydel" education area is looked up in the release of the
+    period being paid: a bydel's person-weighted share, else the kommune's; an unknown
+    grunnkrets names the release."""
+    grunnkretser = _grunnkretser(
+        [np.nan, 0.10, 0.30, 0.50, np.nan, 0.40],
+        ["030101", "030101", "030102", "030102", None, None],
+    ).assign(residents=[5, 100, 100, 300, 7, 50])
+    kommuner = pd.DataFrame(
+        {"kommune": ["0301", "1101"], "name": ["Oslo", "Eigersund"], "centrality": [1, 4]}
+    )
+    reference = Release("period 2025", kommuner, grunnkretser).reference
+    bydel = (0.30 * 100 + 0.50 * 300) / 400
+    assert reference.district_shares["03010101"] == pytest.approx(0.10)  # suppressed: bydel's
+    assert reference.district_shares["03010202"] == pytest.approx(bydel)
+    assert reference.district_shares["11010102"] == pytest.approx(0.40)  # no bydel: kommune's
+    config, _ = preset("model0_2023")
+    assert config.education_area == "kommune_or_bydel"
+
+    def person(grunnkrets: str) -> PersonColumns:
+        return PersonColumns.from_records(
+            age=[40],
+            sex=["F"],
+            grunnkrets=[grunnkrets],
+            copayment_prev_year=[0.0],
+            refugee_first_year=[False],
+            practice_kommune=["0301"],
+        )
+
+    levels = indicator_levels(person("03010201"), reference, config)
+    assert levels["education_share"][0] == pytest.approx(bydel)
+    by_grunnkrets, _ = preset("model_2026")  # the 2026 rule reads the grunnkrets's own share
+    own = indicator_levels(person("03010201"), reference, by_grunnkrets)
+    assert own["education_share"][0] == pytest.approx(0.30)
+    with pytest.raises(UnknownCodeError, match="03019999 in reference release period 2025"):
+        indicator_levels(person("03019999"), reference, config)
+
+
 def test_a_kommune_with_no_share_at_all_is_refused():
     frame = _grunnkretser([0.1, 0.2, 0.3, 0.4, np.nan, np.nan])
     with pytest.raises(ReleaseError, match="kommune 1101 has no grunnkrets with an education"):
