@@ -44,5 +44,6 @@ def out_of_period_ratios(
     age = persons["age"].to_numpy(dtype="int64")
     decade = np.minimum(age // 10, 9)
     labels = [f"{10 * d}-{10 * d + 9}" for d in range(9)] + ["90+"]
-    groups.insert(0, "age_10y", pd.Categorical.from_codes(decade, categories=labels))
+    age_10y = pd.Series(pd.Categorical.from_codes(decade, categories=pd.Index(labels)))
+    groups.insert(0, "age_10y", age_10y.set_axis(groups.index))
     return predictive_ratios(groups, y, expected, exposure)
