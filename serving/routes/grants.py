@@ -96,6 +96,12 @@ def scheme_info(model: LoadedModel) -> SchemeInfo:
             average_grant_nok=bundle.scheme.average_grant_nok,
             refugee_rate_nok=bundle.scheme.refugee_rate_nok,
             reference_persons=bundle.reference_persons,
+            utjamning_moved_nok=bundle.scheme.utjamning_moved_nok,
+            centrality_strengthening_nok=(
+                {str(c): nok for c, nok in bundle.scheme.centrality_strengthening_nok.items()}
+                if bundle.scheme.centrality_strengthening_nok
+                else None
+            ),
         )
         model.memo["scheme_info"] = found
     return found
