@@ -40,6 +40,7 @@ from features.bundle import (
     mean_expected_cost,
     refugee_supplements,
     score_features,
+    strengthening_supplements,
     weighted_contributions,
 )
 from features.code_changes import CodeChange, CodeChanges
@@ -142,6 +143,7 @@ from features.settings import DEVELOPMENT, Settings
 from features.synth import synthesise
 
 __all__ = [
+    "strengthening_supplements",
     "UnpromotedChallengerError",
     "is_challenger",
     "NoReformStepsError",

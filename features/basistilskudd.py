@@ -117,10 +117,19 @@ def utjamningstilskudd(
 
 
 def agreement_month(agreement_start: pd.Series, scheme_date: date) -> np.ndarray:
-    """The month of the agreement a payment date falls in: 1 in the month it starts."""
-    start = pd.to_datetime(agreement_start)
-    months = (scheme_date.year - start.dt.year) * 12 + (scheme_date.month - start.dt.month) + 1
-    return months.to_numpy(dtype="float64", na_value=np.nan)
+    """The month of the agreement a payment date falls in: 1 in the month it starts.
+
+    ``agreement_start`` holds datetimes (a data set's column) or dates (a request's, which
+    may lie outside the nanosecond range pandas timestamps cover); a missing start is NaN.
+    """
+    if pd.api.types.is_datetime64_any_dtype(agreement_start):
+        year = agreement_start.dt.year.to_numpy(dtype="float64", na_value=np.nan)
+        month = agreement_start.dt.month.to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        starts = [d if isinstance(d, date) else None for d in agreement_start]
+        year = np.array([d.year if d else np.nan for d in starts], dtype="float64")
+        month = np.array([d.month if d else np.nan for d in starts], dtype="float64")
+    return (scheme_date.year - year) * 12 + (scheme_date.month - month) + 1
 
 
 def grunntilskudd(

@@ -137,7 +137,7 @@ def posted_basistilskudd(
             "persons": [persons],
             "form_of_practice": [facts.get("form_of_practice")],
             "list_cap": pd.array([facts.get("list_cap")], dtype="Int64"),
-            "agreement_start": pd.to_datetime(pd.Series([facts.get("agreement_start")])),
+            "agreement_start": pd.Series([facts.get("agreement_start")], dtype=object),
         }
     )
     population, average = None, pd.Series(dtype="float64")

@@ -85,7 +85,13 @@ def strengthened(
     if scheme.utjamning_moved_nok is None:
         return scheme, [f"centrality strengthening not computable: {r}" for r in reasons]
     level = features["centrality"].to_numpy()
-    return scheme.strengthening_for(int((level == 4).sum()), int((level == 5).sum())), []
+    class5, class6 = int((level == 4).sum()), int((level == 5).sum())
+    if class5 + class6 == 0:
+        reason = (
+            "centrality strengthening not computable: no person is listed in a class 5-6 kommune"
+        )
+        return scheme.model_copy(update={"utjamning_moved_nok": None}), [reason]
+    return scheme.strengthening_for(class5, class6), []
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,12 @@ def scheme_info(model: LoadedModel, pricing: Pricing) -> SchemeInfo:
             average_grant_nok=average,
             refugee_rate_nok=bundle.scheme.refugee_rate_nok,
             reference_persons=persons,
+            utjamning_moved_nok=bundle.scheme.utjamning_moved_nok,
+            centrality_strengthening_nok=(
+                {str(c): nok for c, nok in bundle.scheme.centrality_strengthening_nok.items()}
+                if bundle.scheme.centrality_strengthening_nok
+                else None
+            ),
         )
         model.memo[key] = found
     return found

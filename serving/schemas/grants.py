@@ -106,7 +106,7 @@ class ListIn(StrictRequest):
         None, description="the GP's form of practice (utjamningstilskudd: self-employed only)"
     )
     list_cap: int | None = Field(
-        None, strict=True, ge=0, description="the list cap, listetak (grunntilskudd)"
+        None, strict=True, ge=0, le=100_000, description="the list cap, listetak (grunntilskudd)"
     )
     agreement_start: date | None = Field(
         None, description="start of the GP's agreement on this list (grunntilskudd: months 1-24)"

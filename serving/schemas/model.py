@@ -16,6 +16,12 @@ class SchemeInfo(BaseModel):
     average_grant_nok: float = Field(description="NOK per listed person behind the budget")
     refugee_rate_nok: float | None = Field(description="fixed annual NOK per first-year refugee")
     reference_persons: int = Field(description="persons the rate was made budget-neutral over")
+    utjamning_moved_nok: float | None = Field(
+        None, description="2026 rule: the utjamningstilskudd money U spent on centrality, NOK"
+    )
+    centrality_strengthening_nok: dict[str, float] | None = Field(
+        None, description="2026 rule: NOK per person a year on a class 5 and a class 6 list"
+    )
 
 
 class WeightRow(BaseModel):

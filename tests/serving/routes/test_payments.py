@@ -145,6 +145,11 @@ def test_a_posted_short_new_list_is_topped_up_and_a_missing_cap_is_named(
     assert "utjamningstilskudd: lists.form_of_practice is missing" in bare["not_computable"]
 
 
+def test_the_scheme_names_u_and_the_class_5_6_supplement(payments_client):
+    scheme = payments_client.get("/v1/model").json()["scheme"]
+    assert set(scheme) >= {"utjamning_moved_nok", "centrality_strengthening_nok"}
+
+
 def test_a_model_of_the_other_rule_is_refused_for_the_date(payments_client, facts):
     first = str(facts["dataset"].lists.loc[0, "list_id"])
     response = payments_client.get(

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from features.bundle import score_features
+from features.contract import validate_dataset
 from features.errors import ScenarioError, UnknownCodeError
+from features.grants import person_grants
 from features.indicators import (
     IndicatorConfig,
     derive_features,
@@ -452,3 +454,16 @@ def test_an_outlier_does_not_decide_the_histogram_axis_and_is_named():
 def test_identical_changes_are_not_outliers():
     change = np.array([-0.8] * 50 + [-0.8000001] * 3)
     assert not outlier_mask(change).any()
+
+
+def test_the_baseline_pays_the_2026_strengthened_centrality_like_the_grants():
+    # Enough persons that every kommune has a list: class 5-6 lists get U's supplement.
+    dataset = validate_dataset(synthesise(400_000, seed=3), training=True)
+    bundle = calibrate(dataset, name="model_2026").bundle
+    assert bundle.scheme.centrality_strengthening_nok
+    engine = WhatIfEngine(dataset.persons, dataset.lists, dataset.kommuner, bundle)
+    result = engine.run(Scenario())
+    expected = person_grants(bundle, dataset).groupby("list_id", observed=True)["grant_nok"].sum()
+    baseline = result.lists.set_index("list_id")["baseline_nok"]
+    np.testing.assert_allclose(baseline[expected.index], expected, atol=0.01)
+    assert abs(result.baseline_total_nok - expected.sum()) < 1.0
