@@ -18,9 +18,12 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/pytest
 
+# The same three gates as .ci/run: lint rules, formatting, and types (mypy, configured in
+# pyproject.toml, over features, training, serving and ptb).
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) mlruns .pytest_cache

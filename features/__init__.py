@@ -15,6 +15,9 @@ the model bundle that prices a person, the errors of the product, and the settin
 - ``reform``: the 2026 reform step by step and its waterfall;
 - ``cost_model``, ``synth`` and ``synth_practice``: the synthetic population the demo and the
   tests run on;
+- ``gate``: the promotion gate's checks on a bundle, shared by promotion and reload;
+- ``extracts``: registry extracts to a data set (``ptb build``, DuckDB or Spark); imported on
+  its own, as it loads an engine;
 - ``errors``: the product's errors, each with the fields it carries;
 - ``settings``: the one settings object (``PTB_*``);
 """
@@ -25,6 +28,7 @@ from features.basistilskudd import (
     dataset_payments,
     grunntilskudd,
     is_challenger,
+    is_legislated,
     list_facts,
     list_payments,
     model_rule,
@@ -33,6 +37,8 @@ from features.basistilskudd import (
     utjamningstilskudd,
 )
 from features.bundle import (
+    BUNDLE_ARTIFACT,
+    MODEL_TAG,
     BundleError,
     ModelBundle,
     PersonScores,
@@ -87,6 +93,7 @@ from features.errors import (
     UnpromotedChallengerError,
     Violation,
 )
+from features.gate import MIN_LEVEL_PERSONS, GateCheck, level_support, snapshot_pricing
 from features.grants import (
     PersonScorer,
     PersonTable,
@@ -146,6 +153,7 @@ __all__ = [
     "strengthening_supplements",
     "UnpromotedChallengerError",
     "is_challenger",
+    "is_legislated",
     "NoReformStepsError",
     "RuleMismatchError",
     "PAYMENT_COLUMNS",
@@ -167,8 +175,11 @@ __all__ = [
     "reform_waterfall",
     "step_of",
     "step_payments",
+    "BUNDLE_ARTIFACT",
+    "MODEL_TAG",
     "CONTRACT_VERSION",
     "DEVELOPMENT",
+    "MIN_LEVEL_PERSONS",
     "PERSON_FIELDS",
     "SHIPPED_RELEASE",
     "AccessDeniedError",
@@ -184,6 +195,7 @@ __all__ = [
     "Dataset",
     "EducationFallback",
     "Factor",
+    "GateCheck",
     "IndicatorConfig",
     "KeyFileError",
     "ModelBundle",
@@ -226,6 +238,7 @@ __all__ = [
     "fingerprint",
     "in_release",
     "indicator_levels",
+    "level_support",
     "list_grants",
     "list_totals",
     "load_dataset",
@@ -242,6 +255,7 @@ __all__ = [
     "round_nok",
     "score_features",
     "shipped_releases",
+    "snapshot_pricing",
     "synthesise",
     "validate_dataset",
     "weighted_contributions",

@@ -267,3 +267,8 @@ def model_rule(model_name: str) -> Rule | None:
 def is_challenger(model_name: str) -> bool:
     """Whether a model is a challenger (its preset says so): evidence, not a rule."""
     return model_name in PRESETS and bool(preset_spec(model_name).get("challenger", False))
+
+
+def is_legislated(model_name: str) -> bool:
+    """Whether a model implements a legislated rule as it stands (not a challenger)."""
+    return model_rule(model_name) is not None and not is_challenger(model_name)

@@ -27,6 +27,8 @@ from features.scheme import (
 )
 
 BUNDLE_FORMAT = 1
+BUNDLE_ARTIFACT = "bundle"  # where a registered version's run keeps its bundle
+MODEL_TAG = "ptb_model"  # a registered version's tag: the model it was trained as (model_2026)
 MANIFEST = "bundle.json"
 WEIGHT_TABLE = "weight_table.csv"
 GRUNNKRETSER = "grunnkretser.parquet"

@@ -150,8 +150,8 @@ def _coerce_column(
     if rule.kind == "code" and pd.api.types.is_numeric_dtype(raw.dtype):
         # A numeric code has lost its leading zeros (0301 became 301): refuse, never repair.
         rows = np.ones(len(raw), dtype=bool) & ~missing
-        text = f"stored as numbers, not as {rule.digits}-digit strings (leading zeros are lost)"
-        return raw.astype("string"), _violation(table, rule.name, text, rows)
+        problem = f"stored as numbers, not as {rule.digits}-digit strings (leading zeros are lost)"
+        return raw.astype("string"), _violation(table, rule.name, problem, rows)
     return raw.astype("string"), None
 
 
@@ -216,8 +216,9 @@ def validate_dataset(dataset: Dataset, *, training: bool = False) -> Dataset:
             if not rule.nullable:
                 violations.append(_violation(table, rule.name, "is empty", raw.isna().to_numpy()))
         typed[table] = pd.DataFrame(columns, index=frame.index)
-    if not any(violations):
-        violations += _value_violations(typed)
+    # Values are checked even when some rows are unreadable or empty (those are skipped), so
+    # every violation of a column is reported at once.
+    violations += _value_violations(typed)
     found = [v for v in violations if v is not None]
     if found:
         raise ContractError(found)
@@ -237,27 +238,32 @@ def _value_violations(typed: dict[str, pd.DataFrame]) -> list[Violation | None]:
             strict=False,
         )
         violations += _pandera_violations(table, frame, schema)
-    gk = typed["grunnkretser"]["grunnkrets"].str.slice(0, 4)
-    known = typed["kommuner"]["kommune"]
-    violations.append(
-        _violation(
-            "grunnkretser",
-            "grunnkrets",
-            "whose first 4 digits are not in kommuner",
-            (~gk.isin(known)).to_numpy(dtype=bool),
-        )
-    )
-    if "bydel" in typed["grunnkretser"]:
-        bydel = typed["grunnkretser"]["bydel"]
-        elsewhere = bydel.notna() & (bydel.str.slice(0, 4) != gk)
+    if "grunnkrets" in typed["grunnkretser"] and "kommune" in typed["kommuner"]:
+        gk = typed["grunnkretser"]["grunnkrets"].str.slice(0, 4)
+        known = typed["kommuner"]["kommune"]
         violations.append(
             _violation(
                 "grunnkretser",
-                "bydel",
-                "whose first 4 digits are not the grunnkrets's kommune",
-                elsewhere.fillna(False).to_numpy(dtype=bool),
+                "grunnkrets",
+                "whose first 4 digits are not in kommuner",
+                (~gk.isin(known)).to_numpy(dtype=bool),
             )
         )
+        if "bydel" in typed["grunnkretser"]:
+            bydel = typed["grunnkretser"]["bydel"]
+            elsewhere = bydel.notna() & (bydel.str.slice(0, 4) != gk)
+            violations.append(
+                _violation(
+                    "grunnkretser",
+                    "bydel",
+                    "whose first 4 digits are not the grunnkrets's kommune",
+                    elsewhere.fillna(False).to_numpy(dtype=bool),
+                )
+            )
+    cost = typed["persons"].get("cost")
+    if cost is not None and len(cost) and bool((cost.fillna(0) == 0).all()):
+        rule = "is 0 or missing for every person: there is no cost to calibrate on"
+        violations.append(Violation("persons", "cost", rule, 0))
     return violations
 
 
@@ -308,7 +314,7 @@ def read_dataset(directory: str | Path) -> Dataset:
     if missing:
         raise ContractError(missing)
     frames: dict[str, pd.DataFrame] = {}
-    for table, path in paths.items():
+    for table, path in ((table, path) for table, path in paths.items() if path is not None):
         try:
             frames[table] = _read_table(path)
         except Exception as exc:  # a file that is not CSV or Parquet at all

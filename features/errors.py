@@ -2,6 +2,8 @@
 
 - ``PtbError``
     - ``ContractError`` (also ``ValueError``): a data set breaks the data contract
+        - ``ExtractsError``: registry extracts break the extracts contract (docs/extracts.md)
+    - ``BuildError``: a build from extracts cannot run as asked (engine, year, reconciliation)
     - ``UnknownCodeError`` (also ``KeyError``): a grunnkrets or kommune the release does not know
         - ``SplitCodeError``: an old code that became several codes; the candidates are named
     - ``ReleaseError`` (also ``ValueError``): a reference release that is missing or inconsistent
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class PtbError(Exception):
@@ -56,7 +59,17 @@ class Violation:
 
 
 class ContractError(PtbError, ValueError):
-    """A data set breaks the data contract; every violation is listed so it is fixed in one pass."""
+    """A data set breaks the data contract; every violation is listed so it is fixed in one pass.
+
+    ``table``, ``column``, ``rule``, ``n_rows`` and ``example_rows`` are the first violation's.
+    """
+
+    violations: tuple[Violation, ...]
+    table: str
+    column: str
+    rule: str
+    n_rows: int
+    example_rows: tuple[int, ...]
 
     def __init__(self, violations: Sequence[Violation]):
         self.violations = tuple(violations)
@@ -70,8 +83,33 @@ class ContractError(PtbError, ValueError):
         )
 
 
+class ExtractsError(ContractError):
+    """Registry extracts break the extracts contract; every violation is listed with examples."""
+
+    def __init__(self, violations: Sequence[Violation]):
+        super().__init__(violations)
+        lines = "\n".join(f"  {v}" for v in self.violations)
+        n = len(self.violations)
+        self.args = (
+            f"extracts break the extracts contract ({n} {'rule' if n == 1 else 'rules'}):\n{lines}",
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class BuildError(PtbError, RuntimeError):
+    """A build from extracts cannot run as asked, or its reconciliation does not add up."""
+
+
 class UnknownCodeError(PtbError, KeyError):
     """A code (grunnkrets, kommune) that is not in the reference release in use."""
+
+    field: str
+    codes: tuple[str, ...]
+    reference: str
+    release: str | None
+    message: str
 
     def __init__(
         self, field_name: str, codes: Sequence[str], reference: str, release: str | None = None
@@ -94,6 +132,8 @@ class SplitCodeError(UnknownCodeError):
     """An old code that changed into several codes: which one a person belongs to is not
     known, so it is refused with the candidates named, never guessed."""
 
+    candidates: tuple[str, ...]
+
     def __init__(
         self,
         field_name: str,
@@ -115,23 +155,43 @@ class SplitCodeError(UnknownCodeError):
 class ReleaseError(PtbError, ValueError):
     """A reference release that cannot be found or is inconsistent (``release`` names it)."""
 
+    release: str
+
     def __init__(self, release: str, message: str):
         self.release = release
         super().__init__(f"reference release {release}: {message}")
 
 
 class ModelNotFoundError(PtbError, LookupError):
-    """No registered model version or alias by that name."""
+    """No registered model version or alias by that name.
 
-    def __init__(self, requested: str, available: Sequence[str] = ()):
+    ``field`` is the request field that named it (``model_version``, ``baseline``,
+    ``phase_in.from_version``), so the API answer points at the right one.
+    """
+
+    requested: str
+    available: tuple[str, ...]
+    field: str
+
+    def __init__(
+        self, requested: str, available: Sequence[str] = (), *, field: str = "model_version"
+    ):
         self.requested = requested
         self.available = tuple(available)
+        self.field = field
         known = ", ".join(self.available) if self.available else "none"
         super().__init__(f"model {requested!r} not found; registered versions: {known}")
+
+    def for_field(self, field: str) -> ModelNotFoundError:
+        """The same error, reported against another request field."""
+        return ModelNotFoundError(self.requested, self.available, field=field)
 
 
 class PromotionRefused(PtbError):
     """A model version failed the checks that guard the champion alias."""
+
+    version: str
+    reasons: tuple[str, ...]
 
     def __init__(self, version: str, reasons: Sequence[str]):
         self.version = version
@@ -140,7 +200,15 @@ class PromotionRefused(PtbError):
 
 
 class ScenarioError(PtbError, ValueError):
-    """A what-if scenario that cannot be computed as written; every problem is listed."""
+    """A what-if scenario that cannot be computed as written; every problem is listed.
+
+    ``problems`` are ``(field, message)`` pairs; ``field`` is the first problem's; ``path`` the
+    scenario file, if it came from one.
+    """
+
+    field: str | None
+    problems: tuple[tuple[str, str], ...]
+    path: str | None
 
     def __init__(
         self,
@@ -165,7 +233,10 @@ class ServiceNotReadyError(PtbError):
 
 
 class SnapshotMissingError(PtbError, LookupError):
-    """A list look-up on a service started without a registry snapshot, or an unknown list."""
+    """A list look-up on a service started without a registry snapshot (``list_id`` None), or
+    an unknown list."""
+
+    list_id: str | None
 
     def __init__(self, message: str, list_id: str | None = None):
         self.list_id = list_id
@@ -174,6 +245,9 @@ class SnapshotMissingError(PtbError, LookupError):
 
 class UnknownQueryError(PtbError, ValueError):
     """Query parameters an endpoint does not take; refused, as misspelt body fields are."""
+
+    unknown: tuple[str, ...]
+    known: tuple[str, ...]
 
     def __init__(self, unknown: Sequence[str], known: Sequence[str]):
         self.unknown, self.known = tuple(unknown), tuple(known)
@@ -184,6 +258,8 @@ class UnknownQueryError(PtbError, ValueError):
 
 class AccessDeniedError(PtbError, PermissionError):
     """A request the configured API keys do not allow; ``reason`` says why in one word."""
+
+    reason: str
 
     def __init__(self, reason: str, message: str):
         self.reason = reason
@@ -200,6 +276,10 @@ class AuthenticationError(AccessDeniedError):
 class PermissionDeniedError(AccessDeniedError):
     """A valid key whose role may not use the endpoint: HTTP 403."""
 
+    key_id: str
+    role: str
+    required: str
+
     def __init__(self, key_id: str, role: str, required: str):
         self.key_id, self.role, self.required = key_id, role, required
         super().__init__(
@@ -211,6 +291,9 @@ class PermissionDeniedError(AccessDeniedError):
 class KeyFileError(PtbError, ValueError):
     """The API keys file cannot be read or breaks its format; every problem is listed."""
 
+    path: str
+    problems: tuple[str, ...]
+
     def __init__(self, path: str, problems: Sequence[str]):
         self.path = path
         self.problems = tuple(problems)
@@ -219,6 +302,8 @@ class KeyFileError(PtbError, ValueError):
 
 class ConfigurationError(PtbError, ValueError):
     """The service refuses to start as configured (for example without API keys in production)."""
+
+    setting: str
 
     def __init__(self, setting: str, message: str):
         self.setting = setting
@@ -230,6 +315,10 @@ class ReloadRefused(PtbError):
 
     ``checks`` holds the checks that ran (``serving.reload.Check``), failed ones included.
     """
+
+    requested: str
+    reason: str
+    checks: tuple[Any, ...]
 
     def __init__(self, requested: str, reason: str, checks: Sequence = ()):
         self.requested = requested
@@ -251,6 +340,10 @@ class AuditLogError(PtbError, OSError):
 
 class AuditChainError(PtbError, ValueError):
     """The audit log's hash chain is broken at ``line`` (1-based): a record was edited or lost."""
+
+    path: str
+    line: int
+    reason: str
 
     def __init__(self, path: str, line: int, reason: str):
         self.path, self.line, self.reason = path, line, reason

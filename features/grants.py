@@ -136,7 +136,8 @@ class PersonScorer:
         cell = np.ravel_multi_index([features[factor] for factor in self.factors], self.dims)
         shares = None
         if contributions:
-            shares = {name: nok[cell] for name, nok in self.cell_scores.contributions.items()}
+            priced = self.cell_scores.contributions or {}  # _price_cells always prices them
+            shares = {name: nok[cell] for name, nok in priced.items()}
         return Scores(
             self.cell_scores.weight[cell],
             self.cell_scores.grant_nok[cell],
@@ -217,7 +218,9 @@ def person_grants(
     return pd.DataFrame(
         {
             "person_id": table.person_id.to_numpy(),
-            "list_id": pd.Categorical.from_codes(table.list_codes, categories=table.list_ids),
+            "list_id": pd.Categorical.from_codes(
+                table.list_codes.astype("int64"), categories=pd.Index(table.list_ids)
+            ),
             "weight": scores.weight,
             "grant_nok": scores.grant_nok,
         }
@@ -236,8 +239,8 @@ def list_grants(person_grants: pd.DataFrame) -> pd.DataFrame:
     if isinstance(ids.dtype, pd.CategoricalDtype):
         codes, categories = ids.cat.codes.to_numpy(), np.asarray(ids.cat.categories, dtype=object)
     else:
-        codes, categories = pd.factorize(ids.astype("string"), sort=True)
-        categories = np.asarray(categories, dtype=object)
+        codes, found = pd.factorize(ids.astype("string"), sort=True)
+        categories = np.asarray(found, dtype=object)
     persons, total, mean_weight = list_totals(
         codes.astype(np.intp),
         len(categories),
@@ -261,8 +264,12 @@ def write_grants(
     out_dir: str | Path,
     *,
     scorer: PersonScorer | None = None,
+    model_version: str | None = None,
 ) -> tuple[Path, Path]:
     """Write ``person_grants.parquet`` and ``list_grants.parquet`` (what ``ptb grants`` does).
+
+    With ``model_version`` every row of both files names the registered version it was priced
+    with (column ``model_version``), so a file cannot be mistaken for another model's.
 
     Person grants are written rounded to øre; list totals are the unrounded person grants
     summed, rounded once, so a list total can differ from the sum of its rounded person grants
@@ -275,6 +282,9 @@ def write_grants(
     written = persons.assign(
         list_id=persons["list_id"].astype("string"), grant_nok=round_nok(persons["grant_nok"])
     )
+    if model_version is not None:
+        written = written.assign(model_version=pd.array([model_version] * len(written), "string"))
+        lists = lists.assign(model_version=pd.array([model_version] * len(lists), "string"))
     person_path, list_path = out / PERSON_GRANTS_FILE, out / LIST_GRANTS_FILE
     written.to_parquet(person_path, index=False)
     lists.to_parquet(list_path, index=False)

@@ -7,16 +7,14 @@ Output: the person's relative weight and annual grant in NOK under the bundle's 
 
 from __future__ import annotations
 
-import mlflow.pyfunc
 import pandas as pd
 from mlflow.models import ModelSignature
+from mlflow.pyfunc import PythonModel, PythonModelContext
 from mlflow.types import ColSpec, Schema
 
-from features.bundle import ModelBundle
+from features.bundle import BUNDLE_ARTIFACT, ModelBundle
 from features.grants import PersonScorer
 from features.indicators import PERSON_FIELDS, PersonColumns
-
-BUNDLE_ARTIFACT = "bundle"
 
 SIGNATURE = ModelSignature(
     inputs=Schema(
@@ -33,10 +31,10 @@ SIGNATURE = ModelSignature(
 )
 
 
-class CapitationPyfunc(mlflow.pyfunc.PythonModel):
+class CapitationPyfunc(PythonModel):
     """Scores persons with the bundle shipped as the model's ``bundle`` artifact."""
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         self.scorer = PersonScorer(ModelBundle.load(context.artifacts[BUNDLE_ARTIFACT]))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:

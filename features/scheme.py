@@ -16,6 +16,7 @@ only when reported; a list total is the sum of unrounded person grants, rounded 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -120,15 +121,6 @@ class Tariff:
         return np.sum(list(self.contributions(features).values()), axis=0)
 
 
-def relative_weight(
-    expected_cost: np.ndarray, mean_cost_nok: float, dampening: float
-) -> np.ndarray:
-    """``(1 - d) * c / m + d``: dampening keeps a share ``d`` of the grant flat per person."""
-    return (1.0 - dampening) * np.asarray(
-        expected_cost, dtype="float64"
-    ) / mean_cost_nok + dampening
-
-
 def budget_neutral_rate(weights: np.ndarray, budget_nok: float, supplements_nok: float) -> float:
     """NOK per weight unit such that weights times rate plus supplements spend the budget."""
     total_weight = float(np.sum(weights))
@@ -142,7 +134,11 @@ def person_grant(weights: np.ndarray, rate_nok: float, supplements: np.ndarray) 
     return rate_nok * weights + supplements
 
 
-def round_nok(amount: np.ndarray | float) -> np.ndarray | float:
+@overload
+def round_nok(amount: float) -> float: ...
+@overload
+def round_nok(amount: np.ndarray | pd.Series) -> np.ndarray: ...
+def round_nok(amount: np.ndarray | pd.Series | float) -> np.ndarray | float:
     """Round to øre, half away from zero, as money is reported.
 
     The amount is first cleaned of binary noise at 1e-6 øre, so 1.005 rounds to 1.01 as a
@@ -151,14 +147,3 @@ def round_nok(amount: np.ndarray | float) -> np.ndarray | float:
     scaled = np.round(np.asarray(amount, dtype="float64") * 100.0, 6)
     rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / 100.0
     return float(rounded) if np.ndim(rounded) == 0 else rounded
-
-
-def grant_per_list(
-    list_ids: pd.Series | np.ndarray, grants: np.ndarray, weights: np.ndarray
-) -> pd.DataFrame:
-    """Per list: persons, total annual NOK (sum of unrounded grants) and mean weight."""
-    frame = pd.DataFrame({"list_id": np.asarray(list_ids), "grant": grants, "weight": weights})
-    summary = frame.groupby("list_id", sort=True).agg(
-        persons=("grant", "size"), total_nok=("grant", "sum"), mean_weight=("weight", "mean")
-    )
-    return summary.reset_index()

@@ -17,9 +17,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features import ContractError, PtbError, Settings, write_dataset
+from features import (
+    MIN_LEVEL_PERSONS,
+    ContractError,
+    PtbError,
+    Settings,
+    write_dataset,
+)
 from ptb.audit import audit_app
+from ptb.build import build as build_command
+from ptb.build import synth_extracts
+from ptb.compare import register_compare
 from ptb.keys import keys_app
+from ptb.lifecycle import lifecycle_errors, register_lifecycle, report_release
+from ptb.lifecycle import train as train_command
 
 app = typer.Typer(
     help="Calibrate and serve the patient-adjusted capitation grant (PTB) for GPs.",
@@ -30,6 +41,29 @@ console = Console()
 errors = Console(stderr=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+register_lifecycle(app)
+register_compare(app)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from training.provenance import source
+
+        console.print(source().label, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="print ptb's version"
+        ),
+    ] = False,
+) -> None:
+    """Calibrate and serve the patient-adjusted capitation grant (PTB) for GPs."""
+
 
 DataOption = Annotated[Path, typer.Option("--data", help="data set directory (data contract v1)")]
 ModelOption = Annotated[
@@ -75,15 +109,25 @@ def synth(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="random seed; same seed, same data")] = 2026,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+    extracts: Annotated[
+        bool, typer.Option("--extracts", help="write registry extracts instead (ptb build)")
+    ] = False,
+    year: Annotated[int, typer.Option("--year", help="outcome year T of --extracts")] = 2025,
 ) -> None:
-    """Write a synthetic national data set in the data contract's layout."""
+    """Write a synthetic national data set in the data contract's layout (or its extracts)."""
     from features import synthesise
+
+    if extracts:
+        return synth_extracts(out, persons, seed, year)
 
     started = time.perf_counter()
     dataset = synthesise(persons, seed, progress=True)
     write_dataset(dataset, out, fmt=fmt)
     counts = ", ".join(f"{n:,} {table}" for table, n in dataset.row_counts.items())
     console.print(f"wrote {counts} to {out} in {time.perf_counter() - started:.1f} s")
+
+
+app.command(name="build")(reports_errors(build_command))
 
 
 @app.command()
@@ -109,104 +153,7 @@ def validate(
         raise typer.Exit(1) from exc
     counts = ", ".join(f"{n:,} {table}" for table, n in priced.dataset.row_counts.items())
     console.print(f"[green]valid[/]: {counts}")
-    _report_release(priced.release, priced.code_changes)
-
-
-def _report_release(release, code_changes) -> None:
-    """The release a data set is, its education fallback and the old codes it mapped."""
-    console.print(f"reference release: {release.name} ({release.period})", highlight=False)
-    console.print(f"education fallback: {release.reference.fallback}", highlight=False)
-    for change in code_changes:
-        console.print(
-            f"code change: {change.field} {change.old} -> {change.new} (from {change.valid_from})",
-            highlight=False,
-        )
-
-
-@app.command()
-@reports_errors
-def train(
-    data: DataOption,
-    folds: Annotated[int, typer.Option(min=2, help="cross-validation folds")] = 5,
-    seed: Annotated[int, typer.Option(help="seed of the folds and the challenger sample")] = 0,
-    challengers: Annotated[
-        bool, typer.Option("--challengers/--no-challengers", help="also fit the GLM and GBM")
-    ] = True,
-) -> None:
-    """Validate a data set, calibrate the weights, log to MLflow and register the model."""
-    from training import TrainingOptions, train_and_register
-
-    settings = _settings()
-    started = time.perf_counter()
-    from features import load_with_release
-
-    priced = load_with_release(data, training=True)
-    dataset = priced.dataset
-    console.log(f"data set valid: {dataset.row_counts['persons']:,} persons")
-    _report_release(priced.release, priced.code_changes)
-    outcome = train_and_register(
-        dataset,
-        release=priced.release,
-        tracking_uri=settings.tracking_uri,
-        artifact_root=settings.artifact_root,
-        experiment=settings.experiment,
-        options=TrainingOptions(folds=folds, seed=seed, challengers=challengers),
-        on_step=console.log,
-    )
-    table = Table("model", "run id", "cv R²", "cv CPM", "list R²", "PR min", "PR max")
-    for name, run_id in outcome.run_ids.items():
-        m = outcome.metrics.get(name, {})
-        table.add_row(
-            name,
-            run_id,
-            *(
-                f"{m.get(k, float('nan')):.3f}"
-                for k in ("r2", "cpm", "list_r2", "pr_min", "pr_max")
-            ),
-        )
-    console.print(table)
-    console.print(f"run id: {outcome.parent_run_id}")
-    for alias, version in outcome.versions.items():
-        console.print(f"registered model ptb version {version} (alias {alias})")
-    console.print(f"took {time.perf_counter() - started:.1f} s")
-
-
-@app.command()
-@reports_errors
-def promote(
-    version: Annotated[str, typer.Argument(help="model version (or alias) to make champion")],
-    min_ratio: Annotated[float, typer.Option(help="lowest predictive ratio allowed")] = 0.90,
-    max_ratio: Annotated[float, typer.Option(help="highest predictive ratio allowed")] = 1.10,
-    min_persons: Annotated[int, typer.Option(help="groups smaller than this are not gated")] = 1000,
-    gate_deciles: Annotated[
-        bool, typer.Option(help="also gate the deciles of predicted cost")
-    ] = False,
-    unlegislated_reason: Annotated[
-        str | None,
-        typer.Option(
-            help="required to promote a model that implements no legislated rule (a "
-            "challenger such as model_2026_fine_bands): why it should pay; recorded on the version"
-        ),
-    ] = None,
-) -> None:
-    """Move the champion alias to a version whose out-of-sample validation passes the gate.
-
-    A challenger that implements no legislated rule is promoted only with a documented reason.
-    """
-    from training import PromotionGate
-    from training.registry import promote as promote_version
-
-    settings = _settings()
-    gate = PromotionGate(
-        min_ratio=min_ratio,
-        max_ratio=max_ratio,
-        min_persons=min_persons,
-        ungated_groups=("age_sex_10y",) if gate_deciles else ("predicted_decile", "age_sex_10y"),
-    )
-    promoted = promote_version(
-        settings.tracking_uri, version, gate, unlegislated_reason=unlegislated_reason
-    )
-    console.print(f"champion is now ptb version {promoted}")
+    report_release(priced.release, priced.code_changes)
 
 
 def _model_store(settings: Settings):
@@ -280,7 +227,7 @@ def serve(
         highlight=False,
     )
     if snapshot is not None:
-        _report_release(snapshot.release, snapshot.code_changes)
+        report_release(snapshot.release, snapshot.code_changes)
     if workers == 1:
         application = create_app_from_settings(
             settings, snapshot=snapshot, default_model=served, reference=release
@@ -345,7 +292,9 @@ def grants(
     dataset = priced.dataset
     loaded = _model_store(settings).get(model or settings.serving_alias)
     scorer = period_scorer(loaded.bundle, dataset, priced.release)
-    person_path, list_path = write_grants(loaded.bundle, dataset, out, scorer=scorer)
+    person_path, list_path = write_grants(
+        loaded.bundle, dataset, out, scorer=scorer, model_version=str(loaded.version)
+    )
     console.print(
         f"model ptb version {loaded.version} (trained on {loaded.bundle.reference.release}) "
         f"with reference release {priced.release.name}: wrote {person_path} and {list_path} "
@@ -353,7 +302,7 @@ def grants(
         f"rate {scorer.rate_nok:,.4f} NOK per weight, set by the snapshot's persons)",
         highlight=False,
     )
-    _report_release(priced.release, priced.code_changes)
+    report_release(priced.release, priced.code_changes)
 
 
 @app.command()
@@ -402,7 +351,7 @@ def whatif(
         day = scheme_date.date() if scheme_date else date.today()
         written = write_reform(loaded, snapshot, out, day, console)
         console.print(f"wrote {len(written)} tables and charts to {out}")
-        _report_release(snapshot.release, snapshot.code_changes)
+        report_release(snapshot.release, snapshot.code_changes)
         return
     assert scenario is not None
     from serving.whatif import WhatIfEngine, load_scenario, write_report
@@ -422,14 +371,14 @@ def whatif(
         dataset.persons, dataset.lists, dataset.kommuner, pricing.bundle(baseline)
     )
     result = engine.run(parsed, scenario_bundle=scenario_bundle, phase_in_from=phase_in_from)
-    written = write_report(result, out)
+    report_files = write_report(result, out)
     table = Table(
         "figure", "value", title=f"{scenario.name} against ptb version {baseline.version}"
     )
     for key, value in result.summary().items():
         table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else str(value))
     console.print(table)
-    console.print(f"wrote {len(written)} tables and charts to {out}")
+    console.print(f"wrote {len(report_files)} tables and charts to {out}")
 
 
 @app.command()
@@ -449,7 +398,13 @@ def demo(
     """The embedded default end to end: synthetic data, training, registration, serving."""
     synth(out=out, persons=persons, seed=2026, fmt="parquet")
     validate(data=out, training=True)
-    train(data=out, folds=5, seed=0, challengers=True)
+    # A demo smaller than the country cannot fill every paid level; it says so on the version.
+    small = persons is not None
+    lifecycle_errors(train_command)(
+        data=out,
+        min_level_persons=0 if small else MIN_LEVEL_PERSONS,
+        reason=f"demo on {persons:,} synthetic persons" if small else None,
+    )
     if serve_api:
         example = (
             '{"age": 82, "sex": "F", "grunnkrets": "03010101", "copayment_prev_year": 1800, '

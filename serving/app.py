@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -29,6 +30,7 @@ from serving.access.rules import AUTH_ERRORS, refuse_unguarded_routes, router_ro
 from serving.error_responses import add_error_handlers
 from serving.model_store import ModelStore, apply_registry_http_defaults
 from serving.observability import Metrics, RequestWatch, configure_logging
+from serving.openapi import name_components
 from serving.reload import ModelWatch
 from serving.routes import admin, grants, health, metrics, model, policy, reform, whatif
 from serving.snapshot import Snapshot
@@ -119,28 +121,25 @@ def create_app(
         version="1",
         summary="Annual grants per listed person and per GP list, by model version.",
         lifespan=_lifespan(state, audit, watch, load_in_background),
+        # Operation ids are the handlers' names (person_grant, whatif), what a generated client
+        # calls its functions.
+        generate_unique_id_function=lambda route: route.name,
     )
+    name_components(app)
     app.state.serving = state
     app.state.keyring = api_keys
     app.state.metrics = app_metrics
     app.state.audit = audit
     _include_routers(app, routers, metrics_public)
     if whatif.router in routers:
-        state.warmers.append(lambda served: _warm_whatif(app, served))
+        state.warmers.append(partial(whatif.warm, app))
     if reform.router in routers:
-        state.warmers.append(lambda served: reform.warm(app, state.snapshot, served))
+        state.warmers.append(partial(reform.warm, app))
     if audit is not None:
         app.add_middleware(AuditTrail, audit=audit, metrics=app_metrics)
     app.add_middleware(RequestWatch, metrics=app_metrics)  # outermost: it starts RequestFacts
     add_error_handlers(app)
     return app
-
-
-def _warm_whatif(app: FastAPI, served) -> None:
-    """Build the what-if engine of a model about to serve, so its first what-if is fast."""
-    state: ServingState = app.state.serving
-    if state.snapshot is not None:
-        whatif.engines_of(app).get(state.snapshot, served)
 
 
 def _model_watch(state: ServingState, app_metrics: Metrics, seconds: float) -> ModelWatch | None:
@@ -160,7 +159,7 @@ def _lifespan(
     audit: AuditLog | None,
     watch: ModelWatch | None,
     load_in_background: bool,
-) -> Callable[[FastAPI], AsyncIterator[None]]:
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Open the audit log, start the serving state and the watch; close them at shutdown."""
 
     @asynccontextmanager

@@ -22,8 +22,8 @@ from serving.state import ServingState
 async def resolve_model(state: ServingState, ref: str | int | None) -> LoadedModel:
     """The model a request asks for: cached without blocking, else loaded in a thread."""
     model = state.cached_model(ref)
-    if model is None:
-        model = await run_in_threadpool(state.store.get, ref)
+    if model is None:  # a pinned version not in memory (the default one always is)
+        model = await run_in_threadpool(state.store.get, ref if ref is not None else "")
     note_model(model.version)
     return model
 

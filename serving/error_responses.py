@@ -1,5 +1,9 @@
 """Every error the API answers, in one shape (``ErrorBody``): the product's own errors mapped
 to HTTP statuses, request validation as 422 naming field and rule, and Starlette's errors.
+
+This is the one error path: routes and middleware raise the product's errors (or hand them to
+``error_response``) and never build an error body themselves, so an error kind and its rule
+names are the same wherever it happens. ``docs/api.md`` lists them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from features import (
     NoReformStepsError,
     PermissionDeniedError,
     PtbError,
+    RegistryUnavailableError,
     ReloadInProgressError,
     ReloadRefused,
     RuleMismatchError,
@@ -31,7 +36,6 @@ from features import (
     UnknownQueryError,
     UnpromotedChallengerError,
 )
-from serving.model_store import RegistryUnavailableError
 from serving.schemas import ErrorBody, ErrorDetail
 
 
@@ -58,7 +62,7 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
         return 404, ErrorBody(
             error="model_not_found",
             message=message,
-            field="model_version",
+            field=exc.field,
             available_versions=list(exc.available),
         )
     if isinstance(exc, NoReformStepsError):
@@ -68,12 +72,17 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
     if isinstance(exc, RuleMismatchError):
         return 422, ErrorBody(error="rule_mismatch", message=message, field=exc.field)
     if isinstance(exc, SnapshotMissingError):
-        field = "list_id" if exc.list_id is not None else None
-        return 404, ErrorBody(error="not_found", message=message, field=field)
+        if exc.list_id is None:
+            return 404, ErrorBody(error="no_snapshot", message=message)
+        return 404, ErrorBody(error="not_found", message=message, field="list_id")
     if isinstance(exc, ScenarioError):
-        details = [ErrorDetail(field=f, rule="scenario", message=m) for f, m in exc.problems]
+        problems = exc.problems or ((exc.field or "", message),)
+        details = [
+            ErrorDetail(field=field or "body", rule="invalid_scenario", message=problem)
+            for field, problem in problems
+        ]
         return 422, ErrorBody(
-            error="invalid_scenario", message=message, field=exc.field, details=details or None
+            error="invalid_scenario", message=message, field=exc.field or "body", details=details
         )
     if isinstance(exc, AuthenticationError):
         return 401, ErrorBody(error="unauthorized", message=message)
@@ -108,17 +117,24 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
             for v in exc.violations
         ]
         return 422, ErrorBody(error="contract_violation", message=message, details=details)
-    return 422, ErrorBody(error=type(exc).__name__, message=message)
+    return 422, ErrorBody(error="invalid_request", message=message)
 
 
-async def ptb_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    status, body = _status_and_body(exc)  # type: ignore[arg-type]
+def error_response(exc: PtbError) -> JSONResponse:
+    """The API's answer to a product error: status, ``ErrorBody`` and headers."""
+    status, body = _status_and_body(exc)
     headers = None
     if status == 503:
         headers = {"Retry-After": "5"}
     elif status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="ptb"'}
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+async def ptb_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, PtbError):  # registered for PtbError only
+        raise exc
+    return error_response(exc)
 
 
 def _field(location: Sequence) -> str:

@@ -9,30 +9,17 @@ route documents the body with ``json_request_body``, as FastAPI cannot see it.
 
 from __future__ import annotations
 
-from typing import TypeVar
+import json
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+
+from serving.openapi import component_ref
 
 Model = TypeVar("Model", bound=BaseModel)
-
-
-def inline_schema(schema: dict) -> dict:
-    """A JSON schema with its ``$defs`` written in place, for an OpenAPI request body."""
-    definitions = schema.pop("$defs", {})
-
-    def inline(node):
-        if isinstance(node, dict):
-            ref = node.get("$ref", "")
-            if ref.startswith("#/$defs/"):
-                return inline(definitions[ref.removeprefix("#/$defs/")])
-            return {key: inline(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [inline(item) for item in node]
-        return node
-
-    return inline(schema)
 
 
 def json_request_body(
@@ -42,14 +29,39 @@ def json_request_body(
     description: str | None = None,
     examples: dict | None = None,
 ) -> dict:
-    """``openapi_extra`` for a route that reads its JSON body itself."""
-    content: dict = {"schema": inline_schema(model.model_json_schema())}
+    """``openapi_extra`` for a route that reads its JSON body itself; the body's schema is a
+    named component (``serving.openapi``)."""
+    content: dict = {"schema": component_ref(model)}
     if examples:
         content["examples"] = examples
     body: dict = {"required": required, "content": {"application/json": content}}
     if description:
         body["description"] = description
     return {"requestBody": body}
+
+
+async def read_json_value(request: Request, *, empty: Any = None) -> Any:
+    """The body as a JSON value, ``empty`` for an empty body; refused as FastAPI refuses it.
+
+    For a route whose body is parsed further by the product's own parser (a what-if scenario):
+    a body that is not JSON gets the same 422 ``invalid_json`` as on any other route.
+    """
+    raw = await request.body()
+    if not raw.strip():
+        return empty
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        error = {
+            "type": "json_invalid",
+            "loc": ("body", exc.pos),
+            "msg": "JSON decode error",
+            "input": {},
+            "ctx": {"error": exc.msg},
+        }
+        raise RequestValidationError([error], body=exc.doc) from None
+    except UnicodeDecodeError:
+        raise HTTPException(400, "There was an error parsing the body") from None
 
 
 def is_json(content_type: str | None) -> bool:
@@ -60,11 +72,18 @@ def is_json(content_type: str | None) -> bool:
     )
 
 
-async def read_json_body(request: Request, model: type[Model]) -> Model:
+async def read_json_body(
+    request: Request, model: type[Model], *, empty: Model | None = None
+) -> Model:
     """The body validated as ``model``; an invalid body raises FastAPI's validation error.
 
-    As FastAPI does, a body is read as JSON only when its ``Content-Type`` says it is JSON.
+    As FastAPI does, a body is read as JSON only when its ``Content-Type`` says it is JSON. With
+    ``empty``, an optional body: no body (or ``null``) is ``empty``.
     """
+    if empty is not None:
+        raw = await request.body()
+        if raw.strip() in (b"", b"null"):
+            return empty
     content_type = request.headers.get("content-type")
     if not is_json(content_type):
         got = f"got {content_type!r}" if content_type else "none was given"

@@ -27,14 +27,19 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from features import (
+    BUNDLE_ARTIFACT,
+    MODEL_TAG,
     BundleError,
     ModelBundle,
     ModelNotFoundError,
@@ -42,9 +47,17 @@ from features import (
     RegistryUnavailableError,
 )
 
+if TYPE_CHECKING:  # the API's models; serving.schemas imports this module's LoadedModel
+    import pandas as pd
+
+    from serving.schemas.model import SchemeInfo, WeightRow
+    from serving.snapshot import Snapshot
+
+# What a version is priced on: the reference release's name and the rate basis (snapshot or model).
+PricingKey = tuple[str, str]
+
 logger = logging.getLogger(__name__)
 
-BUNDLE_ARTIFACT = "bundle"
 CACHE_INDEX = "index.json"
 ALIAS_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
@@ -64,12 +77,30 @@ def apply_registry_http_defaults(environ=os.environ) -> dict[str, str]:
     return {name: environ[name] for name in REGISTRY_HTTP_DEFAULTS}
 
 
+@dataclass(eq=False)
+class ModelViews:
+    """What the API derives from a version once and keeps: per release priced on, the scorer,
+    the what-if bundle and the scheme; the weight table; each snapshot's payments per date. One
+    object, shared by the copies of a version made for each alias; ``lock`` guards the dicts
+    (two first requests may both build, one result is kept)."""
+
+    weight_rows: list[WeightRow] | None = None
+    scheme_info: dict[PricingKey, SchemeInfo] = field(default_factory=dict)
+    scorers: dict[PricingKey, PersonScorer] = field(default_factory=dict)
+    bundles: dict[tuple[str, str, str | None], ModelBundle] = field(default_factory=dict)
+    # (id of the snapshot, scheme date) -> (the snapshot, held so its id is not reused; payments)
+    payments: OrderedDict[tuple[int, date], tuple[Snapshot, pd.DataFrame]] = field(
+        default_factory=OrderedDict
+    )
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 @dataclass(frozen=True, eq=False)
 class LoadedModel:
     """A model version ready to score: its bundle, compiled scorer and where it came from.
 
     ``alias`` is the name the version was asked for by, if any (``champion``); copies made for
-    another alias share the bundle, the scorer and the memo.
+    another alias share the bundle, the scorer and the views.
     """
 
     bundle: ModelBundle
@@ -77,7 +108,7 @@ class LoadedModel:
     run_id: str
     scorer: PersonScorer = field(repr=False)
     alias: str | None = None
-    memo: dict = field(default_factory=dict, repr=False)  # derived views, e.g. API schemas
+    views: ModelViews = field(default_factory=ModelViews, repr=False)
 
     @classmethod
     def build(
@@ -143,20 +174,32 @@ class ModelStore:
             version = ref if alias is None else self._alias_version(ref, refresh=refresh)
         except ModelNotFoundError:
             # Not an alias: perhaps a model's name (model0_2023), its newest registered version.
-            version = self.newest_version_named(ref)
-            if version is None:
+            named = self.newest_version_named(ref)
+            if named is None:
                 raise
+            version = named
         model = self._load_version(version, refresh=refresh)
         return model if alias is None else replace(model, alias=alias)
 
     def newest_version_named(self, name: str) -> str | None:
         """The newest version trained as the named model (its ``ptb_model`` tag), if any."""
+        versions = [int(version) for version, model in self.registered_models() if model == name]
+        return str(max(versions)) if versions else None
+
+    def registered_models(self) -> list[tuple[str, str]]:
+        """Every registered version with the model it was trained as, newest first.
+
+        Empty while the registry is offline (only versions and aliases resolve then).
+        """
+        if self._offline():
+            return []
         try:
             found = self.client.search_model_versions(f"name='{self.model_name}'")
-        except Exception:  # noqa: BLE001 - offline: only versions and aliases resolve
-            return None
-        versions = [int(v.version) for v in found if (v.tags or {}).get("ptb_model") == name]
-        return str(max(versions)) if versions else None
+        except Exception as exc:  # noqa: BLE001 - an unreachable registry lists nothing
+            logger.warning("registered versions unavailable: %s", exc)
+            return []
+        rows = [(str(v.version), (v.tags or {}).get(MODEL_TAG, "")) for v in found]
+        return sorted(rows, key=lambda row: -int(row[0]))
 
     def resolve(self, ref: str | int) -> str:
         """The version an alias points to now according to the registry (a number as is)."""
@@ -219,9 +262,10 @@ class ModelStore:
 
     def _alias_version(self, alias: str, *, refresh: bool = False) -> str:
         entry = self._aliases.get(alias)
-        fresh = entry is not None and time.monotonic() - entry[1] <= self.alias_ttl_seconds
-        if fresh and not refresh:
-            return entry[0]
+        if entry is not None and not refresh:
+            version, resolved_at = entry
+            if time.monotonic() - resolved_at <= self.alias_ttl_seconds:
+                return version
         if self._offline() and not refresh:
             return self._offline_alias(alias, None)
         try:
@@ -310,7 +354,7 @@ class ModelStore:
             self._went_offline(exc)
             return self._from_cache(version, exc)
         self._back_online()
-        run_id = found.run_id
+        run_id = str(found.run_id)
         bundle = self._cached_bundle(version, run_id)
         if bundle is None:
             bundle = self._download(version, run_id)
@@ -357,6 +401,8 @@ class ModelStore:
 
     def _quarantine(self, version: str, exc: BundleError) -> None:
         """Move a cached copy that failed its checksums aside, for inspection; never serve it."""
+        if self.cache_dir is None:
+            return
         directory = self.cache_dir / f"v{version}"
         target = self.cache_dir / f".v{version}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
         logger.error(

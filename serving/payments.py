@@ -11,8 +11,6 @@ No HTTP here.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from datetime import date
 
 import numpy as np
@@ -93,13 +91,13 @@ def snapshot_payments(
 
     ``average_grant_nok`` is the period's national average rate (the snapshot's release's,
     ``Pricing.period_scheme``); default the model's."""
-    memo = model.memo.setdefault("payments", {"lock": threading.Lock(), "kept": OrderedDict()})
+    views = model.views
     key = (id(snapshot), scheme_date)
-    with memo["lock"]:
-        found = memo["kept"].get(key)
-        if found is not None:
-            memo["kept"].move_to_end(key)
-            return found[1]
+    with views.lock:
+        kept = views.payments.get(key)
+        if kept is not None:
+            views.payments.move_to_end(key)
+            return kept[1]
     found = dataset_payments(
         snapshot.dataset,
         grants.list_total_nok,
@@ -107,10 +105,10 @@ def snapshot_payments(
         scheme_date=scheme_date,
         average_grant_nok=average_grant_nok or model.bundle.scheme.average_grant_nok,
     )
-    with memo["lock"]:
-        memo["kept"][key] = (snapshot, found)  # holds the snapshot: its id is not reused
-        while len(memo["kept"]) > KEEP_DATES:
-            memo["kept"].popitem(last=False)
+    with views.lock:
+        views.payments[key] = (snapshot, found)  # holds the snapshot: its id is not reused
+        while len(views.payments) > KEEP_DATES:
+            views.payments.popitem(last=False)
     return found
 
 

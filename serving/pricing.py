@@ -9,12 +9,11 @@ own rate applies. Each answer says which (``rate_basis``).
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from typing import Literal
 
 from features import ModelBundle, PersonScorer, Release, ScenarioError, shipped_releases
-from serving.model_store import LoadedModel
+from serving.model_store import LoadedModel, PricingKey
 from serving.snapshot import Snapshot
 
 RateBasis = Literal["snapshot", "model"]
@@ -23,33 +22,34 @@ RateBasis = Literal["snapshot", "model"]
 class Pricing:
     """The release in use and, per model version, the scorer and bundle priced on it.
 
-    ``scorer(model)`` and ``bundle(model)`` are built once per model version and kept in the
-    model's memo; thread-safe (two first requests may both build, one result is kept).
+    ``scorer(model)`` and ``bundle(model)`` are built once per model version and release and
+    kept in the model's views; thread-safe (two first requests may both build, one is kept).
     """
 
     def __init__(self, release: Release, snapshot: Snapshot | None = None):
         self.release = release
         self.snapshot = snapshot
-        self._lock = threading.Lock()
         self._releases: dict[str, Release] = {}
 
     @property
     def rate_basis(self) -> RateBasis:
         return "snapshot" if self.snapshot is not None else "model"
 
-    def _key(self, what: str) -> tuple[str, str, RateBasis]:
-        return (what, self.release.name, self.rate_basis)
+    @property
+    def key(self) -> PricingKey:
+        """What a model's views are kept under: the release and the rate basis."""
+        return (self.release.name, self.rate_basis)
 
     def scorer(self, model: LoadedModel) -> PersonScorer:
         """The model's scorer on this release, at the period's rate (see the module doc)."""
-        key = self._key("scorer")
-        found = model.memo.get(key)
+        views = model.views
+        found = views.scorers.get(self.key)
         if found is None:
             found = PersonScorer(model.bundle, self.release.reference)
             if self.snapshot is not None:
                 found = found.for_period(self.snapshot.table.columns, self.release)
-            with self._lock:
-                found = model.memo.setdefault(key, found)
+            with views.lock:
+                found = views.scorers.setdefault(self.key, found)
         return found
 
     def period_scheme(self, model: LoadedModel) -> tuple[float, float, float, int]:
@@ -83,14 +83,15 @@ class Pricing:
     def bundle(self, model: LoadedModel, release: str | None = None) -> ModelBundle:
         """The model's bundle with this release's facts and the period's rate, for what-if;
         with ``release``, on that release's facts instead (a scenario's other geography)."""
-        key = (*self._key("bundle"), release)
-        found = model.memo.get(key)
+        views = model.views
+        key = (*self.key, release)
+        found = views.bundles.get(key)
         if found is None:
             found = on_release(model.bundle, self.release, self.scorer(model).rate_nok)
             if release is not None:
                 found = on_release(found, self.release_named(release))
-            with self._lock:
-                found = model.memo.setdefault(key, found)
+            with views.lock:
+                found = views.bundles.setdefault(key, found)
         return found
 
 

@@ -6,7 +6,10 @@ version next to the one serving (``ModelStore`` keeps both), and runs its checks
 - ``checksums``: every bundle file matches the SHA-256 in its manifest (checked as the bundle is
   read; a cached copy on disk is read and checked again);
 - ``smoke_score``: a few persons get finite, positive weights and finite, non-negative grants;
-- ``snapshot_grants``: with a registry snapshot loaded, every list's grant computes and is finite.
+- ``snapshot_grants``: with a registry snapshot loaded, every list's grant computes and is finite;
+- ``level_support``: with a snapshot, no person of it is paid from a factor level that no
+  training person was in (``features.gate.level_support``, the promotion gate's own check;
+  the gate's minimum per level is judged at promotion, under the bounds it records).
 
 Only then does ``ServingState.switch`` make it the default. A version that fails to load or a
 check raises ``ReloadRefused`` (or the store's own error) and the old model keeps serving.
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features import BundleError, ReloadInProgressError, ReloadRefused
+from features import BundleError, ReloadInProgressError, ReloadRefused, level_support
 from features.grants import PersonColumns
 from serving.model_store import LoadedModel, normalise_ref
 from serving.state import ServingState
@@ -95,7 +98,21 @@ def run_checks(state: ServingState, model: LoadedModel) -> list[Check]:
     checks = [check_checksums(state, model), smoke_score(model, state)]
     if state.snapshot is not None:
         checks.append(snapshot_grants(state, model))
+        checks.append(paid_levels(state, model))
     return checks
+
+
+def paid_levels(state: ServingState, model: LoadedModel) -> Check:
+    """The gate's level check on the levels the snapshot's persons are paid from."""
+    snapshot = state.snapshot
+    if snapshot is None:
+        return Check("level_support", True, "no snapshot: checked at promotion")
+    try:
+        in_use = model.scorer.features(snapshot.table.columns)
+        found = level_support(model.bundle, min_persons=1, in_use=in_use)
+    except Exception as exc:  # noqa: BLE001 - any failure refuses the version
+        return Check("level_support", False, f"{type(exc).__name__}: {exc}")
+    return Check(found.name, found.passed, f"{found.figure}; {found.detail}")
 
 
 def check_checksums(state: ServingState, model: LoadedModel) -> Check:
@@ -157,6 +174,8 @@ def smoke_score(model: LoadedModel, state: ServingState) -> Check:
 
 def snapshot_grants(state: ServingState, model: LoadedModel) -> Check:
     snapshot = state.snapshot
+    if snapshot is None:
+        return Check("snapshot_grants", True, "no registry snapshot to price")
     try:
         grants = snapshot.grants(model.version, state.priced().scorer(model))
     except Exception as exc:  # noqa: BLE001 - any failure refuses the version

@@ -51,7 +51,8 @@ class ServingState:
         self.stopping = threading.Event()
         self.startup_retry_seconds = startup_retry_seconds
         self.reload_lock = threading.Lock()
-        # Called with a model about to serve, before the switch (e.g. to build its what-if engine).
+        # Called with each model about to serve (e.g. to build its what-if engine): the
+        # start-up's in a background thread once ready, a reload's before its switch.
         self.warmers: list[Callable[[LoadedModel], None]] = []
 
     def start(self) -> None:
@@ -68,9 +69,10 @@ class ServingState:
     def _start_once(self) -> None:
         self._retryable = False
         try:
-            if self.snapshot is None and self.snapshot_source is not None:
-                logger.info("loading registry snapshot %s", self.snapshot_source)
-                self.snapshot = Snapshot.load(self.snapshot_source)
+            source = self.snapshot_source
+            if self.snapshot is None and source is not None and not isinstance(source, Snapshot):
+                logger.info("loading registry snapshot %s", source)
+                self.snapshot = Snapshot.load(source)
             if self.pricing is None:
                 self.pricing = self._pricing()
             model = self.store.get(self.default_ref)
@@ -84,6 +86,10 @@ class ServingState:
                 gc.freeze()
             self.status, self.error = "ready", None
             logger.info("serving model %s version %s", model.name, model.version)
+            if self.warmers:
+                threading.Thread(
+                    target=self._warm, args=(model,), name="ptb-warm-up", daemon=True
+                ).start()
         except Exception as exc:
             self._retryable = isinstance(exc, RegistryUnavailableError)
             retry = (
@@ -110,6 +116,14 @@ class ServingState:
         if self.pricing is None:
             raise ServiceNotReadyError(self._not_ready_message())
         return self.pricing
+
+    def _warm(self, model: LoadedModel) -> None:
+        """Run the warmers for the start-up's model; a failure is logged, the next use retries."""
+        for warm in self.warmers:
+            try:
+                warm(model)
+            except Exception:  # noqa: BLE001 - the first request that needs it reports the error
+                logger.exception("warm-up of model %s failed", model.version)
 
     def _retry_start(self) -> None:
         while self.status == "failed" and not self.stopping.wait(self.startup_retry_seconds):

@@ -51,6 +51,10 @@ def cell_statistics(
             "exposure": np.bincount(key, weights=weight, minlength=n_cells)[seen],
             "sum_wy": np.bincount(key, weights=weight * y, minlength=n_cells)[seen],
             "sum_wyy": np.bincount(key, weights=weight * y * y, minlength=n_cells)[seen],
+            # squared weights: the heteroscedasticity-robust (sandwich) standard errors
+            "sum_wwyy": np.bincount(key, weights=(weight * y) ** 2, minlength=n_cells)[seen],
+            "sum_wwy": np.bincount(key, weights=weight * weight * y, minlength=n_cells)[seen],
+            "sum_ww": np.bincount(key, weights=weight * weight, minlength=n_cells)[seen],
         }
     )
     for factor, level in zip(model_factors, np.unravel_index(seen, sizes), strict=True):
@@ -95,8 +99,9 @@ class CapitationRegressor:
     Attributes (after ``fit``)
     --------------------------
     weight_table_ : DataFrame
-        One row per factor level: ``effect_nok`` (annual NOK), ``std_err``, ``ci_low``,
-        ``ci_high``, ``persons`` (persons in the level); first supplement levels are 0 NOK.
+        One row per factor level: ``effect_nok`` (annual NOK), ``std_err`` (HC1, robust to
+        heteroscedasticity), ``ci_low``, ``ci_high``, ``persons`` (persons in the level); first
+        supplement levels are 0 NOK.
     cell_table_ : DataFrame
         The sufficient statistics per cell the fit used.
     result_ : statsmodels RegressionResults
@@ -117,6 +122,14 @@ class CapitationRegressor:
         cells = cell_statistics(
             features, np.asarray(y, "float64"), np.asarray(weight, "float64"), model_factors
         )
+        return self.fit_cells(cells)
+
+    def fit_cells(self, cells: pd.DataFrame) -> CapitationRegressor:
+        """Fit from per-cell sufficient statistics (``cell_statistics``' columns), however they
+        were summed: in memory, or by an engine over a data set on disk."""
+        if not 0 < self.alpha < 1:
+            raise ValueError("alpha must lie strictly between 0 and 1")
+        model_factors = factors(self.indicators)
         self._check_identified(cells, model_factors)
         design, fitted = self._fit_supplements(cells, model_factors)
         # Patient-level residual sum of squares from the cell statistics:
@@ -139,6 +152,7 @@ class CapitationRegressor:
         result.df_resid = df_resid  # persons, not cells, are the observations
         result.scale = scale  # the patient-level residual variance, not the cells'
         self.result_ = linear_model.RegressionResultsWrapper(result)
+        self.robust_se_ = self._robust_se(cells, design.to_numpy(), predicted, fitted, df_resid)
         self.n_persons_ = n_persons
         self.rss_ = ssr
         self.cell_table_ = cells
@@ -166,6 +180,26 @@ class CapitationRegressor:
             classes = tuple(c for c in classes if c not in negative)
 
     @staticmethod
+    def _robust_se(
+        cells: pd.DataFrame, design: np.ndarray, predicted: np.ndarray, fitted, df_resid: int
+    ) -> pd.Series:
+        """HC1 standard errors of the person-level WLS, from the cell statistics.
+
+        Cost is far from homoscedastic (a few persons cost a hundred times the mean), so the
+        classical errors misstate the uncertainty of each NOK amount. The sandwich
+        (X'WX)^-1 [sum_i w_i^2 e_i^2 x_i x_i'] (X'WX)^-1 * n / (n - k) equals statsmodels'
+        ``cov_type="HC1"`` on the persons, and needs only per-cell sums of squared weights.
+        """
+        squares = (
+            cells["sum_wwyy"] - 2 * predicted * cells["sum_wwy"] + predicted**2 * cells["sum_ww"]
+        ).to_numpy()
+        bread = np.asarray(fitted.normalized_cov_params)
+        meat = design.T @ (design * squares[:, None])
+        n_persons = int(cells["persons"].sum())
+        covariance = bread @ meat @ bread * n_persons / df_resid
+        return pd.Series(np.sqrt(np.clip(np.diag(covariance), 0, None)), index=fitted.params.index)
+
+    @staticmethod
     def _check_identified(cells: pd.DataFrame, model_factors: tuple[Factor, ...]) -> None:
         age_sex = model_factors[0]
         seen = set(cells.loc[cells["persons"] > 0, age_sex.name])
@@ -177,7 +211,7 @@ class CapitationRegressor:
             )
 
     def _weight_table(self, model_factors: tuple[Factor, ...], cells: pd.DataFrame) -> pd.DataFrame:
-        params, bse = self.result_.params, self.result_.bse
+        params, bse = self.result_.params, self.robust_se_
         t = stats.t.ppf(1 - self.alpha / 2, self.result_.df_resid)
         rows = []
         for factor in model_factors:
@@ -210,6 +244,7 @@ class CapitationRegressor:
                     "std_err": self.result_.bse,
                     "t": self.result_.tvalues,
                     "p_value": self.result_.pvalues,
+                    "robust_std_err": self.robust_se_,
                     "ci_low": ci[0],
                     "ci_high": ci[1],
                 }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+Z_95 = 1.959963984540054  # two-sided 95 % normal quantile
 PREDICTIVE_RATIO_COLUMNS = (
     "group",
     "level",
@@ -24,6 +25,9 @@ PREDICTIVE_RATIO_COLUMNS = (
     "actual_nok",
     "predicted_nok",
     "predictive_ratio",
+    "std_err",
+    "ci_low",
+    "ci_high",
 )
 
 
@@ -140,7 +144,8 @@ def predictive_ratios(
     DataFrame
         One row per grouping and observed level, with ``group``, ``level`` (text), ``persons``,
         ``exposure`` (person-years), ``actual_nok`` (sum of ``w * y``), ``predicted_nok`` (sum of
-        ``w * yhat``) and ``predictive_ratio`` (NaN where the actual cost is 0).
+        ``w * yhat``), ``predictive_ratio`` (NaN where the actual cost is 0) and its
+        delta-method ``std_err`` with the 95 % interval ``ci_low``-``ci_high``.
     """
     y, yhat, w = _as_arrays(y, yhat, w)
     if len(groups) != len(y):
@@ -157,6 +162,7 @@ def predictive_ratios(
         predicted = np.bincount(codes_known, weights=wyhat[known], minlength=size)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(actual > 0, predicted / actual, np.nan)
+            std_err = _ratio_std_err(codes_known, wyhat[known], wy[known], ratio, actual, persons)
         table = pd.DataFrame(
             {
                 "group": str(name),
@@ -166,12 +172,37 @@ def predictive_ratios(
                 "actual_nok": actual,
                 "predicted_nok": predicted,
                 "predictive_ratio": ratio,
+                "std_err": std_err,
+                "ci_low": ratio - Z_95 * std_err,
+                "ci_high": ratio + Z_95 * std_err,
             }
         )
         tables.append(table[persons > 0])
     if not tables:
         return pd.DataFrame({column: [] for column in PREDICTIVE_RATIO_COLUMNS})
     return pd.concat(tables, ignore_index=True)
+
+
+def _ratio_std_err(
+    codes: np.ndarray,
+    predicted: np.ndarray,
+    actual: np.ndarray,
+    ratio: np.ndarray,
+    actual_sum: np.ndarray,
+    persons: np.ndarray,
+) -> np.ndarray:
+    r"""Standard error of each level's ratio of sums, by the delta method (linearisation).
+
+    .. math:: \widehat{\mathrm{Var}}(PR_g) = \frac{n_g}{n_g - 1}
+        \frac{\sum_{i \in g} (w_i \hat y_i - PR_g\, w_i y_i)^2}{(\sum_{i \in g} w_i y_i)^2}
+
+    The survey statistician's interval for a ratio estimator; it widens as a group thins out,
+    which is how the gate takes a small group's uncertainty into account instead of dropping it.
+    """
+    residual = predicted - np.nan_to_num(ratio)[codes] * actual
+    squares = np.bincount(codes, weights=residual**2, minlength=len(persons))
+    correction = np.where(persons > 1, persons / np.maximum(persons - 1, 1), np.nan)
+    return np.sqrt(correction * squares) / np.where(actual_sum > 0, actual_sum, np.nan)
 
 
 def list_totals(

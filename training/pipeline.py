@@ -1,19 +1,22 @@
 """``ptb train``: calibrate, validate out of sample, log to MLflow and register, all or nothing.
 
-One parent run per training, with a child run per model: the 2026 rule (registered as
-``challenger``, and ``champion`` if it is the first version), model 0, the 2023 rule, trained on
-the same data as the incumbent baseline (registered as ``incumbent``), the finer-bands
-challenger ``model_2026_fine_bands`` (registered as ``fine_bands``: evidence, not a rule), and
-the scikit-learn challengers (logged for comparison, not registered). Registration is the last step inside the
-parent run: a run that fails or is interrupted before it registers nothing.
+One parent run per training, with a child run per model: the 2026 rule (``challenger``, and
+``champion`` if it is the first version and passes the gate), model 0, the 2023 rule, trained
+on the same data as the incumbent baseline (``incumbent``), the finer-bands challenger
+``model_2026_fine_bands`` (``fine_bands``: evidence, not a rule), and the scikit-learn
+challengers (logged for comparison, not registered). Each tariff's run records the gate's
+training-time result; an alias moves only when its candidate passed the gate's data checks.
+Registration is the last step inside the parent run, skipped with ``register=False``: a run
+that fails or is interrupted (SIGINT, SIGTERM; ``training.interrupt``) registers nothing.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import tempfile
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -21,51 +24,78 @@ import numpy as np
 import pandas as pd
 
 import features
-from features import CONTRACT_VERSION, Dataset, Release, factors, fingerprint
-from features.pyfunc import BUNDLE_ARTIFACT, SIGNATURE
+from features import BUNDLE_ARTIFACT, CONTRACT_VERSION, Dataset, Release, factors, fingerprint
+from features.pyfunc import SIGNATURE
 from training.calibrate import CapitationRegressor
 from training.challengers import CHALLENGERS
+from training.compare import ModelFacts, facts_of_version
+from training.decisions import AliasMove
 from training.fit import Calibration, TrainingInputs, calibrate, calibrate_reform
+from training.gate import GateBounds, GateResult, evaluate
+from training.interrupt import Interruption
+from training.lineage import log_extracts_lineage
+from training.model_card import log_card_and_comparison
 from training.plots import plot_predictive_ratios, plot_weights
+from training.provenance import command_text, log_provenance, pyfunc_requirements, source
+from training.registration import Candidate, register
 from training.registry import (
     CHALLENGER,
+    CHAMPION,
     FINE_BANDS,
     INCUMBENT,
     PREDICTIVE_RATIOS,
-    Candidate,
+    Registry,
     ensure_experiment,
-    register,
     use_tracking,
 )
-from training.validation import ValidationReport, cross_validate, validation_groups
+from training.sufficient_stats import validate_on_engine
+from training.validation import (
+    ValidationReport,
+    cross_validate,
+    informative_groups,
+    list_size_bands,
+    validation_groups,
+)
 
 MODEL_ALIASES = {
     "model_2026": CHALLENGER,
     "model0_2023": INCUMBENT,
     "model_2026_fine_bands": FINE_BANDS,
 }
-PYFUNC_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pyarrow", "pydantic", "pyyaml", "scipy")
+MODEL_TITLES = {
+    "model_2026": "the 2026 rule",
+    "model0_2023": "model 0, the 2023 rule",
+    "model_2026_fine_bands": "the 2026 rule with finer bands (a challenger)",
+}
 
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    """How a training run validates: folds, seed and the sample the challengers see."""
+    """How a training run validates, whether it registers, and the gate its aliases need."""
 
     folds: int = 5
     seed: int = 0
     challengers: bool = True
     challenger_sample: int = 200_000
     models: tuple[str, ...] = ("model_2026", "model0_2023", "model_2026_fine_bands")
+    register: bool = True
+    gate: GateBounds = field(default_factory=GateBounds)
+    reason: str = ""  # needed when ``gate`` is looser than the defaults; recorded
+    engine: str | None = None  # duckdb or spark: cross-validation sums from the files on disk
+    master: str | None = None
 
 
 @dataclass(frozen=True)
 class TrainingOutcome:
-    """What a training produced: the runs, the registered versions and the headline metrics."""
+    """What a training produced: runs, versions (by alias slot), moves, gates and metrics."""
 
     parent_run_id: str
     run_ids: dict[str, str]
     versions: dict[str, str]
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    moves: tuple[AliasMove, ...] = ()
+    held_back: dict[str, str] = field(default_factory=dict)
+    gates: dict[str, GateResult] = field(default_factory=dict)
 
 
 def train_and_register(
@@ -76,21 +106,59 @@ def train_and_register(
     experiment: str = "ptb",
     options: TrainingOptions | None = None,
     on_step: Callable[[str], None] = lambda message: None,
+    data_path: str | None = None,
+    snapshot: Dataset | None = None,
+    interruption: Interruption | None = None,
+    command: list[str] | None = None,
     release: Release | None = None,
 ) -> TrainingOutcome:
-    """Train every model on a validated data set and register the tariffs; see module doc."""
+    """Train every model on a validated data set and register the tariffs; see module doc.
+
+    ``interruption``: the caller's signal guard (``ptb train`` holds one over the whole
+    command); without one, the training installs its own while it runs.
+    """
     options = options or TrainingOptions()
+    options.gate.checked(options.reason)
+    guard = interruption or Interruption()
+    with nullcontext(guard) if interruption is not None else guard:
+        return _train(
+            dataset, tracking_uri, artifact_root, experiment, options, on_step,
+            data_path, snapshot, guard, command, release,
+        )  # fmt: skip
+
+
+def _train(
+    dataset: Dataset,
+    tracking_uri: str,
+    artifact_root: str,
+    experiment: str,
+    options: TrainingOptions,
+    on_step: Callable[[str], None],
+    data_path: str | None,
+    snapshot: Dataset | None,
+    guard: Interruption,
+    command: list[str] | None,
+    release: Release | None,
+) -> TrainingOutcome:
     use_tracking(tracking_uri, artifact_root)
     experiment_id = ensure_experiment(experiment, tracking_uri, artifact_root)
     mlflow.set_experiment(experiment_id=experiment_id)  # nested runs follow the active experiment
     data_fingerprint = fingerprint(dataset)
+    # The champion, for the gate's data-size check and the comparison: asked before any
+    # work, so a registry that cannot answer stops the training at once.
+    champion = _champion(tracking_uri)
+    champion_size = champion.bundle.reference_persons if champion is not None else None
     run_ids: dict[str, str] = {}
     metrics: dict[str, dict[str, float]] = {}
+    gates: dict[str, GateResult] = {}
     candidates: list[Candidate] = []
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"train {data_fingerprint[:8]}"
+        experiment_id=experiment_id, run_name=f"train {data_fingerprint[:8]} {stamp}"
     ) as parent:
-        _log_dataset(dataset, data_fingerprint, options)
+        profile = _log_dataset(dataset, data_fingerprint, options, data_path, command)
+        # A data set from `ptb build` names its extracts.
+        log_extracts_lineage(Path(data_path) if data_path else None)
         calibrations: dict[str, Calibration] = {}
         reports: dict[str, ValidationReport] = {}
         release = release or Release.from_dataset(dataset, f"training data {data_fingerprint[:12]}")
@@ -98,8 +166,10 @@ def train_and_register(
         # The release the models are trained on, and how many shares fell back (provenance).
         mlflow.set_tags({"reference_release": release.name, **release.reference.fallback.as_dict()})
         for name in options.models:
+            guard.check()
             on_step(f"calibrating {name}")
-            with mlflow.start_run(run_name=name, nested=True) as run:
+            run_name = f"{name} {data_fingerprint[:8]} seed {options.seed}"
+            with mlflow.start_run(run_name=run_name, nested=True) as run:
                 calibration = calibrate(
                     dataset, name=name, data_fingerprint=data_fingerprint, inputs=inputs
                 )
@@ -111,15 +181,55 @@ def train_and_register(
                     calibration = replace(
                         calibration, bundle=replace(calibration.bundle, steps=steps)
                     )
-                report = _validate_tariff(calibration, options)
+                report = (
+                    validate_on_engine(
+                        Path(data_path),
+                        calibration.bundle.indicators,
+                        engine=options.engine,
+                        master=options.master,
+                        folds=options.folds,
+                        seed=options.seed,
+                    )
+                    if options.engine and data_path is not None
+                    else _validate_tariff(calibration, options)
+                )
                 reports[name] = report
                 _log_tariff(calibration, report, dataset, data_fingerprint, options)
+                gate = evaluate(
+                    name,
+                    calibration.bundle,
+                    predictive_ratios=report.predictive_ratios,
+                    champion_persons=champion_size,
+                    snapshot=snapshot,
+                    bounds=options.gate,
+                    reason=options.reason,
+                    stage="training",
+                )
+                _log_gate(gate)
+                description = _description(calibration, report, data_fingerprint)
+                on_step(f"comparing {name} with the champion; model card")
+                log_card_and_comparison(
+                    calibration,
+                    report,
+                    gate,
+                    description,
+                    profile,
+                    command_text(command),
+                    champion,
+                    snapshot if snapshot is not None else dataset,
+                )
+                guard.check()
                 on_step(f"logging {name} as an MLflow pyfunc")
                 model_uri = _log_pyfunc(calibration)
                 calibrations[name] = calibration
                 run_ids[name] = run.info.run_id
                 metrics[name] = report.metrics
-                candidates.append(Candidate(model_uri, run.info.run_id, MODEL_ALIASES[name], name))
+                gates[name] = gate
+                candidates.append(
+                    Candidate(
+                        model_uri, run.info.run_id, MODEL_ALIASES[name], name, description, gate
+                    )
+                )
         if options.challengers and "model_2026" in calibrations:
             # The tariff is cross-validated again on the challengers' sample, so the three
             # compare on the same persons and the same lists.
@@ -129,16 +239,31 @@ def train_and_register(
                 **CHALLENGERS,
             }
             for name, make in comparison.items():
+                guard.check()
                 on_step(f"cross-validating {name} on the comparison sample")
                 with mlflow.start_run(run_name=f"comparison {name}", nested=True) as run:
                     key = f"comparison_{name}"
                     metrics[key] = _validate_on_sample(name, make, tariff, options)
                     run_ids[key] = run.info.run_id
         _log_band_evidence(reports)
+        guard.check()
+        if not options.register:
+            mlflow.set_tag("ptb.registered", "no (--no-register)")
+            return TrainingOutcome(parent.info.run_id, run_ids, {}, metrics, gates=gates)
         on_step("registering")
-        versions = register(tracking_uri, candidates)
-        mlflow.set_tags({f"registered_{alias}": v for alias, v in versions.items()})
-    return TrainingOutcome(parent.info.run_id, run_ids, versions, metrics)
+        with guard.deferred():
+            registration = register(tracking_uri, candidates, check_interrupted=guard.check)
+            guard.commit()
+        mlflow.set_tags({f"registered_{alias}": v for alias, v in registration.versions.items()})
+    return TrainingOutcome(
+        parent.info.run_id,
+        run_ids,
+        registration.versions,
+        metrics,
+        registration.moves,
+        registration.held_back,
+        gates,
+    )
 
 
 BAND_EVIDENCE = "evidence/age_bands_10y.csv"
@@ -165,22 +290,62 @@ def _log_band_evidence(reports: dict[str, ValidationReport]) -> None:
         mlflow.log_artifact(str(path), str(Path(BAND_EVIDENCE).parent))
 
 
-def _log_dataset(dataset: Dataset, data_fingerprint: str, options: TrainingOptions) -> None:
+def _champion(tracking_uri: str) -> ModelFacts | None:
+    """The current champion's facts, or None when no version holds the alias."""
+    registry = Registry(tracking_uri)
+    number = registry.alias_version(CHAMPION)
+    return facts_of_version(registry, number) if number is not None else None
+
+
+def _log_dataset(
+    dataset: Dataset,
+    data_fingerprint: str,
+    options: TrainingOptions,
+    data_path: str | None,
+    command: list[str] | None,
+) -> dict:
+    """What the training saw and ran with: parameters, provenance and the data's profile."""
     mlflow.log_params(
         {
             "data_fingerprint": data_fingerprint,
             "contract_version": CONTRACT_VERSION,
             "folds": options.folds,
             "seed": options.seed,
+            "challengers": options.challengers,
+            "register": options.register,
+            "gate_bounds": str(options.gate.as_dict()),
             **{f"rows_{table}": n for table, n in dataset.row_counts.items()},
         }
+    )
+    # Issue 13's extract lineage is logged here too (another mlflow.log_input).
+    return log_provenance(dataset, data_fingerprint, data_path, command)
+
+
+def _log_gate(gate: GateResult) -> None:
+    """The training-time gate on the model's run: tags and the report, beside the metrics."""
+    mlflow.set_tags(gate.tags())
+    mlflow.log_dict(gate.report(), "gate/training.json")
+    mlflow.log_text(gate.markdown(), "gate/training.md")
+
+
+def _description(calibration: Calibration, report: ValidationReport, data_fingerprint: str) -> str:
+    """One line that says what a version is."""
+    bundle = calibration.bundle
+    return (
+        f"{MODEL_TITLES.get(bundle.name, bundle.name)} trained "
+        f"{datetime.now(UTC):%Y-%m-%d} on {bundle.reference_persons:,} persons "
+        f"(data {data_fingerprint[:12]}); cross-validated R² {report.metrics['r2']:.3f}; "
+        f"{source().label}"
     )
 
 
 def _groups(calibration: Calibration) -> pd.DataFrame:
-    return validation_groups(
+    """The legislated groups, and the lists' sizes (reported, not gated)."""
+    groups = validation_groups(
         calibration.persons, calibration.features, factors(calibration.bundle.indicators)
     )
+    groups["list_size"] = list_size_bands(calibration.persons["list_id"].to_numpy())
+    return groups
 
 
 def _validate_tariff(calibration: Calibration, options: TrainingOptions) -> ValidationReport:
@@ -238,21 +403,45 @@ def _log_tariff(
         folder = Path(tmp)
         bundle.weight_table.to_csv(folder / "weight_table.csv", index=False)
         regressor.coefficient_table().to_csv(folder / "coefficients.csv", index=False)
-        (folder / "coefficients.txt").write_text(str(regressor.result_.summary()))
+        (folder / "coefficients.txt").write_text(_coefficient_summary(calibration, float(r2_in)))
         mlflow.log_artifacts(str(folder), "tariff")
         validation = folder / "validation"
         validation.mkdir()
         report.predictive_ratios.to_csv(folder / PREDICTIVE_RATIOS, index=False)
-        plot_predictive_ratios(report.predictive_ratios, validation / "predictive_ratios.png")
-        plot_weights(bundle.weight_table, validation / "weights.png")
+        ratios = report.predictive_ratios
+        shown = informative_groups(bundle.indicators, list(dict.fromkeys(ratios["group"])))
+        active = mlflow.active_run()
+        title = f"{bundle.name}, run {active.info.run_id if active else '?'}"  # version's run
+        plot_predictive_ratios(
+            ratios[ratios["group"].isin(shown)], validation / "predictive_ratios.png", title=title
+        )
+        plot_weights(bundle.weight_table, validation / "weights.png", title=title)
         mlflow.log_artifacts(str(validation), "validation")
         bundle.save(folder / BUNDLE_ARTIFACT)
         mlflow.log_artifacts(str(folder / BUNDLE_ARTIFACT), BUNDLE_ARTIFACT)
 
 
+def _coefficient_summary(calibration: Calibration, r2_in: float) -> str:
+    """The coefficients as what they are: a person-level WLS, with robust standard errors."""
+    regressor = calibration.regressor
+    table = regressor.coefficient_table()[
+        ["term", "coef_nok", "robust_std_err", "std_err", "ci_low", "ci_high"]
+    ]
+    return (
+        f"{calibration.bundle.name}: additive WLS of annual cost (NOK) on the indicators, "
+        "weighted by months listed / 12\n"
+        f"persons: {regressor.n_persons_:,}; residual df: {int(regressor.result_.df_resid):,}; "
+        f"person-level in-sample R²: {r2_in:.4f} (cross-validated figures: the run's metrics)\n"
+        "robust_std_err: HC1, robust to heteroscedasticity (used for the weights' intervals); "
+        "std_err, ci_low, ci_high: classical, shown for comparison\n"
+        "(fitted from per-cell sufficient statistics: the same estimates as the regression on "
+        "the persons)\n\n" + table.to_string(index=False, float_format=lambda v: f"{v:,.2f}")
+    )
+
+
 def _log_pyfunc(calibration: Calibration) -> str:
     """Log the bundle as a pyfunc (input: person fields; output: weight and grant)."""
-    requirements = [f"{name}=={importlib.metadata.version(name)}" for name in PYFUNC_REQUIREMENTS]
+    requirements = pyfunc_requirements()
     package = Path(features.__file__).parent
     with tempfile.TemporaryDirectory() as tmp:
         calibration.bundle.save(Path(tmp) / BUNDLE_ARTIFACT)

@@ -32,7 +32,7 @@ def _save(figure: Figure, path: str | Path) -> Path:
     return path
 
 
-def plot_weights(weight_table: pd.DataFrame, path: str | Path) -> Path:
+def plot_weights(weight_table: pd.DataFrame, path: str | Path, *, title: str = "") -> Path:
     """Draw the tariff: age-and-sex weights as lines, supplements as NOK bars with CIs.
 
     Left: relative weight (mean 1 over the population) of each age-and-sex cell, one line for
@@ -98,6 +98,8 @@ def plot_weights(weight_table: pd.DataFrame, path: str | Path) -> Path:
     supplements_axis.set_xlabel("supplement, NOK per person-year (95 % CI)")
     supplements_axis.set_title("Supplements over the reference level")
     supplements_axis.grid(axis="x", alpha=0.3)
+    if title:
+        figure.suptitle(f"{title}: weights")
     return _save(figure, path)
 
 
@@ -110,7 +112,7 @@ def _ratio_limits(ratio: np.ndarray) -> tuple[float, float]:
 
 
 def plot_predictive_ratios(
-    pr_table: pd.DataFrame, path: str | Path, *, min_persons: int = 1000
+    pr_table: pd.DataFrame, path: str | Path, *, min_persons: int = 1000, title: str = ""
 ) -> Path:
     """Draw predictive ratios (predicted over actual NOK): one panel per grouping.
 
@@ -160,6 +162,7 @@ def plot_predictive_ratios(
     for axis in axes[len(group_names) :]:
         axis.set_visible(False)
     figure.suptitle(
-        f"Predictive ratios (band {BAND[0]:g}-{BAND[1]:g}; hollow: < {min_persons:,} persons)"
+        f"{title + ': ' if title else ''}out-of-sample predictive ratios "
+        f"(band {BAND[0]:g}-{BAND[1]:g}; hollow: < {min_persons:,} persons)"
     )
     return _save(figure, path)

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from features import Factor
+from features import Factor, IndicatorConfig, factors
 from training.metrics import (
     cumming_prediction_measure,
     list_level_fit,
@@ -66,7 +66,7 @@ def fold_assignment(n_persons: int, folds: int, seed: int) -> np.ndarray:
     return fold
 
 
-def predicted_decile(yhat: np.ndarray, weight: np.ndarray) -> pd.Categorical:
+def predicted_decile(yhat: np.ndarray, weight: np.ndarray) -> pd.Categorical[str]:
     """Decile of predicted cost, "D1" (lowest) to "D10", each holding a tenth of the exposure.
 
     Persons are ranked by prediction (ties in a stable order) and cut where the cumulative
@@ -80,7 +80,7 @@ def predicted_decile(yhat: np.ndarray, weight: np.ndarray) -> pd.Categorical:
     decile_sorted = np.minimum((midpoint / np.sum(w_sorted) * 10).astype("int64"), 9)
     decile = np.empty(len(yhat), dtype="int64")
     decile[order] = decile_sorted
-    return pd.Categorical.from_codes(decile, categories=list(DECILES))
+    return pd.Categorical.from_codes(decile, categories=pd.Index(DECILES))
 
 
 def cross_validate(
@@ -143,12 +143,31 @@ def cross_validate(
         frame = groups.reset_index(drop=True).copy()
     frame["predicted_decile"] = predicted_decile(out_of_fold, weight)
     ratios = predictive_ratios(frame, y, out_of_fold, weight)
-    reliable = ratios.loc[ratios["persons"] >= min_persons, "predictive_ratio"].dropna()
-    list_fit = list_level_fit(list_ids, y, out_of_fold, weight)
-    metrics = {
+    person_fit = {
         "r2": r_squared(y, out_of_fold, weight),
         "cpm": cumming_prediction_measure(y, out_of_fold, weight),
         "mape_nok": mean_absolute_prediction_error(y, out_of_fold, weight),
+    }
+    list_fit = list_level_fit(list_ids, y, out_of_fold, weight)
+    metrics = report_metrics(person_fit, list_fit, ratios, min_persons)
+    return ValidationReport(metrics, ratios, out_of_fold)
+
+
+def report_metrics(
+    person_fit: dict[str, float],
+    list_fit: dict[str, float],
+    ratios: pd.DataFrame,
+    min_persons: int,
+) -> dict[str, float]:
+    """The report's headline figures from the person-level fit (``r2``, ``cpm``,
+    ``mape_nok``), the list-level fit and the predictive ratios, however they were summed."""
+    # List sizes are reported beside the legislated groups, never part of the headline.
+    legislated = ratios["group"] != "list_size"
+    reliable = ratios.loc[
+        legislated & (ratios["persons"] >= min_persons), "predictive_ratio"
+    ].dropna()
+    return {
+        **person_fit,
         "list_r2": list_fit["r2"],
         "list_cpm": list_fit["cpm"],
         "list_mape_pct": list_fit["mape_pct"],
@@ -157,23 +176,24 @@ def cross_validate(
         "pr_min": float(reliable.min()) if len(reliable) else float("nan"),
         "pr_max": float(reliable.max()) if len(reliable) else float("nan"),
     }
-    return ValidationReport(metrics, ratios, out_of_fold)
 
 
-def _age_sex_10y(age: np.ndarray, sex: np.ndarray) -> pd.Categorical:
+def _age_sex_10y(age: np.ndarray, sex: np.ndarray) -> pd.Categorical[str]:
     starts = range(0, OPEN_AGE_GROUP, AGE_GROUP_YEARS)
     age_labels = [f"{lo}-{lo + AGE_GROUP_YEARS - 1}" for lo in starts] + [f"{OPEN_AGE_GROUP}+"]
     group = np.minimum(age // AGE_GROUP_YEARS, len(age_labels) - 1)
     male = sex == "M"
     labels = [f"F {a}" for a in age_labels] + [f"M {a}" for a in age_labels]
-    return pd.Categorical.from_codes(group + male * len(age_labels), categories=labels)
+    return pd.Categorical.from_codes(
+        np.asarray(group + male * len(age_labels), dtype="int64"), categories=pd.Index(labels)
+    )
 
 
-def _factor_labels(features: pd.DataFrame, factor: Factor) -> pd.Categorical:
+def _factor_labels(features: pd.DataFrame, factor: Factor) -> pd.Categorical[str]:
     codes = features[factor.name].to_numpy(dtype="int64")
     if codes.size and (codes.min() < 0 or codes.max() >= len(factor.levels)):
         raise ValueError(f"features.{factor.name}: codes outside 0-{len(factor.levels) - 1}")
-    return pd.Categorical.from_codes(codes, categories=list(factor.levels))
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(factor.levels)))
 
 
 def validation_groups(
@@ -196,14 +216,43 @@ def validation_groups(
     age = persons["age"].to_numpy(dtype="int64")
     sex = persons["sex"].astype("string").to_numpy(dtype=object)
     refugee = persons["refugee_first_year"].to_numpy(dtype=bool)
-    columns: dict[str, pd.Categorical] = {
+    columns: dict[str, pd.Categorical[str]] = {
         "age_sex": _factor_labels(features, by_name["age_sex"]),
         "age_sex_10y": _age_sex_10y(age, sex),
-        "sex": pd.Categorical.from_codes((sex == "M").astype("int64"), categories=["F", "M"]),
+        "sex": pd.Categorical.from_codes(
+            np.asarray(sex == "M", dtype="int64"), categories=pd.Index(["F", "M"])
+        ),
     }
     for name in ("health_status", "education", "centrality"):
         columns[name] = _factor_labels(features, by_name[name])
     columns["refugee"] = pd.Categorical.from_codes(
-        refugee.astype("int64"), categories=["no", "first year"]
+        np.asarray(refugee, dtype="int64"), categories=pd.Index(["no", "first year"])
     )
     return pd.DataFrame(columns, index=persons.index)
+
+
+LIST_SIZE_EDGES = (0, 500, 1000, 1500)
+
+
+def list_size_bands(list_ids: np.ndarray | pd.Series) -> pd.Categorical[str]:
+    """Each person's list by its size in persons: "< 500", "500-999", "1000-1499", "1500+"."""
+    ids = pd.Series(np.asarray(list_ids))
+    size = ids.map(ids.value_counts()).to_numpy()
+    labels = ["< 500", "500-999", "1000-1499", "1500+"]
+    code = np.searchsorted(np.array(LIST_SIZE_EDGES[1:]), size, side="right")
+    return pd.Categorical.from_codes(code.astype("int64"), categories=pd.Index(labels))
+
+
+def informative_groups(indicators: IndicatorConfig, groups: Sequence[str]) -> list[str]:
+    """The groups whose predictive ratios can show something about this model.
+
+    A group that is a union of the model's own cells (its factors' levels, or 10-year age
+    groups made of its age bands) sits near 1 by construction: least squares balances every
+    dummy. What informs are the other legislated groups, the deciles and the list sizes.
+    """
+    names = {factor.name for factor in factors(indicators)}
+    tens = set(range(0, OPEN_AGE_GROUP + 1, AGE_GROUP_YEARS))
+    own = {"sex"} | ({"age_sex_10y"} if tens <= set(indicators.age_edges) else set())
+    own |= {group for group in ("health_status", "education", "centrality") if group in names}
+    own |= {"refugee"} if "refugee" in names else set()
+    return [group for group in groups if group not in own]

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from features import AuditChainError, AuditLogError
 
@@ -102,7 +103,7 @@ class AuditLog:
         self.request_key = request_key  # keys the request digests (``request_digest``)
         self.fsync = fsync  # each record on disk before the answer, not only handed to the OS
         self._lock = threading.Lock()
-        self._handle = None
+        self._handle: BinaryIO | None = None
         self._end = -1  # the file size after our last append: if unchanged, _head is current
         self._head = GENESIS
         self._seq = 0
@@ -158,7 +159,7 @@ class AuditLog:
         """The hash of the last record this process wrote (or of the file when opened)."""
         return self._head
 
-    def _open(self):
+    def _open(self) -> BinaryIO:
         if self._handle is not None and self._moved():
             self._close()  # rotated: the next record starts a new file and a new chain
         if self._handle is None:
@@ -171,7 +172,8 @@ class AuditLog:
     def _moved(self) -> bool:
         """Whether the path no longer names the file we hold open (moved away by rotation)."""
         try:
-            return os.stat(self.path).st_ino != os.fstat(self._handle.fileno()).st_ino
+            held = self._handle.fileno() if self._handle is not None else -1
+            return os.stat(self.path).st_ino != os.fstat(held).st_ino
         except OSError:
             return True
 

@@ -10,7 +10,6 @@ paid out unaudited.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -18,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features import AuditLogError
 from serving.access.audit import AuditLog, digest_field, request_digest
+from serving.error_responses import error_response
 from serving.observability import Metrics, RequestFacts, current_facts, route_template
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class AuditTrail:
 
         try:
             if self.audit_failing is not None:
-                await self._refuse_unaudited(counting_send)
+                await self._refuse_unaudited(scope, receive, counting_send)
             else:
                 await self.app(scope, hashing_receive, counting_send)
         finally:
@@ -94,22 +94,9 @@ class AuditTrail:
         self.audit_failing = None
         self.metrics.audit_records.inc()
 
-    async def _refuse_unaudited(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": "unavailable",
-                "message": f"requests are refused while the audit log fails: {self.audit_failing}",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", b"5"),
-                ],
-            }
+    async def _refuse_unaudited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """503 through the one error mapping, as any product error is answered."""
+        refusal = AuditLogError(
+            f"requests are refused while the audit log fails: {self.audit_failing}"
         )
-        await send({"type": "http.response.body", "body": body})
+        await error_response(refusal)(scope, receive, send)

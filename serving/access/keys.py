@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeGuard
 
 import yaml
 
@@ -53,9 +53,15 @@ REMEMBERED_KEYS = 4096
 PARALLEL_CHECKS = 2  # scrypt checks at once: a flood of wrong keys cannot take every core
 
 
+def is_role(value: object) -> TypeGuard[Role]:
+    """Whether ``value`` names one of the roles."""
+    return value in ROLES
+
+
 def allows(role: str, required: str) -> bool:
     """Whether a key of ``role`` may use an endpoint that needs ``required``."""
-    return ROLE_RANK.get(role, -1) >= ROLE_RANK[required]
+    rank = {str(name): position for name, position in ROLE_RANK.items()}
+    return rank.get(role, -1) >= rank[required]
 
 
 def hash_secret(key: str, *, salt: bytes | None = None) -> str:
@@ -190,11 +196,13 @@ def read_key_file(path: str | Path) -> list[KeyRecord]:
             problems.append(f"{where}: id used twice")
         seen.add(key_id)
         role = entry.get("role")
-        if role not in ROLES:
+        if not is_role(role):
             problems.append(f"{where}: role must be one of {', '.join(ROLES)}")
         problem = stored_hash_problem(entry.get("hash"))
         if problem is not None:
             problems.append(f"{where}: {problem}")
+        if not is_role(role) or problem is not None:
+            continue
         revoked = entry.get("revoked")
         records.append(
             KeyRecord(
@@ -238,13 +246,13 @@ def add_key(path: str | Path, key_id: str, role: str) -> str:
     """Create a key, store only its hash, and return the key (the one time it is seen)."""
     if not KEY_ID_PATTERN.match(key_id):
         raise KeyFileError(str(path), [f"id {key_id!r} must match {KEY_ID_PATTERN.pattern}"])
-    if role not in ROLES:
+    if not is_role(role):
         raise KeyFileError(str(path), [f"role {role!r} must be one of {', '.join(ROLES)}"])
     records = read_key_file(path) if Path(path).exists() else []
     if any(record.key_id == key_id for record in records):
         raise KeyFileError(str(path), [f"id {key_id!r} exists already (ids are never reused)"])
     key = new_key(key_id)
-    records.append(KeyRecord(key_id, role, hash_secret(key), _now()))  # type: ignore[arg-type]
+    records.append(KeyRecord(key_id, role, hash_secret(key), _now()))
     write_key_file(path, records)
     return key
 
@@ -273,6 +281,8 @@ class KeyRing:
         self.path = Path(path) if path is not None else None
         self._lock = threading.Lock()
         self._checks = threading.BoundedSemaphore(PARALLEL_CHECKS)
+        self._file_stamp: tuple | None = None
+        self._generation = 0
         self._install(list(records), self._stamp())
         self._checked_at = time.monotonic()
 
@@ -317,14 +327,17 @@ class KeyRing:
         generation = self._generation
         with self._checks:
             matches = record is not None and check_secret(key, record.hash)
-        caller = Caller(key_id, record.role) if matches else None
+        caller = Caller(key_id, record.role) if matches and record is not None else None
         with self._lock:
             if generation != self._generation:  # the file changed meanwhile: check again
                 return self.authenticate(key)
-            remembered = self._known if matches else self._refused
-            remembered[fingerprint] = caller
-            while len(remembered) > REMEMBERED_KEYS:
-                remembered.popitem(last=False)
+            if caller is not None:
+                self._known[fingerprint] = caller
+            else:
+                self._refused[fingerprint] = None
+            for remembered in (self._known, self._refused):
+                while len(remembered) > REMEMBERED_KEYS:
+                    remembered.popitem(last=False)
         if caller is None:
             raise _invalid()
         return caller
@@ -364,7 +377,7 @@ class KeyRing:
         self._known: OrderedDict[bytes, Caller] = OrderedDict()
         self._refused: OrderedDict[bytes, None] = OrderedDict()
         self._file_stamp = stamp
-        self._generation = getattr(self, "_generation", 0) + 1
+        self._generation += 1
 
     def _stamp(self) -> tuple | None:
         if self.path is None:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI
 
 from features import ConfigurationError
 from serving.access.keys import Role
-from serving.schemas.errors import ErrorBody
+from serving.schemas.errors import ErrorBody, Responses
 
 # Path prefix -> the role it needs (None: open). The first match wins; see the module docstring.
 ACCESS: tuple[tuple[str, Role | None], ...] = (
@@ -29,7 +29,7 @@ ACCESS: tuple[tuple[str, Role | None], ...] = (
     ("/static", None),
 )
 METRICS_PATH = "/metrics"
-AUTH_ERRORS = {
+AUTH_ERRORS: Responses = {
     401: {"model": ErrorBody, "description": "no API key, or not a valid one"},
     403: {"model": ErrorBody, "description": "the API key's role may not use this endpoint"},
 }

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from features import ReloadRefused
 from serving.dependencies import StateDep
+from serving.json_body import json_request_body, read_json_body
 from serving.reload import reload_model
 from serving.schemas import ErrorBody, ModelCheck, ReloadIn, ReloadResult
+from serving.schemas.errors import Responses
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
-ERRORS = {
+ERRORS: Responses = {
     404: {"model": ErrorBody, "description": "no such model version or alias"},
     409: {"model": ErrorBody, "description": "another reload is in progress"},
     422: {"model": ErrorBody, "description": "the version failed to load or failed its checks"},
@@ -22,15 +22,21 @@ ERRORS = {
 }
 
 
-@router.post("/reload", response_model=ReloadResult, responses=ERRORS)
-async def reload(
-    request: Request, state: StateDep, body: Annotated[ReloadIn | None, Body()] = None
-) -> ReloadResult:
+RELOAD_BODY = json_request_body(
+    ReloadIn,
+    required=False,
+    description="which model to serve; no body (or {}) reloads the configured serving alias",
+)
+
+
+@router.post("/reload", response_model=ReloadResult, responses=ERRORS, openapi_extra=RELOAD_BODY)
+async def reload(request: Request, state: StateDep) -> ReloadResult:
     """Load a model version beside the serving one, check it, then switch to it atomically.
 
     On any failure the serving model is unchanged and the answer says why.
     """
-    ref = None if body is None or body.model is None else str(body.model)
+    body = await read_json_body(request, ReloadIn, empty=ReloadIn())
+    ref = None if body.model is None else str(body.model)
     metrics = getattr(request.app.state, "metrics", None)
     try:
         outcome = await run_in_threadpool(reload_model, state, ref)

@@ -26,6 +26,7 @@ from features.grants import PersonColumns, apportion_nok, list_totals
 from serving.dependencies import SnapshotDep, StateDep, resolve_model
 from serving.json_body import json_request_body, read_json_body
 from serving.model_store import LoadedModel
+from serving.openapi import component_ref
 from serving.payments import (
     payment_model,
     posted_basistilskudd,
@@ -44,11 +45,13 @@ from serving.schemas import (
     PersonIn,
     SchemeInfo,
 )
+from serving.schemas.common import provenance
+from serving.schemas.errors import Responses
 from serving.snapshot import ListRow, Snapshot, SnapshotGrants
 
 router = APIRouter(prefix="/v1/grants", tags=["grants"])
 
-ERRORS = {
+ERRORS: Responses = {
     404: {"model": ErrorBody, "description": "unknown model version or list"},
     422: {"model": ErrorBody, "description": "invalid request or unknown code"},
     503: {"model": ErrorBody, "description": "model not loaded yet or registry unreachable"},
@@ -89,8 +92,7 @@ PaymentDep = Annotated[Payment, Depends(get_payment)]
 
 def scheme_info(model: LoadedModel, pricing: Pricing) -> SchemeInfo:
     """The scheme a model prices with on the release in use, built once per loaded version."""
-    key = ("scheme_info", pricing.release.name, pricing.rate_basis)
-    found = model.memo.get(key)
+    found = model.views.scheme_info.get(pricing.key)
     if found is None:
         bundle = model.bundle
         rate, budget, average, persons = pricing.period_scheme(model)
@@ -108,7 +110,8 @@ def scheme_info(model: LoadedModel, pricing: Pricing) -> SchemeInfo:
                 else None
             ),
         )
-        model.memo[key] = found
+        with model.views.lock:
+            found = model.views.scheme_info.setdefault(pricing.key, found)
     return found
 
 
@@ -117,10 +120,7 @@ def model_fields(
 ) -> dict:
     """The fields every grant answer carries: the model, the release and the scheme used."""
     return {
-        "model_version": model.version,
-        "model_name": model.name,
-        "model_alias": model.alias,
-        "run_id": model.run_id,
+        **provenance(model),
         "reference_release": pricing.release.name,
         "rate_basis": pricing.rate_basis,
         "code_changes": [CodeChangeOut(**vars(change)) for change in code_changes],
@@ -149,7 +149,8 @@ async def person_grant(request: Request, state: StateDep) -> PersonGrant:
     )
     scores = pricing.scorer(model).score(columns, contributions=True)
     grant = float(scores.grant_nok[0])
-    shares = {factor: float(nok[0]) for factor, nok in scores.contributions.items()}
+    priced = scores.contributions or {}  # asked for above
+    shares = {factor: float(nok[0]) for factor, nok in priced.items()}
     annual, monthly = round_nok(np.array([grant, grant / 12.0])).tolist()
     return PersonGrant(
         weight=float(scores.weight[0]),
@@ -315,10 +316,19 @@ def _chunks(lines: Iterator[str]) -> Iterator[str]:
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "one line per list (ListGrantRow), streamed, in list_id order",
+            "description": "one line per list (a ListGrantRow), streamed, in list_id order: CSV "
+            "with a header line, or JSON Lines with one ListGrantRow object per line",
             "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                "application/x-ndjson": {"schema": ListGrantRow.model_json_schema()},
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "a header line, then one line per list: "
+                        + ",".join(EXPORT_COLUMNS),
+                    },
+                    "example": ",".join(EXPORT_COLUMNS)
+                    + "\nL00001,0301,1523,1283204.55,106933.71,1.012345,3\n",
+                },
+                "application/x-ndjson": {"schema": component_ref(ListGrantRow)},
             },
         },
         **ERRORS,

@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import math
-
 from fastapi import APIRouter
 
 from serving.dependencies import ModelDep, StateDep
 from serving.model_store import LoadedModel
 from serving.routes.grants import ERRORS, scheme_info
 from serving.schemas import ModelInfo, ReleaseInfo, WeightRow
+from serving.schemas.common import json_records, provenance
 
 router = APIRouter(prefix="/v1", tags=["model"])
 
 
-def _value(value):
-    """A table cell for JSON: NaN (a reference level's standard error) becomes null."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def weight_rows(model: LoadedModel) -> list[WeightRow]:
-    """The weight table as rows, built once per loaded version."""
-    found = model.memo.get("weight_rows")
+    """The weight table as rows, built once per loaded version; NaN (a reference level's
+    standard error) as null."""
+    found = model.views.weight_rows
     if found is None:
-        fields = set(WeightRow.model_fields)
-        found = [
-            WeightRow(**{k: _value(v) for k, v in record.items() if k in fields})
-            for record in model.bundle.weight_table.to_dict(orient="records")
-        ]
-        model.memo["weight_rows"] = found
+        table = model.bundle.weight_table
+        columns = [column for column in WeightRow.model_fields if column in table]
+        found = [WeightRow(**row) for row in json_records(table, columns)]
+        model.views.weight_rows = found
     return found
 
 
@@ -40,10 +31,7 @@ async def model_info(model: ModelDep, state: StateDep) -> ModelInfo:
     bundle = model.bundle
     pricing = state.priced()
     return ModelInfo(
-        model_version=model.version,
-        model_name=model.name,
-        model_alias=model.alias,
-        run_id=model.run_id,
+        **provenance(model),
         trained_on=bundle.trained_on,
         trained_on_release=bundle.reference.release,
         reference_release=ReleaseInfo(**pricing.release.describe()),

@@ -67,13 +67,7 @@ def estimated_effects(model: LoadedModel) -> dict[str, float]:
 
 def registered_models(store: ModelStore) -> list[dict[str, str]]:
     """Registered versions and the model each was trained as, newest first; empty if offline."""
-    try:
-        found = store.client.search_model_versions(f"name='{store.model_name}'")
-    except Exception as exc:  # noqa: BLE001 - the page works without the list
-        logger.warning("model versions unavailable for the policy page: %s", exc)
-        return []
-    rows = [{"version": str(v.version), "name": (v.tags or {}).get("ptb_model", "")} for v in found]
-    return sorted(rows, key=lambda row: -int(row["version"]))
+    return [{"version": version, "name": name} for version, name in store.registered_models()]
 
 
 def _path(request: Request, name: str, fallback: str) -> str:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any
 
@@ -23,31 +21,13 @@ from serving.model_store import LoadedModel
 from serving.schemas import VERSION_PATTERN, ErrorBody
 from serving.schemas.reform import ReformWaterfall, reform_answer
 from serving.schemas.whatif import model_used
-from serving.snapshot import Snapshot
-from serving.state import ServingState
 from serving.whatif.reform import ReformWaterfalls
 
 logger = logging.getLogger(__name__)
 _LOCK = threading.Lock()
 
 
-def _warm_up(app: FastAPI) -> None:
-    """Today's waterfall of the served model, as soon as the model and snapshot are loaded."""
-    state: ServingState = app.state.serving
-    state.loaded.wait()
-    if state.status == "ready" and state.model is not None:
-        warm(app, state.snapshot, state.model)
-
-
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Build today's waterfall in the background, so the first request is fast too."""
-    if isinstance(getattr(app.state, "serving", None), ServingState):
-        threading.Thread(target=_warm_up, args=(app,), name="ptb-reform-warm", daemon=True).start()
-    yield
-
-
-router = APIRouter(prefix="/v1/whatif", tags=["what-if"], lifespan=lifespan)
+router = APIRouter(prefix="/v1/whatif", tags=["what-if"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "unknown model version, or no registry snapshot"},
@@ -65,8 +45,9 @@ def waterfalls_of(app: FastAPI) -> ReformWaterfalls:
         return found
 
 
-def warm(app: FastAPI, snapshot: Snapshot | None, served: LoadedModel) -> None:
+def warm(app: FastAPI, served: LoadedModel) -> None:
     """Build today's waterfall of a model about to serve, if it carries reform steps."""
+    snapshot = app.state.serving.snapshot
     if snapshot is None or not served.bundle.steps:
         return
     try:

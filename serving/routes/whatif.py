@@ -1,7 +1,7 @@
 """What-if: ``POST /v1/whatif`` and ``POST /v1/whatif/lists.csv``.
 
 The body is a scenario, the same fields as a scenario file (``{"dampening": 0.5}``), parsed by
-``serving.scenario.parse_scenario`` so the API refuses what the CLI refuses, with the same
+``serving.whatif.parse_scenario`` so the API refuses what the CLI refuses, with the same
 messages. The baseline is the served model as it is (or the version ``?baseline=`` pins); the
 snapshot is the service's registry snapshot. A what-if prices a copy of the scheme: the model
 the service pays grants with never changes.
@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from features import ModelNotFoundError, ScenarioError, SnapshotMissingError
+from features import ModelNotFoundError
 from serving.dependencies import StateDep, get_snapshot, resolve_model
-from serving.json_body import json_request_body
+from serving.json_body import json_request_body, read_json_value
 from serving.model_store import LoadedModel
-from serving.schemas import VERSION_PATTERN, ErrorBody, ErrorDetail
+from serving.schemas import VERSION_PATTERN, ErrorBody
+from serving.schemas.common import json_number
+from serving.schemas.errors import Responses
 from serving.schemas.whatif import (
     HISTOGRAM_BINS,
     KommuneOrder,
@@ -35,7 +35,6 @@ from serving.schemas.whatif import (
     list_changes,
     redistribution,
 )
-from serving.snapshot import Snapshot
 from serving.state import ServingState
 from serving.whatif import (
     TOLERANCE_NOK,
@@ -62,28 +61,20 @@ def engines_of(app: FastAPI) -> WhatIfEngines:
         return found
 
 
-def _warm_up(app: FastAPI) -> None:
-    """Build the served model's engine as soon as the model and snapshot are loaded."""
+def warm(app: FastAPI, model: LoadedModel) -> None:
+    """Build ``model``'s what-if engine on the served snapshot, so its first what-if is fast.
+
+    The app factory registers it with the serving state, which calls it for each model about
+    to serve: the start-up's (in the background) and a reload's (before the switch).
+    """
     state: ServingState = app.state.serving
-    state.loaded.wait()
-    if state.status == "ready" and state.model is not None and state.snapshot is not None:
-        try:
-            engines_of(app).get(state.snapshot, state.model)
-        except Exception:  # noqa: BLE001 - the first what-if reports the same error
-            logger.exception("what-if engine warm-up failed")
+    if state.snapshot is not None:
+        engines_of(app).get(state.snapshot, model)
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Prepare the what-if engine in the background, so the first what-if is fast too."""
-    if isinstance(getattr(app.state, "serving", None), ServingState):
-        threading.Thread(target=_warm_up, args=(app,), name="ptb-whatif-warm", daemon=True).start()
-    yield
+router = APIRouter(prefix="/v1/whatif", tags=["what-if"])
 
-
-router = APIRouter(prefix="/v1/whatif", tags=["what-if"], lifespan=lifespan)
-
-ERRORS = {
+ERRORS: Responses = {
     404: {
         "model": ErrorBody,
         "description": "unknown model version (model_version, phase_in.from_version, baseline), "
@@ -114,70 +105,20 @@ SCENARIO_BODY = json_request_body(
 )
 
 
-class _Invalid(Exception):
-    """A request the handler answers with an ``ErrorBody`` instead of a result."""
-
-    def __init__(self, status: int, body: ErrorBody):
-        self.status, self.body = status, body
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body.model_dump(exclude_none=True), status_code=self.status)
-
-
-def _scenario_refused(exc: ScenarioError) -> _Invalid:
-    problems = exc.problems or ((exc.field or "", str(exc)),)
-    details = [
-        ErrorDetail(field=field or "body", rule="invalid_scenario", message=message)
-        for field, message in problems
-    ]
-    return _Invalid(
-        422,
-        ErrorBody(
-            error="invalid_scenario", message=str(exc), field=exc.field or "body", details=details
-        ),
-    )
-
-
-def _model_missing(exc: ModelNotFoundError) -> _Invalid:
-    return _Invalid(
-        404,
-        ErrorBody(
-            error="model_not_found",
-            message=str(exc),
-            field=getattr(exc, "field", "model_version"),
-            available_versions=list(exc.available),
-        ),
-    )
-
-
 async def read_scenario(request: Request) -> Scenario:
-    """The request body as a scenario; an empty body is the empty scenario."""
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise _Invalid(
-            422, ErrorBody(error="invalid_json", message=f"body is not JSON: {exc}", field="body")
-        ) from None
-    try:
-        return parse_scenario(data)
-    except ScenarioError as exc:
-        raise _scenario_refused(exc) from None
+    """The request body as a scenario; an empty body is the empty scenario.
 
-
-async def _snapshot(state: ServingState) -> Snapshot:
-    try:
-        return await get_snapshot(state)
-    except SnapshotMissingError as exc:
-        raise _Invalid(404, ErrorBody(error="no_snapshot", message=str(exc))) from None
+    A body that is not JSON is refused as on every route; a scenario that is not valid raises
+    ``ScenarioError``, which the central mapping answers (422 ``invalid_scenario``).
+    """
+    return parse_scenario(await read_json_value(request, empty={}))
 
 
 async def _baseline(state: ServingState, ref: str | None) -> LoadedModel:
     try:
         return await resolve_model(state, ref)
     except ModelNotFoundError as exc:
-        exc.field = "baseline"
-        raise _model_missing(exc) from None
+        raise exc.for_field("baseline") from None
 
 
 Baseline = Annotated[
@@ -194,26 +135,21 @@ Tolerance = Annotated[
 
 
 async def _run(request: Request, state: ServingState, baseline_ref: str | None, **options):
-    """Snapshot, baseline, scenario, then the run in a worker thread; ``_Invalid`` if refused."""
+    """Scenario, snapshot, baseline, then the run in a worker thread; product errors raised."""
     scenario = await read_scenario(request)
-    snapshot = await _snapshot(state)
+    snapshot = await get_snapshot(state)
     baseline = await _baseline(state, baseline_ref)
-    try:
-        fresh = "no-cache" in request.headers.get("cache-control", "").lower()
-        found = await run_in_threadpool(
-            run_scenario,
-            engines_of(request.app),
-            state.store,
-            snapshot,
-            baseline,
-            scenario,
-            fresh=fresh,
-            **options,
-        )
-    except ScenarioError as exc:
-        raise _scenario_refused(exc) from None
-    except ModelNotFoundError as exc:
-        raise _model_missing(exc) from None
+    fresh = "no-cache" in request.headers.get("cache-control", "").lower()
+    found = await run_in_threadpool(
+        run_scenario,
+        engines_of(request.app),
+        state.store,
+        snapshot,
+        baseline,
+        scenario,
+        fresh=fresh,
+        **options,
+    )
     return (baseline, *found)
 
 
@@ -246,12 +182,9 @@ async def whatif(
     the largest gains and losses, the kommuner that move most, and with ``?lists=true`` every
     list (paged by ``offset`` and ``limit``, in ``list_id`` order). Annual NOK.
     """
-    try:
-        model, result, scenario_model, old = await _run(
-            request, state, baseline, top_n=top, tolerance_nok=tolerance_nok
-        )
-    except _Invalid as refused:
-        return refused.response()
+    model, result, scenario_model, old = await _run(
+        request, state, baseline, top_n=top, tolerance_nok=tolerance_nok
+    )
     return await run_in_threadpool(
         redistribution,
         result,
@@ -284,7 +217,7 @@ def _csv_chunks(rows: list[dict]) -> Iterator[str]:
                     f"{row['baseline_nok']:.2f}",
                     f"{row['scenario_nok']:.2f}",
                     f"{row['change_nok']:.2f}",
-                    "" if pct != pct else f"{pct:.6f}",
+                    "" if json_number(pct) is None else f"{pct:.6f}",
                     row["outcome"],
                 ]
             )
@@ -299,8 +232,16 @@ def _csv_chunks(rows: list[dict]) -> Iterator[str]:
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "one line per list (ListChange), in list_id order",
-            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "one line per list (a ListChange), in list_id order",
+            "content": {
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "a header line, then one line per list: "
+                        + ",".join(ListChange.model_fields),
+                    }
+                }
+            },
         },
         **ERRORS,
     },
@@ -313,12 +254,9 @@ async def whatif_lists_csv(
     tolerance_nok: Tolerance = TOLERANCE_NOK,
 ):
     """Every list's annual grant under the baseline and the scenario, as CSV (streamed)."""
-    try:
-        model, result, scenario_model, _ = await _run(
-            request, state, baseline, top_n=1, tolerance_nok=tolerance_nok
-        )
-    except _Invalid as refused:
-        return refused.response()
+    model, result, scenario_model, _ = await _run(
+        request, state, baseline, top_n=1, tolerance_nok=tolerance_nok
+    )
     rows = list_changes(result)[list(ListChange.model_fields)].to_dict(orient="records")
     headers = {
         "Content-Disposition": 'attachment; filename="whatif_lists.csv"',

@@ -2,7 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, Field
+
+# What a route's ``responses=`` declares: status -> the body model and a description.
+Responses = dict[int | str, dict[str, Any]]
+
+# Every kind of error the API answers; docs/errors.md says when each happens.
+ErrorKind = Literal[
+    "unauthorized",
+    "forbidden",
+    "model_not_found",
+    "no_snapshot",
+    "not_found",
+    "method_not_allowed",
+    "reload_in_progress",
+    "too_large",
+    "validation_error",
+    "invalid_json",
+    "invalid_scenario",
+    "unknown_code",
+    "reload_refused",
+    "contract_violation",
+    "invalid_request",
+    "unavailable",
+    "http_error",
+]
 
 
 class ErrorDetail(BaseModel):
@@ -14,7 +40,7 @@ class ErrorDetail(BaseModel):
 class ErrorBody(BaseModel):
     """Every error the API returns."""
 
-    error: str = Field(description="machine-readable kind, e.g. validation_error, unknown_code")
+    error: ErrorKind = Field(description="machine-readable kind (docs/errors.md)")
     message: str
     field: str | None = None
     codes: list[str] | None = Field(None, description="unknown codes, for unknown_code")

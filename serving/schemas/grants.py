@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, with_config
 from typing_extensions import TypedDict
 
-from serving.schemas.common import ModelRef, StrictRequest
+from serving.schemas.common import ModelProvenance, ModelRef, StrictRequest
 from serving.schemas.model import SchemeInfo
 from serving.schemas.release import RATE_BASIS, CodeChangeOut, RateBasis
 
@@ -113,11 +113,7 @@ class ListIn(StrictRequest):
     )
 
 
-class _Grant(BaseModel):
-    model_version: str = Field(description="registered model version the answer comes from")
-    model_name: str = Field(description="the calibrated model, e.g. model_2026")
-    model_alias: str | None = Field(None, description="the alias the version was resolved by")
-    run_id: str = Field(description="MLflow run that trained the version")
+class _Grant(ModelProvenance):
     reference_release: str = Field(
         description="the reference release whose facts (education shares, centrality, codes) "
         "placed the persons in the model's levels"

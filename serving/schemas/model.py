@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from serving.schemas.common import ModelProvenance
 from serving.schemas.release import RATE_BASIS, RateBasis, ReleaseInfo
 
 
@@ -38,13 +39,9 @@ class WeightRow(BaseModel):
     ci_high: float | None = None
 
 
-class ModelInfo(BaseModel):
+class ModelInfo(ModelProvenance):
     """The serving (or a pinned) model: version, training run, weight table and scheme."""
 
-    model_version: str
-    model_name: str
-    model_alias: str | None
-    run_id: str
     trained_on: str = Field(description="SHA-256 fingerprint of the training data set")
     trained_on_release: str = Field(
         description="the reference release the model was trained on (provenance only)"

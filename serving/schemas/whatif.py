@@ -5,30 +5,26 @@ the kept results are in ``serving.whatif.cache``.
 
 from __future__ import annotations
 
-import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from serving.model_store import LoadedModel
-from serving.whatif import WhatIfResult, change_histogram
+from serving.schemas.common import ModelProvenance, json_number, json_records, provenance
+from serving.whatif import HISTOGRAM_BINS, WhatIfResult, change_histogram
+
+if TYPE_CHECKING:
+    from serving.model_store import LoadedModel
 
 NAMED_OUTLIERS = 20
-HISTOGRAM_BINS = 41  # what the engine's result holds; a request may ask for finer bins
 KommuneOrder = Literal["change_nok", "change_pct", "change_per_person_nok"]
 
 
 # -- response models ----------------------------------------------------------------------------
 
 
-class ModelUsed(BaseModel):
+class ModelUsed(ModelProvenance):
     """A registered model version a what-if priced with."""
-
-    model_version: str = Field(description="registered version number")
-    model_name: str = Field(description="the calibrated model, e.g. model_2026 or model0_2023")
-    model_alias: str | None = Field(None, description="the alias it was resolved by, if any")
-    run_id: str = Field(description="MLflow run that trained the version")
 
 
 class ScenarioScheme(BaseModel):
@@ -159,26 +155,11 @@ class Redistribution(BaseModel):
 
 
 def model_used(model: LoadedModel) -> ModelUsed:
-    return ModelUsed(
-        model_version=model.version,
-        model_name=model.name,
-        model_alias=model.alias,
-        run_id=model.run_id,
-    )
-
-
-def _records(frame: pd.DataFrame, columns) -> list[dict]:
-    """Rows as plain dicts; a NaN (a change in per cent of a zero baseline) becomes None."""
-    rows = frame[list(columns)].to_dict(orient="records")
-    for row in rows:
-        for key, value in row.items():
-            if isinstance(value, float) and math.isnan(value):
-                row[key] = None
-    return rows
+    return ModelUsed(**provenance(model))
 
 
 def _rows(model: type[BaseModel], frame: pd.DataFrame) -> list:
-    return [model.model_validate(row) for row in _records(frame, model.model_fields)]
+    return [model.model_validate(row) for row in json_records(frame, model.model_fields)]
 
 
 def list_changes(result: WhatIfResult) -> pd.DataFrame:
@@ -244,7 +225,7 @@ def redistribution(
         winners=result.winners,
         losers=result.losers,
         unchanged=result.unchanged,
-        median_change_pct=None if math.isnan(median) else median,
+        median_change_pct=json_number(median),
         centrality=_rows(CentralityChange, result.centrality),
         distribution=_rows(Quantile, result.distribution),
         histogram=_rows(HistogramBin, histogram),
@@ -257,6 +238,3 @@ def redistribution(
         kommune_order=kommune_order,
         list_page=page,
     )
-
-
-__all__ = ["Redistribution", "list_changes", "redistribution"]

@@ -20,7 +20,7 @@ from serving.whatif.engine import (
     run_whatif,
 )
 from serving.whatif.report import summary_table, write_report
-from serving.whatif.result import WhatIfResult, build_result, change_histogram
+from serving.whatif.result import HISTOGRAM_BINS, WhatIfResult, build_result, change_histogram
 from serving.whatif.scenario import (
     PhaseIn,
     Scenario,
@@ -32,6 +32,7 @@ from serving.whatif.waterfall_report import write_waterfall
 
 __all__ = [
     "write_waterfall",
+    "HISTOGRAM_BINS",
     "TOLERANCE_NOK",
     "TOP_N",
     "PhaseIn",

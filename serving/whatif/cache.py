@@ -10,12 +10,11 @@ build, and keeps the few used last; it also keeps the results of the last scenar
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 
 from features import ModelBundle, ModelNotFoundError
-from serving.model_store import LoadedModel, ModelStore, normalise_ref
+from serving.model_store import LoadedModel, ModelStore
 from serving.pricing import Pricing
 from serving.snapshot import Snapshot
 from serving.whatif.engine import WhatIfEngine
@@ -24,7 +23,6 @@ from serving.whatif.scenario import Scenario
 
 KEEP_ENGINES = 2
 KEEP_RESULTS = 32  # scenarios a policy team moves between, each a few hundred KB of tables
-NAME_TTL_SECONDS = 60.0
 
 
 class WhatIfEngines:
@@ -50,7 +48,6 @@ class WhatIfEngines:
         self._results: OrderedDict[tuple, tuple[Snapshot, WhatIfResult]] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[int, str], threading.Lock] = {}
-        self._names: dict[str, tuple[str, float]] = {}
 
     def cached(self, snapshot: Snapshot, baseline: LoadedModel) -> WhatIfEngine | None:
         """The engine for this snapshot and baseline version if built; never builds."""
@@ -112,29 +109,16 @@ class WhatIfEngines:
     def resolve(self, store: ModelStore, ref: str, baseline: LoadedModel) -> LoadedModel:
         """A scenario's model by version, alias or model name (``model0_2023``), blocking.
 
-        A model name is the newest registered version trained as that model (its ``ptb_model``
-        tag); the baseline's own name is the baseline. ``ModelNotFoundError`` otherwise.
+        The store resolves a model name to the newest version trained as that model; while it
+        cannot (the registry offline), the baseline's own name is the baseline.
+        ``ModelNotFoundError`` otherwise.
         """
         try:
             return store.get(ref)
-        except ModelNotFoundError as missing:
+        except ModelNotFoundError:
             if ref == baseline.name:
                 return baseline
-            version = self._version_named(store, ref)
-            if version is None:
-                raise missing from None
-            return store.get(version)
-
-    def _version_named(self, store: ModelStore, name: str) -> str | None:
-        if normalise_ref(name) is None:
-            return None
-        entry = self._names.get(name)
-        if entry is not None and time.monotonic() - entry[1] <= NAME_TTL_SECONDS:
-            return entry[0]
-        version = store.newest_version_named(name)
-        if version is not None:
-            self._names[name] = (version, time.monotonic())
-        return version
+            raise
 
 
 def run_scenario(
@@ -162,8 +146,7 @@ def run_scenario(
         try:
             old = engines.resolve(store, scenario.phase_in.from_version, baseline)
         except ModelNotFoundError as exc:
-            exc.field = "phase_in.from_version"
-            raise
+            raise exc.for_field("phase_in.from_version") from None
 
     # The scenario prices on the service's release unless it names another one.
     scenario_bundle = engines.bundle_of(scenario_model, scenario.reference_release)

@@ -83,7 +83,7 @@ class WhatIfEngine:
         baseline: ModelBundle,
     ):
         position = pd.Index(lists["list_id"].astype("string")).get_indexer(
-            persons["list_id"].astype("string")
+            pd.Index(persons["list_id"].astype("string"))
         )
         if (position < 0).any():
             unknown = pd.unique(persons["list_id"][position < 0].astype(str))[:5]

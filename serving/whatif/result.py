@@ -15,6 +15,7 @@ from serving.whatif.scenario import Scenario
 
 QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 MONEY = ("baseline_nok", "scenario_nok", "change_nok")
+HISTOGRAM_BINS = 41  # bins a result holds; an API request may ask for finer ones
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,7 +135,7 @@ def outlier_mask(change_pct: np.ndarray) -> np.ndarray:
         return np.isfinite(values) & ((values < low) | (values > high))
 
 
-def change_histogram(change_pct: np.ndarray, max_bins: int = 41) -> pd.DataFrame:
+def change_histogram(change_pct: np.ndarray, max_bins: int = HISTOGRAM_BINS) -> pd.DataFrame:
     """Lists per bin of change in per cent; bins of a round width, one centred on 0.
 
     Outliers (``outlier_mask``) are left out: the result names them instead.

@@ -52,7 +52,12 @@ _WHOLE_NUMBERS = ("floor_persons", "break_point_persons")
 
 
 CentralityClass = Annotated[int, Field(ge=2, le=6)]
-NonNegativeNok = Annotated[float, Field(ge=0)]
+# Bounds far beyond any scheme, far below float overflow: an answer never carries inf or NaN.
+MAX_SCALE = 100.0  # a hundredfold effect
+MAX_NOK_PER_PERSON = 1e6  # a million NOK per person per year
+MAX_PERSONS = 1_000_000  # more persons than any list
+
+NonNegativeNok = Annotated[float, Field(ge=0, le=MAX_NOK_PER_PERSON)]
 
 
 class PhaseIn(BaseModel):
@@ -80,7 +85,10 @@ class Scenario(BaseModel):
         None, ge=0, le=1, description="share of the grant kept flat: weight (1 - d) * w + d"
     )
     centrality_scale: float | None = Field(
-        None, ge=0, description="multiplies the estimated centrality effects (1 keeps them)"
+        None,
+        ge=0,
+        le=MAX_SCALE,
+        description="multiplies the estimated centrality effects (1 keeps them, at most 100)",
     )
     centrality_supplement_nok: dict[CentralityClass, NonNegativeNok] | None = Field(
         None,
@@ -91,19 +99,29 @@ class Scenario(BaseModel):
         None, ge=0, le=1, description="primary-only share above which the area is low-education"
     )
     education_effect_scale: float | None = Field(
-        None, ge=0, description="multiplies the estimated low-education effect (1 keeps it)"
+        None,
+        ge=0,
+        le=MAX_SCALE,
+        description="multiplies the estimated low-education effect (1 keeps it, at most 100)",
     )
     education_effect_nok: float | None = Field(
         None,
         ge=0,
+        le=MAX_NOK_PER_PERSON,
         description="fixed NOK per person per year in a low-education area, paid outside the "
         "weights in place of the estimated effect",
     )
     refugee_rate_nok: float | None = Field(
-        None, ge=0, description="fixed NOK per first-year refugee per year, replacing the effect"
+        None,
+        ge=0,
+        le=MAX_NOK_PER_PERSON,
+        description="fixed NOK per first-year refugee per year, replacing the effect",
     )
     budget_nok: float | None = Field(
-        None, ge=0, description="the scenario's annual total in NOK over the snapshot"
+        None,
+        ge=0,
+        le=1e12,  # a trillion NOK: far above any national budget, far below overflow
+        description="the scenario's annual total in NOK over the snapshot (at most 1e12)",
     )
     budget_neutral: bool = Field(
         True,
@@ -124,10 +142,13 @@ class Scenario(BaseModel):
         "period's geography",
     )
     floor_persons: int | None = Field(
-        None, ge=1, description="a list under N persons is paid as if it had N"
+        None, ge=1, le=MAX_PERSONS, description="a list under N persons is paid as if it had N"
     )
     break_point_persons: int | None = Field(
-        None, ge=1, description="persons above N on a list are paid a lower share of the rate"
+        None,
+        ge=1,
+        le=MAX_PERSONS,
+        description="persons above N on a list are paid a lower share of the rate",
     )
     break_point_rate_share: float | None = Field(
         None, ge=0, le=1, description="share of the per-capita grant paid above the break point"
@@ -186,10 +207,14 @@ def combination_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append((missing, "is required with the other break point field"))
     floor, break_point = values.get("floor_persons"), values.get("break_point_persons")
     # JSON may write a whole number as 1.0; pydantic takes it as the int 1, and so must this.
-    numbers = all(
-        isinstance(x, int | float) and not isinstance(x, bool) for x in (floor, break_point)
-    )
-    if numbers and floor > break_point:
+    numbers = (int, float)
+    if (
+        isinstance(floor, numbers)
+        and isinstance(break_point, numbers)
+        and not isinstance(floor, bool)
+        and not isinstance(break_point, bool)
+        and floor > break_point
+    ):
         problems.append(("floor_persons", "must not exceed break_point_persons"))
     return problems
 
@@ -245,8 +270,8 @@ def _bounds(model: type[BaseModel], loc: tuple) -> tuple[float | None, float | N
     if rest and get_origin(annotation) is dict:
         key_type, value_type = get_args(annotation)
         metadata = _metadata_of(key_type if rest[-1] == "[key]" else value_type)
-    low = next((m.ge for m in metadata if isinstance(m, annotated_types.Ge)), None)
-    high = next((m.le for m in metadata if isinstance(m, annotated_types.Le)), None)
+    low = next((float(m.ge) for m in metadata if isinstance(m, annotated_types.Ge)), None)  # type: ignore[arg-type]
+    high = next((float(m.le) for m in metadata if isinstance(m, annotated_types.Le)), None)  # type: ignore[arg-type]
     return low, high
 
 
@@ -318,9 +343,11 @@ def parse_scenario(data: Any, source: str | None = None) -> Scenario:
     try:
         return Scenario.model_validate(dict(data))
     except ValidationError as exc:
-        problems = [_message(Scenario, error) for error in exc.errors() if error["loc"]]
+        problems = [_message(Scenario, dict(error)) for error in exc.errors() if error["loc"]]
         known = {k: v for k, v in data.items() if k in Scenario.model_fields}
         problems += [p for p in combination_problems(known) if p not in problems]
+        if not problems:  # a whole-scenario check with no field of its own: its message alone
+            problems = [("", str(error["msg"])) for error in exc.errors()]
         raise scenario_error(problems, source) from None
 
 

@@ -8,14 +8,11 @@ Playwright the tests are skipped with the reason, except under ``CI``, where the
 from __future__ import annotations
 
 import os
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 
@@ -23,6 +20,8 @@ from features.contract import load_dataset, write_dataset
 from features.synth import synthesise
 from serving.app import create_app
 from serving.model_store import ModelStore
+from tests.conftest import FAST_TRAINING
+from tests.processes import free_port, wait_until_ready
 
 CHROMIUM = os.environ.get("PTB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -70,16 +69,10 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def policy_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The service with a trained registry and a snapshot on disk, under uvicorn in a thread."""
-    from training.pipeline import TrainingOptions, train_and_register  # tests may train
+    from training.pipeline import train_and_register  # tests may train
 
     root = tmp_path_factory.mktemp("policy-service")
     data_dir = write_dataset(synthesise(PERSONS, SEED), root / "snapshot")
@@ -88,7 +81,7 @@ def policy_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         load_dataset(data_dir, training=True),
         tracking_uri=uri,
         artifact_root=str(root / "artifacts"),
-        options=TrainingOptions(folds=2, challengers=False),
+        options=FAST_TRAINING,
     )
     app = create_app(ModelStore(uri), snapshot=data_dir)
     port = free_port()
@@ -99,16 +92,7 @@ def policy_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread.start()
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise AssertionError("the service did not become ready")
-            time.sleep(0.1)
+        wait_until_ready(url, alive=thread.is_alive)
         yield url
     finally:
         server.should_exit = True

@@ -11,6 +11,7 @@ from features.contract import (
     fingerprint,
     load_dataset,
     read_dataset,
+    validate_dataset,
     write_dataset,
 )
 from features.errors import ContractError
@@ -164,3 +165,21 @@ def test_a_bydel_outside_its_grunnkrets_kommune_is_refused(tiny_dataset, tmp_pat
         "grunnkretser.bydel: 1 row whose first 4 digits are not the grunnkrets's kommune" in message
     )
     assert "kommuner.population" in message and "below 0" in message
+
+
+@pytest.mark.parametrize("value", [0.0, None])
+def test_a_training_set_with_no_cost_at_all_is_refused(tiny_dataset, value):
+    persons = tiny_dataset.persons.assign(cost=value)
+    with pytest.raises(ContractError, match="persons.cost: is 0 or missing for every person"):
+        validate_dataset(replace(tiny_dataset, persons=persons), training=True)
+    validate_dataset(replace(tiny_dataset, persons=persons))  # a snapshot needs no cost
+
+
+def test_missing_and_negative_costs_are_reported_together(tiny_dataset):
+    persons = tiny_dataset.persons.copy()
+    persons.loc[[3, 5], "cost"] = None
+    persons.loc[[8], "cost"] = -10.0
+    with pytest.raises(ContractError) as refused:
+        validate_dataset(replace(tiny_dataset, persons=persons), training=True)
+    found = {(v.column, v.rule, v.example_rows) for v in refused.value.violations}
+    assert found == {("cost", "is empty", (4, 6)), ("cost", "below 0", (9,))}

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from features import grants as grants_module
-from features.bundle import ModelBundle
 from features.contract import Dataset
 from features.errors import UnknownCodeError
 from features.grants import (
@@ -27,11 +26,6 @@ from features.grants import (
 from features.indicators import derive_features, persons_with_practice
 from features.scheme import SchemeParameters, round_nok
 from training.fit import calibrate
-
-
-@pytest.fixture(scope="module")
-def bundle(tiny_dataset: Dataset) -> ModelBundle:
-    return calibrate(tiny_dataset, name="model_2026").bundle
 
 
 @pytest.fixture(scope="module")

@@ -27,18 +27,19 @@ import pytest
 from mlflow import MlflowClient
 
 from features.contract import Dataset, write_dataset
+from tests.conftest import FAST_TRAINING
 from tests.mlflow_server import (
     MlflowServer,
     environment_without_settings,
     free_port,
     mlflow_uris_restored,
 )
-from training.pipeline import TrainingOptions, TrainingOutcome, train_and_register
+from training.pipeline import TrainingOutcome, train_and_register
 
 POSTGRES_USER = "postgres"  # the OS user the server runs as when the tests run as root
 DATABASE = "mlflow"
 ROLE = "ptb"  # the cluster's superuser; the tests connect as it over loopback, trusted
-FAST = TrainingOptions(folds=2, challengers=False)
+FAST = FAST_TRAINING
 # A down server must fail a client within seconds, not after MLflow's default back-off
 # (7 retries, about four minutes).
 CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}

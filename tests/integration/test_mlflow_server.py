@@ -17,11 +17,14 @@ from features.indicators import PERSON_FIELDS
 from serving.app import create_app
 from serving.model_store import ModelStore
 from tests.integration.conftest import registry_state, run_ptb
-from training.registry import CHAMPION, PromotionGate, promote
+from training.gate import GateBounds
+from training.promote import promote
+from training.registry import CHAMPION
 
 pytestmark = pytest.mark.slow
 
-VERSION_LINE = re.compile(r"registered model ptb version (\d+) \(alias (\w+)\)")
+VERSION_LINE = re.compile(r"registered model ptb version (\d+) \((\w+) candidate\)")
+SMALL_DATA = ("--min-level-persons", "0", "--reason", "test on small synthetic data")
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ def cli_training(mlflow_server, first_training, tiny_data_dir, tmp_path_factory)
     """``python -m ptb train`` with ``MLFLOW_TRACKING_URI`` at the server, after the first."""
     before = registry_state(mlflow_server.url)
     code, out, err = run_ptb(
-        *("train", "--data", str(tiny_data_dir), "--folds", "2", "--no-challengers"),
+        *("train", "--data", str(tiny_data_dir), "--folds", "2", "--no-challengers", *SMALL_DATA),
         tracking_uri=mlflow_server.url,
         cwd=tmp_path_factory.mktemp("cli"),
     )
@@ -139,18 +142,28 @@ def test_cli_train_against_the_server_prints_and_registers_new_versions(
     assert aliases[CHAMPION] == before_aliases[CHAMPION]
 
 
-def test_promotion_moves_champion_through_the_gate_on_the_server(cli_training, mlflow_server):
+def test_promotion_moves_champion_through_the_gate_on_the_server(
+    cli_training, mlflow_server, tiny_dataset
+):
     assert cli_training["code"] == 0, cli_training["err"][-3000:]
     _, aliases = registry_state(mlflow_server.url)
     candidate, champion = aliases["challenger"], aliases[CHAMPION]
     assert candidate != champion
-    impossible = PromotionGate(min_ratio=0.999, max_ratio=1.001, min_persons=1)
-    with pytest.raises(PromotionRefused, match=rf"version {candidate}|predictive ratio"):
-        promote(mlflow_server.url, candidate, gate=impossible)
+    # Ratios near 1 whose intervals cannot reach 1.2: refused, uncertainty included.
+    impossible = GateBounds(min_ratio=1.2, max_ratio=1.3, min_level_persons=0)
+    snapshot = tiny_dataset
+    with pytest.raises(PromotionRefused, match=rf"version {candidate} not promoted"):
+        promote(mlflow_server.url, candidate, bounds=impossible, reason="test", snapshot=snapshot)
     assert registry_state(mlflow_server.url)[1][CHAMPION] == champion
-    # The default bounds (0.90-1.10), gating groups down to 500 persons: stricter than the
-    # default 1,000 on a 20,000-person data set.
-    assert promote(mlflow_server.url, candidate, gate=PromotionGate(min_persons=500)) == candidate
+    # The default ratio bounds; only the paid-level minimum loosened for the small data.
+    done = promote(
+        mlflow_server.url,
+        candidate,
+        bounds=GateBounds(min_level_persons=0),
+        reason="test on small synthetic data",
+        snapshot=snapshot,
+    )
+    assert done.version == candidate and done.move.from_version == champion
     assert registry_state(mlflow_server.url)[1][CHAMPION] == candidate
 
 

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
-from features.bundle import ModelBundle
+from features.bundle import MODEL_TAG, ModelBundle
 from features.contract import Dataset
 from features.scheme import SchemeParameters
 from serving.access.audit import AuditLog
@@ -64,17 +64,11 @@ def register_bundle(
         MODEL,
         source=f"runs:/{run.info.run_id}/bundle",
         run_id=run.info.run_id,
-        tags={"ptb_model": bundle.name},
+        tags={MODEL_TAG: bundle.name},
     )
     if alias is not None:
         client.set_registered_model_alias(MODEL, alias, version.version)
     return str(version.version)
-
-
-@pytest.fixture(scope="session")
-def bundle(tiny_dataset: Dataset) -> ModelBundle:
-    """model_2026 calibrated on the tiny data set, undampened."""
-    return calibrate(tiny_dataset, name="model_2026").bundle
 
 
 @pytest.fixture(scope="session")

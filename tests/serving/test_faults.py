@@ -19,9 +19,10 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.model_store import ModelStore
+from tests.conftest import FAST_TRAINING
 from tests.mlflow_server import MlflowServer, mlflow_uris_restored
 from tests.serving.conftest import person_body
-from training.pipeline import TrainingOptions, train_and_register
+from training.pipeline import train_and_register
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +55,7 @@ def trained(server, tiny_dataset) -> dict[str, str]:
         outcome = train_and_register(
             tiny_dataset,
             tracking_uri=server.url,
-            options=TrainingOptions(folds=2, challengers=False),
+            options=FAST_TRAINING,
         )
     return outcome.versions
 

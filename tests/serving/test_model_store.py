@@ -12,6 +12,7 @@ import pytest
 
 from features.errors import ModelNotFoundError
 from serving.model_store import ModelStore, RegistryUnavailableError
+from tests.conftest import SMALL_DATA_GATE
 
 
 def unreachable_uri(tmp_path: Path) -> str:
@@ -116,7 +117,9 @@ def test_a_version_registered_by_the_training_pipeline_is_served(
         tiny_dataset,
         tracking_uri=uri,
         artifact_root=str(tmp_path / "artifacts"),
-        options=pipeline.TrainingOptions(folds=2, challengers=False, models=("model_2026",)),
+        options=pipeline.TrainingOptions(
+            folds=2, challengers=False, models=("model_2026",), **SMALL_DATA_GATE
+        ),
     )
     model = ModelStore(uri, cache_dir=tmp_path / "cache").get("champion")
     assert model.version == outcome.versions["challenger"]

@@ -78,6 +78,7 @@ def test_reload_switches_the_default_model_after_its_checks(service, tiny_datase
         ("checksums", True),
         ("smoke_score", True),
         ("snapshot_grants", True),
+        ("level_support", True),
     ]
     assert "20 lists" in body["checks"][2]["detail"]
     assert served_version(service, tiny_dataset) == "2"
@@ -147,6 +148,20 @@ def test_a_model_trained_on_other_areas_prices_the_snapshot_with_its_release(
     assert response.status_code == 200, response.text
     assert all(check["passed"] for check in response.json()["checks"])
     assert served_version(service, tiny_dataset) == version
+
+
+def test_a_model_paying_snapshot_persons_from_an_empty_level_is_refused(
+    service, registry, bundle, tiny_dataset
+):
+    # The promotion gate's level check (features.gate): the oldest men were never seen.
+    table = bundle.weight_table.copy()
+    table.loc[(table["factor"] == "age_sex") & (table["level"] == "M 90+"), "persons"] = 0
+    version = registry.register(dataclasses.replace(bundle, weight_table=table))
+    response = service.post("/v1/admin/reload", json={"model": version})
+    assert response.status_code == 422, response.text
+    checks = {d["rule"]: d["message"] for d in response.json()["details"]}
+    assert "age_sex=M 90+ (0)" in checks["level_support"]
+    assert served_version(service, tiny_dataset) == "1"
 
 
 def test_requests_during_reloads_are_all_answered(service, tiny_dataset):

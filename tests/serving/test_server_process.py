@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,16 +15,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from features.contract import write_dataset
 from serving.access import audit
+from tests.processes import free_port, wait_until_ready
 from tests.serving.conftest import list_body, person_body
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager
@@ -58,21 +51,14 @@ def running_service(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"service exited: {log.read_text()}")
-            try:
-                # Each worker loads the model on its own and logs when it serves it.
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200 and (
-                    log.read_text().count('"serving model ') >= (workers or 1)
-                ):
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"service never became ready: {log.read_text()}")
-            time.sleep(0.1)
+        wait_until_ready(
+            url,
+            alive=lambda: process.poll() is None,
+            why_not=log.read_text,
+            seconds=90,
+            # Each worker loads the model on its own and logs when it serves it.
+            also=lambda: log.read_text().count('"serving model ') >= (workers or 1),
+        )
         yield url
     finally:
         process.terminate()

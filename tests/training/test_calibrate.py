@@ -30,6 +30,18 @@ def test_coefficients_equal_a_patient_level_statsmodels_wls_fit(calibration):
     assert ours.df_resid == direct.df_resid
 
 
+def test_robust_standard_errors_equal_a_patient_level_hc1_fit(calibration):
+    regressor = calibration.regressor
+    design = design_matrix(calibration.features, factors(regressor.indicators))
+    design = design[regressor.result_.params.index]
+    direct = sm.WLS(calibration.y, design, weights=calibration.exposure).fit(cov_type="HC1")
+    assert np.allclose(regressor.robust_se_, direct.bse, rtol=1e-6)
+    table = regressor.weight_table_.set_index(["factor", "level"])
+    assert table.loc[("age_sex", "M 90+"), "std_err"] == pytest.approx(
+        direct.bse["age_sex[M 90+]"], rel=1e-6
+    )
+
+
 def test_months_listed_as_a_weight_equals_repeated_rows():
     rng = np.random.default_rng(5)
     n = 4000

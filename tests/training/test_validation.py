@@ -260,3 +260,30 @@ def test_plots_of_a_validation_run_are_written_as_png(tariff_report, population,
         plot_predictive_ratios(tariff_report.predictive_ratios, tmp_path / "ratios.png"),
     ):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "model,shown",
+    [
+        ("model_2026", ["predicted_decile", "list_size"]),
+        ("model0_2023", ["age_sex_10y", "refugee", "predicted_decile", "list_size"]),
+    ],
+)
+def test_the_ratio_plot_shows_the_groups_that_are_not_the_model_s_own_cells(model, shown):
+    from features import preset
+    from training.validation import informative_groups
+
+    groups = ["age_sex_10y", "sex", "health_status", "education", "centrality", "refugee"]
+    assert informative_groups(preset(model)[0], [*groups, "predicted_decile", "list_size"]) == shown
+
+
+def test_list_size_bands_count_the_persons_of_each_list():
+    from training.validation import list_size_bands
+
+    bands = list_size_bands(np.array(["a"] * 3 + ["b"] * 600 + ["c"] * 1500))
+    assert bands.value_counts().to_dict() == {
+        "< 500": 3,
+        "500-999": 600,
+        "1000-1499": 0,
+        "1500+": 1500,
+    }

@@ -161,16 +161,6 @@ def test_the_settings_key_the_audit_log_with_the_audit_key_file(keys, tmp_path, 
     assert app.state.audit.request_key == read_request_key(key_file)
 
 
-@pytest.mark.parametrize("placeholder", ["changeme", "", "/etc/ptb/placeholder.json"])
-def test_settings_refuse_a_placeholder_keys_file_outside_development(monkeypatch, placeholder):
-    monkeypatch.setenv("PTB_ENVIRONMENT", "production")
-    monkeypatch.setenv("PTB_API_KEYS_FILE", placeholder)
-    with pytest.raises(ValueError, match="placeholder"):
-        Settings()
-    monkeypatch.setenv("PTB_ENVIRONMENT", "development")
-    assert Settings().environment == "development"
-
-
 def test_in_development_without_keys_the_service_is_open_and_says_so_loudly(
     store, tiny_dataset, caplog
 ):

@@ -233,19 +233,24 @@ def test_json_with_a_charset_parameter_is_accepted(client, tiny_dataset):
 
 
 def test_openapi_documents_both_grant_bodies(client):
-    paths = client.get("/openapi.json").json()["paths"]
-    for path, fields in (
-        ("/v1/grants/person", {"age", "sex", "grunnkrets", "practice_kommune"}),
-        ("/v1/grants/list", {"practice_kommune", "persons"}),
+    spec = client.get("/openapi.json").json()
+    components = spec["components"]["schemas"]
+    for path, name, fields in (
+        ("/v1/grants/person", "PersonIn", {"age", "sex", "grunnkrets", "practice_kommune"}),
+        ("/v1/grants/list", "ListIn", {"practice_kommune", "persons"}),
     ):
-        body = paths[path]["post"]["requestBody"]
-        schema = body["content"]["application/json"]["schema"]
+        body = spec["paths"][path]["post"]["requestBody"]
+        assert body["content"]["application/json"]["schema"] == {
+            "$ref": f"#/components/schemas/{name}"
+        }
         assert body["required"] is True
+        schema = components[name]
         assert fields <= set(schema["required"])
         assert schema["additionalProperties"] is False
     persons = schema["properties"]["persons"]
     assert persons["minItems"] == 1
-    assert {"age", "grunnkrets"} <= set(persons["items"]["required"])
+    assert persons["items"] == {"$ref": "#/components/schemas/ListPersonIn"}
+    assert {"age", "grunnkrets"} <= set(components["ListPersonIn"]["required"])
 
 
 def test_missing_field_is_named(client, tiny_dataset):

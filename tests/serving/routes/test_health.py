@@ -68,6 +68,7 @@ def test_list_look_up_without_snapshot_is_404(store):
     with TestClient(app) as client:
         response = client.get("/v1/grants/lists/L00001")
         assert response.status_code == 404
+        assert response.json()["error"] == "no_snapshot"
         assert "without a registry snapshot" in response.json()["message"]
 
 

@@ -31,8 +31,11 @@ def test_policy_page_has_the_levers_and_its_assets(client):
 
 def test_openapi_declares_the_scenario_and_the_redistribution(client):
     operation = client.get("/openapi.json").json()["paths"]["/v1/whatif"]["post"]
+    spec = client.get("/openapi.json").json()
     body = operation["requestBody"]["content"]["application/json"]["schema"]
-    assert {"dampening", "centrality_supplement_nok", "phase_in"} <= set(body["properties"])
+    assert body == {"$ref": "#/components/schemas/Scenario"}
+    scenario = spec["components"]["schemas"]["Scenario"]
+    assert {"dampening", "centrality_supplement_nok", "phase_in"} <= set(scenario["properties"])
     answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert answer == {"$ref": "#/components/schemas/Redistribution"}
     assert {"404", "422"} <= set(operation["responses"])

@@ -52,16 +52,20 @@ def test_a_scenario_cannot_be_changed_after_it_is_made():
         ({"dampening": -0.1}, "dampening: must be between 0 and 1"),
         ({"dampening": "half"}, "dampening: must be a number"),
         ({"education_threshold": 2}, "education_threshold: must be between 0 and 1"),
-        ({"budget_nok": -1}, "budget_nok: must not be negative"),
-        ({"refugee_rate_nok": -300}, "refugee_rate_nok: must not be negative"),
-        ({"centrality_scale": -1}, "centrality_scale: must not be negative"),
+        ({"budget_nok": -1}, "budget_nok: must be between 0 and 1e\\+12"),
+        ({"refugee_rate_nok": -300}, "refugee_rate_nok: must be between 0 and 1e\\+06"),
+        ({"centrality_scale": -1}, "centrality_scale: must be between 0 and 100"),
+        ({"centrality_scale": 5.7e306}, "centrality_scale: must be between 0 and 100"),
+        ({"education_effect_scale": 1e300}, "education_effect_scale: must be between 0 and 100"),
+        ({"education_effect_nok": 1e20}, "education_effect_nok: must be between 0 and 1e\\+06"),
+        ({"break_point_persons": 10**12}, "break_point_persons: must be between 1 and 1e\\+06"),
         (
             {"phase_in": {"from_version": "model0_2023", "share": 1.2}},
             r"phase_in\.share: must be between 0 and 1",
         ),
         ({"phase_in": {"share": 0.5}}, r"phase_in\.from_version: is required"),
         ({"phase_in": 0.5}, "phase_in: must be a mapping"),
-        ({"floor_persons": 0}, "floor_persons: must be at least 1"),
+        ({"floor_persons": 0}, "floor_persons: must be between 1 and 1e\\+06"),
         ({"floor_persons": 500.5}, "floor_persons: must be a whole number"),
         (
             {"centrality_supplement_nok": {7: 100}},
@@ -69,7 +73,7 @@ def test_a_scenario_cannot_be_changed_after_it_is_made():
         ),
         (
             {"centrality_supplement_nok": {5: -100}},
-            r"centrality_supplement_nok\[5\]: must not be negative",
+            r"centrality_supplement_nok\[5\]: must be between 0 and 1e\+06",
         ),
         (
             {"break_point_persons": 1000, "break_point_rate_share": 1.5},

@@ -1,0 +1,1 @@
+"""From registry extracts (claims, listings, persons, lists) to a data set: docs/extracts.md."""

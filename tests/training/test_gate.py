@@ -1,0 +1,151 @@
+"""The promotion gate on real calibrations: thin, empty and unpriceable models are refused."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.contract import validate_dataset
+from features.errors import PromotionRefused
+from features.gate import MIN_LEVEL_PERSONS, level_support, snapshot_pricing
+from features.synth import synthesise
+from training.fit import calibrate
+from training.gate import GateBounds, evaluate, ratio_check
+from training.metrics import predictive_ratios
+from training.pipeline import TrainingOptions, _groups, _validate_tariff
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    """The issue's 5,000-person model: ``ptb synth --persons 5000 --seed 3``."""
+    dataset = validate_dataset(synthesise(5000, 3), training=True)
+    calibration = calibrate(dataset)
+    report = _validate_tariff(calibration, TrainingOptions(folds=2))
+    return dataset, calibration, report
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_dataset):
+    calibration = calibrate(tiny_dataset)
+    return calibration, _validate_tariff(calibration, TrainingOptions(folds=2))
+
+
+def test_the_5000_person_model_is_refused_naming_its_empty_and_thin_levels(small_model):
+    _, calibration, report = small_model
+    result = evaluate(
+        "5",
+        calibration.bundle,
+        predictive_ratios=report.predictive_ratios,
+        champion_persons=20_000,
+        snapshot=None,
+        bounds=GateBounds(require_snapshot=False),
+        reason="unit test",
+    )
+    assert not result.passed and not result.data_passed
+    failures = dict(f.split(": ", 1) for f in result.failures())
+    for level in ("centrality=4 (0)", "centrality=5 (0)", "centrality=6 (0)", "age_sex=M 90+"):
+        assert level in failures["level_support"]
+    assert "25.0% of the champion's 20,000" in result.checks[1].figure
+    assert "data_size" in failures
+
+
+def test_a_model_missing_a_paid_level_is_refused_whatever_the_minimum(tiny_model):
+    calibration, _ = tiny_model
+    check = level_support(calibration.bundle, min_persons=1)
+    assert not check.passed
+    assert "3 empty" in check.detail and "centrality=6 (0)" in check.detail
+    table = calibration.bundle.weight_table
+    full = replace(calibration.bundle, weight_table=table.assign(persons=10 * MIN_LEVEL_PERSONS))
+    assert level_support(full).passed
+
+
+def test_a_model_that_cannot_price_the_snapshot_is_refused(tiny_model, tiny_dataset):
+    calibration, _ = tiny_model
+    # Next year's snapshot: a grunnkrets split, its new half unknown to the model.
+    new_code = "03019999"
+    grunnkretser = pd.concat(
+        [
+            tiny_dataset.grunnkretser,
+            tiny_dataset.grunnkretser.head(1).assign(grunnkrets=new_code),
+        ],
+        ignore_index=True,
+    )
+    persons = tiny_dataset.persons.copy()
+    persons.loc[persons.index[:7], "grunnkrets"] = new_code
+    snapshot = validate_dataset(replace(tiny_dataset, persons=persons, grunnkretser=grunnkretser))
+    check = snapshot_pricing(calibration.bundle, snapshot)
+    assert not check.passed
+    assert "UnknownCodeError" in check.detail and new_code in check.detail
+
+
+def test_a_model_prices_its_own_snapshot(tiny_model, tiny_dataset):
+    calibration, _ = tiny_model
+    check = snapshot_pricing(calibration.bundle, tiny_dataset)
+    assert check.passed, check.detail
+    assert f"{len(tiny_dataset.persons):,} persons" in check.figure
+
+
+def test_promotion_without_a_snapshot_fails_unless_waived(tiny_model):
+    calibration, report = tiny_model
+    kwargs = {"predictive_ratios": report.predictive_ratios, "champion_persons": None}
+    refused = evaluate("1", calibration.bundle, snapshot=None, **kwargs)
+    assert "snapshot_pricing: no registry snapshot" in "; ".join(refused.failures())
+
+
+def _ratios(rows: list[tuple[str, str, int, float, float, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        rows, columns=["group", "level", "persons", "predictive_ratio", "ci_low", "ci_high"]
+    )
+
+
+def test_ratio_check_takes_uncertainty_into_account_and_skips_no_small_group():
+    ratios = _ratios(
+        [
+            ("centrality", "1", 90_000, 1.0, 0.99, 1.01),
+            ("age_sex_10y", "M 90+", 40, 0.85, 0.60, 1.10),  # uncertain: may be inside
+            ("refugee", "first year", 60, 0.52, 0.42, 0.62),  # small, but surely outside
+            ("predicted_decile", "D1", 50_000, 0.5, 0.49, 0.51),  # reported, not gated
+        ]
+    )
+    check = ratio_check(ratios, GateBounds())
+    assert not check.passed
+    assert "refugee=first year 0.520 [0.420, 0.620] (60 persons)" in check.detail
+    assert "M 90+" not in check.detail and "D1" not in check.detail
+    deciles = GateBounds(gated_groups=(*GateBounds().gated_groups, "predicted_decile"))
+    assert "predicted_decile=D1" in ratio_check(ratios, deciles).detail
+
+
+def test_delta_method_interval_matches_the_bootstrap():
+    rng = np.random.default_rng(1)
+    n = 4000
+    group = pd.DataFrame({"g": pd.Categorical(rng.integers(0, 2, n).astype(str))})
+    y = rng.gamma(0.6, 4000, n)
+    yhat = 0.7 * y.mean() + 0.3 * y + rng.normal(0, 300, n)
+    w = rng.uniform(0.2, 1.0, n)
+    table = predictive_ratios(group, y, yhat, w)
+    boot = []
+    for _ in range(400):
+        pick = rng.integers(0, n, n)
+        boot.append(predictive_ratios(group.iloc[pick], y[pick], yhat[pick], w[pick]))
+    spread = pd.concat(boot).groupby("level")["predictive_ratio"].std()
+    for row in table.itertuples():
+        assert row.std_err == pytest.approx(spread[row.level], rel=0.15)
+        assert row.ci_low < row.predictive_ratio < row.ci_high
+
+
+def test_loosened_bounds_need_a_reason():
+    loose = GateBounds(min_ratio=0.1, max_ratio=5)
+    assert loose.loosened() == ["min_ratio: 0.1 (default 0.9)", "max_ratio: 5 (default 1.1)"]
+    with pytest.raises(PromotionRefused, match="bounds loosened without --reason"):
+        loose.checked(None)
+    assert loose.checked("the 2027 rules allow it") is loose
+    assert GateBounds(min_ratio=0.95).loosened() == []  # stricter needs no reason
+
+
+def test_groups_of_the_gate_are_the_legislated_ones(tiny_model):
+    calibration, _ = tiny_model
+    reported_only = {"list_size"}
+    assert set(GateBounds().gated_groups) == set(_groups(calibration).columns) - reported_only

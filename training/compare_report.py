@@ -1,0 +1,140 @@
+"""A comparison as text (terminal, Markdown) and as one HTML file with its charts inline."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 - after choosing the non-interactive backend
+import pandas as pd  # noqa: E402
+
+from training.compare import Comparison  # noqa: E402
+
+
+def summary_lines(comparison: Comparison) -> list[str]:
+    """The headline: fit, weights beyond noise, ratios outside 0.9-1.1, redistribution."""
+    c = comparison
+    weights = c.weights
+    critical = weights.attrs.get("critical_z", float("nan"))
+    lines = [f"{c.b} against {c.a}"]
+    for row in c.metrics.itertuples():
+        lines.append(f"  {row.metric}: {row.a:.4f} -> {row.b:.4f} ({row.change:+.4f})")
+    flagged = c.flagged
+    lines.append(
+        f"  weights: {len(flagged)} of {int(weights['z'].notna().sum())} levels changed beyond "
+        f"noise (|z| > {critical:.2f}, 5 % family-wise)"
+    )
+    for row in flagged.itertuples():
+        lines.append(
+            f"    {row.factor}={row.level}: {row.effect_nok_a:,.0f} -> {row.effect_nok_b:,.0f} "
+            f"NOK ({row.change_pct:+.1f} %, z {row.z:+.1f})"
+        )
+    if "list" in c.redistribution:
+        lists = c.redistribution["list"]
+        lines.append(
+            f"  lists: {int((lists['change_pct'] > 5).sum())} gain and "
+            f"{int((lists['change_pct'] < -5).sum())} lose more than 5 % of {len(lists)}; "
+            f"largest gain {lists['change_pct'].max():+.1f} %, loss {lists['change_pct'].min():+.1f} %"
+        )
+    if not c.drift.empty:
+        moved = c.drift[c.drift["change_pct"].abs() > 5]
+        lines.append(f"  data drift: {len(moved)} profile figures moved by more than 5 %")
+        for row in moved.itertuples():
+            lines.append(
+                f"    {row.figure}: {row.a:,.4g} -> {row.b:,.4g} ({row.change_pct:+.1f} %)"
+            )
+    return lines
+
+
+def _png(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def weights_chart(comparison: Comparison) -> str:
+    weights = comparison.weights.dropna(subset=["z"]).reset_index(drop=True)
+    figure, axis = plt.subplots(figsize=(8, max(4, 0.22 * len(weights))))
+    y = range(len(weights))
+    se = (weights["std_err_a"] ** 2 + weights["std_err_b"] ** 2) ** 0.5
+    colors = ["tab:red" if flag else "tab:blue" for flag in weights["beyond_noise"]]
+    axis.errorbar(
+        weights["change_nok"], y, xerr=1.96 * se, fmt="none", ecolor="lightgray", zorder=1
+    )
+    axis.scatter(weights["change_nok"], y, c=colors, s=14, zorder=2)
+    axis.axvline(0, color="black", linewidth=0.8)
+    axis.set_yticks(
+        list(y), [f"{f}={lvl}" for f, lvl in zip(weights.factor, weights.level, strict=True)]
+    )
+    axis.tick_params(axis="y", labelsize=6)
+    axis.set_xlabel("change in NOK a year (B - A), with 95 % interval; red: beyond noise")
+    axis.set_title(f"Weights: {comparison.b} against {comparison.a}")
+    return _png(figure)
+
+
+def ratios_chart(comparison: Comparison) -> str:
+    ratios = comparison.ratios.reset_index(drop=True)
+    figure, axis = plt.subplots(figsize=(8, max(4, 0.2 * len(ratios))))
+    y = list(range(len(ratios)))
+    axis.scatter(ratios["predictive_ratio_a"], y, s=12, label=comparison.a)
+    axis.scatter(ratios["predictive_ratio_b"], y, s=12, marker="x", label=comparison.b)
+    for bound in (0.9, 1.0, 1.1):
+        axis.axvline(bound, color="gray", linewidth=0.6, linestyle=":" if bound != 1 else "-")
+    axis.set_yticks(y, [f"{g}={lvl}" for g, lvl in zip(ratios.group, ratios.level, strict=True)])
+    axis.tick_params(axis="y", labelsize=6)
+    axis.set_xlabel("out-of-sample predictive ratio (predicted / actual)")
+    axis.set_title(f"Predictive ratios: {comparison.b} against {comparison.a}")
+    axis.legend(fontsize=7)
+    return _png(figure)
+
+
+def lists_chart(comparison: Comparison) -> str:
+    lists = comparison.redistribution["list"]
+    figure, axis = plt.subplots(figsize=(7, 3.5))
+    axis.hist(lists["change_pct"].dropna(), bins=40, color="tab:blue")
+    axis.set_xlabel("change in the list's annual grant, %")
+    axis.set_ylabel("lists")
+    axis.set_title(f"Redistribution per list if {comparison.b} replaced {comparison.a}")
+    return _png(figure)
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=lambda v: f"{v:,.4g}", border=0)
+
+
+def write_html(comparison: Comparison, path: str | Path) -> Path:
+    """The report: summary, charts and every table, in one self-contained HTML file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    c = comparison
+    images = [weights_chart(c), ratios_chart(c)]
+    if "list" in c.redistribution:
+        images.append(lists_chart(c))
+    sections = [
+        f"<h1>{html.escape(c.b)} against {html.escape(c.a)}</h1>",
+        "<pre>" + html.escape("\n".join(summary_lines(c))) + "</pre>",
+        *(f'<img alt="chart" src="data:image/png;base64,{image}">' for image in images),
+        "<h2>Metrics (cross-validated)</h2>",
+        _table(c.metrics),
+        "<h2>Weights</h2>",
+        _table(c.weights),
+        "<h2>Predictive ratios</h2>",
+        _table(c.ratios),
+    ]
+    for key, table in c.redistribution.items():
+        sections += [f"<h2>Redistribution per {key}</h2>", _table(table)]
+    if not c.drift.empty:
+        sections += ["<h2>Data drift</h2>", _table(c.drift)]
+    style = "body{font-family:sans-serif;margin:2em}table{font-size:12px}td,th{padding:2px 8px}"
+    document = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>ptb compare</title>"
+        f"<style>{style}</style></head><body>{''.join(sections)}</body></html>"
+    )
+    path.write_text(document)
+    return path

@@ -1,0 +1,82 @@
+"""Safe interruption: SIGINT or SIGTERM at any moment of a training leaves the registry as it was.
+
+A ``KeyboardInterrupt`` raised at a bad moment can be lost: inside a finaliser or a callback
+Python prints "Exception ignored in ..." and carries on, and the training went on to register.
+So the handler also *remembers* the signal. The training checks that memory before it
+registers anything and between every registry step; while registering, signals are only
+remembered (deferred), and a remembered one rolls the registration back. Once the registration
+is complete (the commit point), a late signal no longer undoes it: the training has finished.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """The training received SIGINT or SIGTERM; nothing was registered."""
+
+    def __init__(self, signum: int):
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.signal_name}; nothing was registered")
+
+
+class Interruption:
+    """Watches SIGINT and SIGTERM for one command; use as a context manager in the main thread."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.deferring = False
+        self.committed = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> Interruption:
+        if threading.current_thread() is threading.main_thread():
+            for signum in SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._previous.clear()
+        # A signal can break a library mid-call (matplotlib drawing, say) into an error of its
+        # own; the cause is still the signal, so report it as one, never as a crash.
+        interrupted = self.received is not None and not self.committed
+        if interrupted and exc is not None and not isinstance(exc, TrainingInterrupted):
+            assert self.received is not None
+            raise TrainingInterrupted(self.received) from exc
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.committed:
+            self.received = self.received or signum
+            return
+        self.received = signum
+        if not self.deferring:
+            raise TrainingInterrupted(signum)
+
+    def check(self) -> None:
+        """Raise if a signal arrived (even one whose exception was swallowed) before the commit."""
+        if self.received is not None and not self.committed:
+            raise TrainingInterrupted(self.received)
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Signals are remembered, not raised, inside: for the all-or-nothing registration."""
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+
+    def commit(self) -> None:
+        """Mark the registration complete: from here a signal cannot undo it."""
+        self.committed = True
