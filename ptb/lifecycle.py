@@ -25,7 +25,6 @@ from features import (
     PtbError,
     Release,
     Settings,
-    load_dataset,
     load_with_release,
 )
 
@@ -84,8 +83,9 @@ def _error(message: str) -> None:
 
 
 def snapshot_of(snapshot: Path | None, settings: Settings) -> Dataset | None:
+    """The registry snapshot the gate prices, its old codes mapped to its release's new ones."""
     folder = snapshot or (Path(settings.data_dir) if settings.data_dir else None)
-    return load_dataset(folder) if folder is not None else None
+    return load_with_release(folder).dataset if folder is not None else None
 
 
 def audit_moves(moves: Iterable[Any], settings: Settings) -> None:
