@@ -91,7 +91,9 @@ def test_a_snapshot_that_cannot_be_priced_refuses_the_model(tiny_model, tiny_dat
     snapshot = validate_dataset(replace(snapshot, grunnkretser=grunnkretser))
     check = snapshot_pricing(calibration.bundle, snapshot)
     assert not check.passed
-    assert check.figure == "not priced" and "ReleaseError" in check.detail and "0301" in check.detail
+    assert (
+        check.figure == "not priced" and "ReleaseError" in check.detail and "0301" in check.detail
+    )
 
 
 def test_a_model_prices_its_own_snapshot(tiny_model, tiny_dataset):
