@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -12,6 +13,39 @@ DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 DEVELOPMENT = "development"
 # Values a template or a hurried deployment leaves in place of a real one.
 PLACEHOLDERS = frozenset({"", "changeme", "change-me", "change_me", "placeholder", "todo", "xxx"})
+
+
+# Read from the environment by the libraries ptb runs on, not by Settings; documented with it.
+LIBRARY_VARIABLES: dict[str, tuple[str, str]] = {  # name -> (default, what it does)
+    "PROMETHEUS_MULTIPROC_DIR": (
+        "a temporary folder (`ptb serve --workers N`)",
+        "where the workers of one instance share their metrics; `ptb serve` empties it and "
+        "refuses one another running instance holds",
+    ),
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": (
+        "2 in the service, 7 elsewhere",
+        "retries of a registry call",
+    ),
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": (
+        "1 in the service, 2 elsewhere",
+        "back-off between them",
+    ),
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": (
+        "10 in the service, 120 elsewhere",
+        "seconds per registry call",
+    ),
+}
+
+
+def default_model_cache_dir() -> str:
+    """An absolute cache directory whatever the working directory: the service may start in /."""
+    systemd = os.environ.get("CACHE_DIRECTORY")  # set by a unit's CacheDirectory=
+    if systemd:
+        return str(Path(systemd.split(":")[0]) / "models")
+    if os.geteuid() == 0:
+        return "/var/cache/ptb/models"
+    home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(home).absolute() / "ptb" / "models")
 
 
 class Settings(BaseSettings):
@@ -26,31 +60,98 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PTB_", extra="ignore")
 
     tracking_uri: str = Field(
-        DEFAULT_TRACKING_URI,
+        default=DEFAULT_TRACKING_URI,
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "PTB_TRACKING_URI"),
+        description="the MLflow tracking server (`http://…`) for training, registry and "
+        "serving; `MLFLOW_TRACKING_URI` wins when both are set",
     )
-    artifact_root: str = "mlruns/artifacts"
-    registered_model: str = "ptb"
-    experiment: str = "ptb"
-    serving_alias: str = "champion"
-    model: str | None = None  # PTB_MODEL: alias or version to serve (default serving_alias)
-    data_dir: str | None = None  # PTB_DATA_DIR: registry snapshot for list look-ups, what-if
-    reference: str | None = None  # PTB_REFERENCE: release name or directory when no snapshot
-    model_cache_dir: str | None = "mlruns/serving-cache"  # bundles kept for offline restarts
-    environment: str = DEVELOPMENT
-    apis: Literal["all", "payment", "policy"] = "all"  # PTB_APIS: what this instance answers
+    artifact_root: str = Field(
+        default="mlruns/artifacts",
+        description="artifact root of a local (non-server) store; a tracking server's own "
+        "`--artifacts-destination` applies otherwise",
+    )
+    registered_model: str = Field(
+        default="ptb", description="the registered model's name in MLflow"
+    )
+    experiment: str = Field(default="ptb", description="the MLflow experiment trainings log to")
+    serving_alias: str = Field(
+        default="champion", description="the alias the service serves by default"
+    )
+    model: str | None = Field(
+        default=None, description="alias or version to serve instead of the serving alias"
+    )
+    data_dir: str | None = Field(
+        default=None,
+        description="registry snapshot (data contract) for list look-ups and what-if; "
+        "without it only person grants are answered",
+    )
+    reference: str | None = Field(
+        default=None,
+        description="the reference release to price with when there is no snapshot: a shipped "
+        "release's name (`2024`) or a release directory; default the shipped release. With a "
+        "snapshot its own `kommuner` and `grunnkretser` are the release",
+    )
+    model_cache_dir: str | None = Field(
+        default_factory=default_model_cache_dir,
+        description="verified bundles kept for restarts while MLflow is down; default "
+        "`$CACHE_DIRECTORY/models` under systemd, `/var/cache/ptb/models` as root, else "
+        "`~/.cache/ptb/models`. Must be writable by the service (`/readyz` fails otherwise)",
+    )
+    environment: str = Field(
+        default=DEVELOPMENT,
+        description="`development`, or anything else (`production`), where keys, an audit "
+        "log and an audit key are required",
+    )
+    apis: Literal["all", "payment", "policy"] = Field(
+        default="all", description="what the instance answers: `payment`, `policy` or `all`"
+    )
+
+    instance_dir: Path | None = Field(
+        default=None,
+        description="shared by the workers of one instance so they serve one model and switch "
+        "together; `ptb serve --workers N` makes a fresh one (set it, empty and of its own, "
+        "when running `uvicorn --workers N` yourself)",
+    )
 
     # -- access, audit, operations (docs/security.md) --------------------------------------------
-    api_keys_file: Path | None = None  # PTB_API_KEYS_FILE: hashed API keys (JSON or YAML)
-    audit_log: Path = Path("var/audit/audit.jsonl")  # PTB_AUDIT_LOG: append-only, hash-chained
-    audit_key_file: Path | None = None  # PTB_AUDIT_KEY_FILE: keys request digests; needed in prod
-    audit_fsync: bool = False  # PTB_AUDIT_FSYNC: each record on disk before the answer
-    metrics_public: bool = True  # PTB_METRICS_PUBLIC=false puts /metrics behind an admin key
-    log_format: str = Field("json", pattern="^(json|text)$")  # one JSON object per line
-    log_level: str = "INFO"
-    model_watch_seconds: float = Field(0.0, ge=0)  # re-resolve the serving alias; 0: never
-    startup_retry_seconds: float = Field(10.0, ge=0)  # retry a start-up the registry failed
-    registry_retry_seconds: float = Field(15.0, ge=0)  # after a registry failure, use the cache
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="hashed API keys (JSON or YAML); re-read within a second of a change",
+    )
+    service_user: str | None = Field(
+        default=None,
+        description="the account the service runs as: `ptb keys` refuses to write a keys "
+        "file it could not read",
+    )
+    audit_log: Path = Field(
+        default=Path("var/audit/audit.jsonl"),
+        description="append-only, hash-chained audit log (relative to the working "
+        "directory: give an absolute path in production)",
+    )
+    audit_key_file: Path | None = Field(
+        default=None, description="32-byte key of the request digests (`ptb audit new-key`)"
+    )
+    audit_fsync: bool = Field(
+        default=False, description="each audit record on disk before the answer"
+    )
+    metrics_public: bool = Field(default=True, description="`false`: `/metrics` needs an admin key")
+    log_format: str = Field(
+        default="json",
+        pattern="^(json|text)$",
+        description="`json` (one object per line) or `text`",
+    )
+    log_level: str = Field(default="INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`")
+    model_watch_seconds: float = Field(
+        default=0.0, ge=0, description="re-resolve the serving alias this often; 0: never"
+    )
+    startup_retry_seconds: float = Field(
+        default=10.0, ge=0, description="retry a start-up that the registry failed after this long"
+    )
+    registry_retry_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        description="after a registry failure, serve from memory and cache this long",
+    )
 
     @field_validator("environment")
     @classmethod

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import date, datetime
 from functools import wraps
 from pathlib import Path
@@ -31,6 +30,7 @@ from ptb.compare import register_compare
 from ptb.keys import keys_app
 from ptb.lifecycle import lifecycle_errors, register_lifecycle, report_release
 from ptb.lifecycle import train as train_command
+from ptb.serve_dirs import instance_dir, shared_metrics_dir
 
 app = typer.Typer(
     help="Calibrate and serve the patient-adjusted capitation grant (PTB) for GPs.",
@@ -76,14 +76,17 @@ def reports_errors(command: Callable) -> Callable:
 
     @wraps(command)
     def run(*args, **kwargs):
-        from mlflow.exceptions import MlflowException
-
         try:
             return command(*args, **kwargs)
         except PtbError as exc:
             _print_error(str(exc))
             raise typer.Exit(1) from exc
-        except MlflowException as exc:
+        except Exception as exc:
+            # Imported here, not first: MLflow warns on import, before `ptb serve` set up its logs.
+            from mlflow.exceptions import MlflowException
+
+            if not isinstance(exc, MlflowException):
+                raise
             uri = _settings().tracking_uri
             _print_error(f"MLflow tracking store {uri} failed: {exc.message}")
             raise typer.Exit(1) from exc
@@ -203,36 +206,44 @@ def serve(
     the rate makes its persons spend the period's budget; without, --reference names the release
     and the model's own rate applies.
     """
-    import uvicorn
-
-    from features import Release
-    from serving.app import create_app_from_settings
     from serving.observability import configure_logging
-    from serving.snapshot import Snapshot
 
     if apis is not None:
         os.environ["PTB_APIS"] = apis  # the settings check it; worker processes read it too
     if reference is not None:
         os.environ["PTB_REFERENCE"] = reference  # worker processes read it too
     settings = _settings()
+    # Before the service's imports (MLflow warns on import): every line JSON.
+    configure_logging(settings.log_format, settings.log_level)
+    import uvicorn
+
+    from features import Release
+    from serving.app import create_app_from_settings
+    from serving.snapshot import Snapshot
+
     data = data or (Path(settings.data_dir) if settings.data_dir else None)
     # A broken snapshot (or an unknown release) is refused here, before the port is bound.
     snapshot = Snapshot.load(data) if data is not None else None
     release = snapshot.release if snapshot is not None else Release.named(settings.reference)
     served = model or settings.model or settings.serving_alias
-    configure_logging(settings.log_format, settings.log_level)
-    console.print(
-        f"serving ptb {served} with reference release {release.name} ({release.period}) "
-        f"on http://{host}:{port}/docs ({workers} worker(s))",
-        highlight=False,
-    )
-    if snapshot is not None:
-        report_release(snapshot.release, snapshot.code_changes)
+    log = logging.getLogger("ptb.serve")
+    log.info(
+        "serving ptb %s with reference release %s (%s) on http://%s:%s/docs (%d worker(s))",
+        served, release.name, release.period, host, port, workers,
+    )  # fmt: skip
+    for change in snapshot.code_changes if snapshot is not None else ():
+        log.info(
+            "code change: %s %s -> %s (from %s)",
+            change.field, change.old, change.new, change.valid_from,
+        )  # fmt: skip
     if workers == 1:
-        application = create_app_from_settings(
-            settings, snapshot=snapshot, default_model=served, reference=release
-        )
-        uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+        # An operator's metrics directory is this instance's alone, with one worker too.
+        held = shared_metrics_dir() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else nullcontext()
+        with held:
+            application = create_app_from_settings(
+                settings, snapshot=snapshot, default_model=served, reference=release
+            )
+            uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
         return
     # Each worker process builds the service from the environment: the same settings, this
     # model and this snapshot (checked above, then left to the workers to hold).
@@ -240,37 +251,19 @@ def serve(
     os.environ["PTB_MODEL"] = served
     if data is not None:
         os.environ["PTB_DATA_DIR"] = str(data)
-    with shared_metrics_dir():
+    with shared_metrics_dir(), instance_dir():
         uvicorn.run(
-            "serving.app:create_app_from_env",
+            "serving.worker:create_app_from_env",
             factory=True,
             workers=workers,
+            # A worker loads the snapshot and the model before it answers uvicorn's ping; on a
+            # busy host that takes longer than uvicorn's 5 s, which would kill it over and over.
+            timeout_worker_healthcheck=120,
             host=host,
             port=port,
             log_config=None,
             access_log=False,
         )
-
-
-@contextmanager
-def shared_metrics_dir() -> Iterator[Path]:
-    """``PROMETHEUS_MULTIPROC_DIR`` for the workers, emptied first: a scrape sums them all.
-
-    The operator's directory if one is set (its old files removed, as the counters restart
-    with the workers), otherwise a temporary one, removed again at exit.
-    """
-    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="ptb-metrics-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.db"):
-        stale.unlink()
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
-    try:
-        yield folder
-    finally:
-        if not given:
-            shutil.rmtree(folder, ignore_errors=True)
-            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 @app.command()

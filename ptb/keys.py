@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from features import KeyFileError, Settings
+from ptb.accounts import unreadable_by
 
 keys_app = typer.Typer(
     help="API keys of the service: each has an id and a role (payment, policy, admin).",
@@ -24,12 +25,38 @@ FileOption = Annotated[
 ]
 
 
+ServiceUserOption = Annotated[
+    str | None,
+    typer.Option(
+        "--service-user",
+        help="the account the service runs as; refuse to write a file it could not read "
+        "(default: PTB_SERVICE_USER)",
+    ),
+]
+
+
 def _key_file(file: Path | None) -> Path:
     found = file or Settings().api_keys_file
     if found is None:
         errors.print("[bold red]error:[/] no keys file: pass --file PATH or set PTB_API_KEYS_FILE")
         raise typer.Exit(1)
     return found
+
+
+def _service_can_read(path: Path, service_user: str | None) -> None:
+    """Refuse, before anything is written, a keys file the service account could not read.
+
+    The written file keeps the owner, group and mode of the one it replaces (a new one is the
+    writer's, in the directory's group, 0640); this checks those against the account.
+    """
+    from serving.access.keys import key_file_ownership
+
+    account = service_user or Settings().service_user
+    if account is None:
+        return
+    problem = unreadable_by(account, path, key_file_ownership(path))
+    if problem is not None:
+        raise KeyFileError(str(path), [f"not written: {problem}"])
 
 
 @keys_app.command("add")
@@ -39,12 +66,14 @@ def add(
     ],
     role: Annotated[str, typer.Option("--role", help="payment, policy or admin")],
     file: FileOption = None,
+    service_user: ServiceUserOption = None,
 ) -> None:
     """Create a key and print it once; only its scrypt hash is stored."""
     from serving.access.keys import add_key
 
     path = _key_file(file)
     try:
+        _service_can_read(path, service_user)
         key = add_key(path, key_id, role)
     except KeyFileError as exc:
         errors.print(f"[bold red]error:[/] {exc}", highlight=False)
@@ -77,12 +106,14 @@ def list_keys(file: FileOption = None) -> None:
 def revoke(
     key_id: Annotated[str, typer.Argument(help="the id of the key to revoke")],
     file: FileOption = None,
+    service_user: ServiceUserOption = None,
 ) -> None:
     """Revoke a key; a running service refuses it within a second."""
     from serving.access.keys import revoke_key
 
     path = _key_file(file)
     try:
+        _service_can_read(path, service_user)
         record = revoke_key(path, key_id)
     except KeyFileError as exc:
         errors.print(f"[bold red]error:[/] {exc}", highlight=False)

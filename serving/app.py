@@ -28,10 +28,12 @@ from serving.access.guard import require_role
 from serving.access.keys import KeyRing
 from serving.access.rules import AUTH_ERRORS, refuse_unguarded_routes, router_role
 from serving.error_responses import add_error_handlers
+from serving.instance import InstanceModel
 from serving.model_store import ModelStore, apply_registry_http_defaults
-from serving.observability import Metrics, RequestWatch, configure_logging
+from serving.observability import Metrics, RequestWatch, configure_logging, forget_worker
 from serving.openapi import name_components
-from serving.reload import ModelWatch
+from serving.readiness import problems as readiness_problems
+from serving.reload import ModelWatch, prepare_model
 from serving.routes import admin, grants, health, metrics, model, policy, reform, whatif
 from serving.snapshot import Snapshot
 from serving.state import ServingState
@@ -78,6 +80,7 @@ def create_app(
     model_watch_seconds: float = 0.0,
     startup_retry_seconds: float = 0.0,
     reference: Release | str | Path | None = None,
+    instance_dir: str | Path | None = None,
 ) -> FastAPI:
     """The PTB API.
 
@@ -103,6 +106,8 @@ def create_app(
     reference : the reference release to price with when there is no snapshot (a release, a
         shipped release's name or a release directory); default the shipped release. With a
         snapshot, its own tables are the release.
+    instance_dir : shared with the other workers of this instance, so that all serve one
+        model and switch together (``serving.instance``); None for a single worker.
     """
     environment = environment.strip().lower()
     refuse_open_deployment(environment, api_keys, audit)
@@ -114,6 +119,14 @@ def create_app(
         startup_retry_seconds=startup_retry_seconds,
         reference=reference,
     )
+    if instance_dir is not None:
+        state.instance = InstanceModel(
+            instance_dir,
+            prepare=lambda version, ref: prepare_model(state, version, ref),
+            switch=lambda model, ref: state.switch(model, default_ref=ref),
+            status=state.worker_status,
+        )
+    state.readiness = lambda: readiness_problems(api_keys, audit, store)
     app_metrics = Metrics(state)
     watch = _model_watch(state, app_metrics, model_watch_seconds)
     app = FastAPI(
@@ -160,11 +173,13 @@ def _lifespan(
     watch: ModelWatch | None,
     load_in_background: bool,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Open the audit log, start the serving state and the watch; close them at shutdown."""
+    """Open the serving state (``ServingState.open``) and the audit log, start the state and the
+    watch; stop and close them at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         refuse_unguarded_routes(app)
+        state.open()
         if audit is not None:
             audit.open()
         if load_in_background:
@@ -176,11 +191,12 @@ def _lifespan(
         try:
             yield
         finally:
-            state.stopping.set()
             if watch is not None:
                 watch.stop()
+            state.stop()
             if audit is not None:
                 audit.close()
+            forget_worker()
 
     return lifespan
 
@@ -236,5 +252,6 @@ def create_app_from_settings(settings: Settings, **overrides) -> FastAPI:
         "metrics_public": settings.metrics_public,
         "model_watch_seconds": settings.model_watch_seconds,
         "startup_retry_seconds": settings.startup_retry_seconds,
+        "instance_dir": settings.instance_dir,
     }
     return create_app(store, **{**options, **overrides})

@@ -371,16 +371,23 @@ class ModelStore:
             )
             bundle = ModelBundle.load(local)
             if self.cache_dir is not None:
-                target = self.cache_dir / f"v{version}"
-                staging = self.cache_dir / f".v{version}.{run_id}.partial"
-                shutil.rmtree(staging, ignore_errors=True)
-                shutil.copytree(local, staging)
-                shutil.rmtree(target, ignore_errors=True)
-                staging.rename(target)  # whole or not at all
+                try:
+                    self._keep(local, version, run_id)
+                except OSError as exc:  # serve all the same; /readyz names the cache
+                    logger.error("model cache %s not written: %s", self.cache_dir, exc)
         logger.info("loaded model version %s (run %s) from the registry", version, run_id)
         return bundle
 
     # -- disk cache ---------------------------------------------------------------------------
+
+    def _keep(self, local: str, version: str, run_id: str) -> None:
+        assert self.cache_dir is not None
+        target = self.cache_dir / f"v{version}"
+        staging = self.cache_dir / f".v{version}.{run_id}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(local, staging)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)  # whole or not at all
 
     def _cached_bundle(self, version: str, run_id: str | None) -> ModelBundle | None:
         if self.cache_dir is None:
@@ -447,7 +454,10 @@ class ModelStore:
             index = self._read_index()
             index.setdefault("aliases", {}).update(aliases or {})
             index.setdefault("versions", {}).update(versions or {})
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            staging = self.cache_dir / f".{CACHE_INDEX}.partial"
-            staging.write_text(json.dumps(index, indent=2, sort_keys=True))
-            staging.replace(self.cache_dir / CACHE_INDEX)
+            try:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                staging = self.cache_dir / f".{CACHE_INDEX}.partial"
+                staging.write_text(json.dumps(index, indent=2, sort_keys=True))
+                staging.replace(self.cache_dir / CACHE_INDEX)
+            except OSError as exc:  # serve all the same; /readyz names the cache
+                logger.error("model cache %s not written: %s", self.cache_dir, exc)

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 from contextvars import ContextVar
@@ -32,8 +33,11 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.readiness import CHECKS as READINESS_CHECKS
 
 access_log = logging.getLogger("ptb.access")
 logger = logging.getLogger(__name__)
@@ -78,6 +82,60 @@ def note_caller(key_id: str | None, role: str | None) -> None:
 def multiprocess_dir() -> str | None:
     """Where worker processes share their metrics (``PROMETHEUS_MULTIPROC_DIR``), if they do."""
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+@dataclass
+class WorkerIdentity:
+    """This process's worker number in its instance (None alone), on every log line."""
+
+    number: int | None = None
+
+
+WORKER = WorkerIdentity()
+
+
+class WorkerProcessMetrics:
+    """``process_*`` of every worker, not only the one answering a scrape.
+
+    With several workers the scrape reads the multiprocess files, so each worker writes its
+    own figures there (with its ``pid``) every few seconds from a thread of its own.
+    """
+
+    SECONDS = 5.0
+
+    def __init__(self, registry: CollectorRegistry):
+        self._source = ProcessCollector(registry=None)
+        self._gauges: dict[str, Gauge] = {}
+        for name, text in (
+            ("process_resident_memory_bytes", "Resident memory size in bytes, per worker"),
+            ("process_virtual_memory_bytes", "Virtual memory size in bytes, per worker"),
+            ("process_cpu_seconds_total", "Total user and system CPU time in seconds, per worker"),
+            ("process_open_fds", "Open file descriptors, per worker"),
+            ("process_max_fds", "Maximum open file descriptors, per worker"),
+            ("process_start_time_seconds", "Start time since the epoch in seconds, per worker"),
+        ):
+            self._gauges[name] = Gauge(name, text, registry=registry, multiprocess_mode="liveall")
+        self.update()
+        threading.Thread(target=self._run, name="ptb-process-metrics", daemon=True).start()
+
+    def update(self) -> None:
+        for family in self._source.collect():
+            for sample in family.samples:
+                gauge = self._gauges.get(sample.name)
+                if gauge is not None:
+                    gauge.set(sample.value)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.SECONDS)
+            self.update()
+
+
+def forget_worker() -> None:
+    """A worker that stops takes its per-worker figures (``liveall``) out of later scrapes."""
+    folder = multiprocess_dir()
+    if folder is not None:
+        mark_process_dead(os.getpid(), folder)
 
 
 class Metrics:
@@ -131,7 +189,10 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
-        ProcessCollector(registry=self.registry)
+        if multiprocess_dir() is None:
+            ProcessCollector(registry=self.registry)
+        else:
+            WorkerProcessMetrics(self.registry)
         PlatformCollector(registry=self.registry)
         if state is not None:
             self.registry.register(ServingCollector(state))
@@ -143,6 +204,7 @@ class Metrics:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=folder)
+        PlatformCollector(registry=registry)  # python_info, as a single process shows it
         if self.state is not None:
             registry.register(ServingCollector(self.state))
         return generate_latest(registry)
@@ -160,11 +222,22 @@ class ServingCollector:
     def collect(self):
         state = self.state
         model = state.model
+        failing = state.readiness()
         ready = GaugeMetricFamily(
-            "ptb_serving_ready", "1 when the serving model is loaded and answering"
+            "ptb_serving_ready", "1 when the serving model is loaded and /readyz answers 200"
         )
-        ready.add_metric([], 1.0 if state.status == "ready" and model is not None else 0.0)
+        serving = state.status == "ready" and model is not None
+        ready.add_metric([], 1.0 if serving and not failing else 0.0)
         yield ready
+        problem = GaugeMetricFamily(
+            "ptb_readiness_problem",
+            "1 while a file a request needs fails its check (keys_file: not re-read, old keys in "
+            "force; audit_log: not writable; model_cache: not writable)",
+            labels=["check"],
+        )
+        for check in READINESS_CHECKS:
+            problem.add_metric([check], 1.0 if check in failing else 0.0)
+        yield problem
         if model is None:
             return
         info = InfoMetricFamily("ptb_serving_model", "The model version answering by default")
@@ -186,9 +259,21 @@ class ServingCollector:
 
 
 def route_template(scope: Scope) -> str:
-    """The matched route's path template; ``unmatched`` for a path no route takes."""
+    """The matched route's path template; ``unmatched`` for a path no route takes.
+
+    FastAPI's own routes (``/docs``, ``/openapi.json``) and mounts (``/static``) leave no
+    ``route`` in the scope: they are found by matching the app's routes again.
+    """
     route = scope.get("route")
+    if route is None:
+        app = scope.get("app")
+        for candidate in getattr(getattr(app, "router", None), "routes", ()):
+            if candidate.matches(scope)[0] == Match.FULL:
+                route = candidate
+                break
     path = getattr(route, "path", None) or getattr(route, "path_format", None)
+    if isinstance(path, str) and path and not hasattr(route, "endpoint"):
+        path = f"{path}/{{path}}"  # a mount: its files under one template
     return path if isinstance(path, str) and path else "unmatched"
 
 
@@ -265,15 +350,18 @@ def _request_id(scope: Scope) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and a record's ``ptb`` fields."""
+    """One JSON object per line: time, level, logger, message, the process id and worker
+    number (``pid``, ``worker``: which worker said it), and a record's ``ptb`` fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": self.formatTime(record),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
+        entry["pid"] = record.process
+        entry["worker"] = WORKER.number
         fields = getattr(record, "ptb", None)
         if isinstance(fields, dict):
             entry.update(fields)
@@ -292,6 +380,9 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
     Start uvicorn with ``log_config=None`` and ``access_log=False``: ``ptb.access`` logs each
     request with its route template, and uvicorn's own access line would add the raw path.
     """
+    logging.captureWarnings(True)  # a library's warning is a JSON line too
+    # MLflow installs a plain-text handler of its own when imported, unless told not to.
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter()
@@ -303,7 +394,7 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "mlflow"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True

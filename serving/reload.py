@@ -29,7 +29,7 @@ import numpy as np
 from features import BundleError, ReloadInProgressError, ReloadRefused, level_support
 from features.grants import PersonColumns
 from serving.model_store import LoadedModel, normalise_ref
-from serving.state import ServingState
+from serving.state import ServingState, aliased
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +55,46 @@ class ReloadOutcome:
     switched: bool
     checks: tuple[Check, ...]
     seconds: float
+    workers: tuple[dict, ...] = ()  # each worker's state after the switch
+
+
+def load_checked(
+    state: ServingState, requested: str, *, refresh: bool = True
+) -> tuple[LoadedModel, list[Check]]:
+    """Load ``requested`` beside the serving model, check it and warm it; nothing switches.
+
+    Raises ``ReloadRefused`` naming the failed checks (or the store's own error).
+    """
+    try:
+        model = state.store.get(requested, refresh=refresh)
+    except BundleError as exc:
+        check = Check("checksums", False, str(exc))
+        raise ReloadRefused(requested, str(exc), [check]) from exc
+    checks = run_checks(state, model)
+    failed = [check for check in checks if not check.passed]
+    if failed:
+        reason = "; ".join(f"{check.name}: {check.detail}" for check in failed)
+        raise ReloadRefused(requested, f"version {model.version} failed {reason}", checks)
+    for warm in state.warmers:
+        warm(model)
+    return model, checks
+
+
+def prepare_model(state: ServingState, version: str, ref: str) -> LoadedModel:
+    """Another worker's part in an instance switch: the same version, loaded and checked here."""
+    model, _ = load_checked(state, version, refresh=False)
+    return aliased(model, ref)
 
 
 def reload_model(state: ServingState, ref: str | None = None) -> ReloadOutcome:
     """Resolve ``ref`` (default: the configured serving alias) afresh, check it, switch to it.
 
+    With several workers (``state.instance``), every worker loads and checks the version before
+    the instance switches, all at once (``serving.instance``).
+
     Blocking (a download, the snapshot's grants): call it from a worker thread. Raises
     ``ModelNotFoundError``, ``RegistryUnavailableError`` or ``ReloadRefused``; in every such
-    case the serving model is unchanged.
+    case the serving model is unchanged on every worker.
     """
     requested = state.configured_ref if ref is None else str(ref)
     if normalise_ref(requested) is None:
@@ -71,23 +103,22 @@ def reload_model(state: ServingState, ref: str | None = None) -> ReloadOutcome:
         raise ReloadInProgressError(requested)
     started = time.perf_counter()
     try:
-        try:
-            model = state.store.get(requested, refresh=True)
-        except BundleError as exc:
-            check = Check("checksums", False, str(exc))
-            raise ReloadRefused(requested, str(exc), [check]) from exc
-        checks = run_checks(state, model)
-        failed = [check for check in checks if not check.passed]
-        if failed:
-            reason = "; ".join(f"{check.name}: {check.detail}" for check in failed)
-            raise ReloadRefused(requested, f"version {model.version} failed {reason}", checks)
-        for warm in state.warmers:
-            warm(model)
+        model, checks = load_checked(state, requested)
         previous = state.model
         switched = previous is None or previous.version != model.version
-        state.switch(model, default_ref=requested)
+        if state.instance is not None:
+            workers = state.instance.switch_all(model, requested)
+        else:
+            state.switch(model, default_ref=requested)
+            workers = state.workers()
         return ReloadOutcome(
-            requested, previous, model, switched, tuple(checks), time.perf_counter() - started
+            requested,
+            previous,
+            model,
+            switched,
+            tuple(checks),
+            time.perf_counter() - started,
+            tuple(workers),
         )
     finally:
         state.reload_lock.release()
@@ -219,6 +250,8 @@ class ModelWatch:
     def poll(self) -> ReloadOutcome | None:
         """One look at the alias; returns the outcome of a reload, or None if nothing moved."""
         state = self.state
+        if state.instance is not None:
+            state.instance.follow()  # a switch another worker committed is not a move
         ref = state.configured_ref
         if state.model is None or ref.isdigit() or state.default_ref != ref:
             return None
@@ -232,6 +265,8 @@ class ModelWatch:
         logger.warning("model watch: %r moved to version %s; reloading", ref, version)
         try:
             outcome = reload_model(state, ref)
+        except ReloadInProgressError:
+            return None  # another worker of the instance is switching it already
         except Exception as exc:  # noqa: BLE001 - logged and counted; the old model serves
             logger.error("model watch: reload to %r refused: %s", ref, exc)
             self.on_outcome(None, exc)

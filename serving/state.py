@@ -1,5 +1,6 @@
-"""The serving state's life cycle: start-up (snapshot or reference release, default model, its
-snapshot grants), retries while the registry is down, and the switch a reload makes.
+"""The serving state's life cycle: joining the instance's workers (``serving.instance``), start-up
+(snapshot or reference release, default model, its snapshot grants), retries while the registry
+is down, the switch a reload makes, and leaving at shutdown.
 
 The serving model changes only by ``ServingState.switch`` (a reload): one assignment, so a
 request sees the old model or the new one, never a mix.
@@ -9,17 +10,25 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 from features import RegistryUnavailableError, Release, ServiceNotReadyError
+from serving.instance import InstanceModel
 from serving.model_store import LoadedModel, ModelStore
 from serving.pricing import Pricing
 from serving.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
+
+
+def aliased(model: LoadedModel, ref: str) -> LoadedModel:
+    """``model`` as asked for by ``ref``: an alias is kept on it, a version number is not."""
+    return model if ref.isdigit() else replace(model, alias=ref)
 
 
 class ServingState:
@@ -54,6 +63,21 @@ class ServingState:
         # Called with each model about to serve (e.g. to build its what-if engine): the
         # start-up's in a background thread once ready, a reload's before its switch.
         self.warmers: list[Callable[[LoadedModel], None]] = []
+        # The instance's one model, shared with the other workers (``serving.instance``).
+        self.instance: InstanceModel | None = None
+        # Checks of the files a request needs (``serving.readiness``): check -> why it fails.
+        self.readiness: Callable[[], dict[str, str]] = dict
+
+    def open(self) -> None:
+        """Join the instance, if this worker has one, before the start-up loads its model."""
+        if self.instance is not None:
+            self.instance.open()
+
+    def stop(self) -> None:
+        """At shutdown: no more start-up retries; leave the instance."""
+        self.stopping.set()
+        if self.instance is not None:
+            self.instance.close()
 
     def start(self) -> None:
         """Load the snapshot, the default model and its snapshot grants; blocking.
@@ -75,7 +99,13 @@ class ServingState:
                 self.snapshot = Snapshot.load(source)
             if self.pricing is None:
                 self.pricing = self._pricing()
-            model = self.store.get(self.default_ref)
+            # A worker (re)started after a switch serves what the instance serves.
+            committed = self.instance.committed_model() if self.instance is not None else None
+            if committed is not None:
+                self.default_ref = str(committed["ref"])
+                model = aliased(self.store.get(str(committed["version"])), self.default_ref)
+            else:
+                model = self.store.get(self.default_ref)
             if self.snapshot is not None:
                 self.snapshot.grants(model.version, self.pricing.scorer(model))
             self.model = model
@@ -86,6 +116,8 @@ class ServingState:
                 gc.freeze()
             self.status, self.error = "ready", None
             logger.info("serving model %s version %s", model.name, model.version)
+            if self.instance is not None:
+                self.instance.started(0 if committed is None else int(committed["generation"]))
             if self.warmers:
                 threading.Thread(
                     target=self._warm, args=(model,), name="ptb-warm-up", daemon=True
@@ -146,12 +178,40 @@ class ServingState:
         return previous
 
     def cached_model(self, ref: str | int | None) -> LoadedModel | None:
-        """The default model, or a pinned one already in memory; never does I/O."""
+        """The default model, or a pinned one already in memory; never does I/O.
+
+        First follows the instance: a switch another worker committed applies before this
+        request chooses its model.
+        """
+        if self.instance is not None:
+            self.instance.follow()
         if self.model is None:
             raise ServiceNotReadyError(self._not_ready_message())
         if ref is None:
             return self.model
         return self.store.cached(ref)
+
+    def problems(self) -> list[str]:
+        """Why this worker is not ready though its model may be: ``check: reason`` each."""
+        return [f"{check}: {reason}" for check, reason in self.readiness().items()]
+
+    def worker_status(self) -> dict:
+        """This worker's model and readiness, as /readyz and /v1/model list every worker's."""
+        problems = self.problems()
+        return {
+            "status": "degraded" if problems and self.status == "ready" else self.status,
+            "model_version": None if self.model is None else self.model.version,
+            "model_ref": self.default_ref,
+            "problems": problems,
+        }
+
+    def workers(self) -> list[dict]:
+        """Every worker of the instance with its model; this one alone without an instance."""
+        if self.instance is not None:
+            found = self.instance.workers()
+            if found:
+                return found
+        return [{"pid": os.getpid(), "worker": None, "generation": 0, **self.worker_status()}]
 
     def _not_ready_message(self) -> str:
         if self.status == "failed":

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,6 +31,22 @@ SMALL_DATA_GATE = {
 # Training in tests: two folds, no challengers, the small-data gate; what the registry and serving
 # tests need.
 FAST_TRAINING = TrainingOptions(folds=2, challengers=False, **SMALL_DATA_GATE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The default model cache (absolute, shared by the machine) in a folder of this run.
+
+    Set through ``CACHE_DIRECTORY`` (systemd's variable, which the default honours) so that
+    service processes a test starts without ``PTB_*`` settings use it too.
+    """
+    saved = os.environ.get("CACHE_DIRECTORY")
+    os.environ["CACHE_DIRECTORY"] = str(tmp_path_factory.mktemp("cache-directory"))
+    yield
+    if saved is None:
+        os.environ.pop("CACHE_DIRECTORY", None)
+    else:
+        os.environ["CACHE_DIRECTORY"] = saved
 
 
 @pytest.fixture(scope="session")

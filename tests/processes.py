@@ -23,15 +23,19 @@ def wait_until_ready(
     why_not: Callable[[], str] = lambda: "",
     seconds: float = 120,
     also: Callable[[], bool] = lambda: True,
+    ready: bool = True,
 ) -> None:
     """Poll ``url``/readyz until it answers 200 (and ``also()`` holds); ``AssertionError`` with
-    ``why_not()`` if the service stops (``alive()`` false) or the time runs out."""
+    ``why_not()`` if the service stops (``alive()`` false) or the time runs out.
+
+    ``ready=False``: any answer counts (a service expected to stay degraded answers 503)."""
     deadline = time.monotonic() + seconds
     while True:
         if not alive():
             raise AssertionError(f"service exited: {why_not()}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200 and also():
+            answered = httpx.get(f"{url}/readyz", timeout=2).status_code
+            if (answered == 200 or not ready) and also():
                 return
         except httpx.TransportError:
             pass

@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import secrets
+import stat
 import tempfile
 import threading
 import time
@@ -49,6 +50,7 @@ SECRET_BYTES = 32
 SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_DKLEN = 2**14, 8, 1, 32
 SCRYPT_MAXMEM = 64 * 1024 * 1024
 FILE_RECHECK_SECONDS = 1.0
+NEW_KEY_FILE_MODE = 0o640  # the owner writes, the service's group reads
 REMEMBERED_KEYS = 4096
 PARALLEL_CHECKS = 2  # scrypt checks at once: a flood of wrong keys cannot take every core
 
@@ -218,10 +220,26 @@ def read_key_file(path: str | Path) -> list[KeyRecord]:
     return records
 
 
+def key_file_ownership(path: str | Path) -> tuple[int, int, int]:
+    """Owner, group and mode a written keys file gets: those of the file it replaces.
+
+    A new file is the writer's, in the directory's group (the service's group, as the
+    deployment sets it up), mode 0640. Written as root, the service can still read it.
+    """
+    path = Path(path)
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        directory = path.parent if path.parent.exists() else Path.cwd()
+        return os.geteuid(), directory.stat().st_gid, NEW_KEY_FILE_MODE
+    return found.st_uid, found.st_gid, stat.S_IMODE(found.st_mode)
+
+
 def write_key_file(path: str | Path, records: Iterable[KeyRecord]) -> Path:
-    """Write the keys file whole or not at all, readable by its owner only."""
+    """Write the keys file whole or not at all, keeping its owner, group and mode."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    uid, gid, mode = key_file_ownership(path)
     document = {"keys": [record.to_dict() for record in records]}
     text = (
         yaml.safe_dump(document, sort_keys=False)
@@ -234,7 +252,15 @@ def write_key_file(path: str | Path, records: Iterable[KeyRecord]) -> Path:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(staging, 0o600)
+        os.chmod(staging, mode)
+        if (uid, gid) != (os.geteuid(), os.getegid()):
+            try:
+                os.chown(staging, uid, gid)
+            except PermissionError as exc:
+                raise KeyFileError(
+                    str(path),
+                    [f"cannot keep its owner {uid}:{gid} (run as root or as its owner)"],
+                ) from exc
         os.replace(staging, path)
     except BaseException:
         Path(staging).unlink(missing_ok=True)
@@ -283,6 +309,8 @@ class KeyRing:
         self._checks = threading.BoundedSemaphore(PARALLEL_CHECKS)
         self._file_stamp: tuple | None = None
         self._generation = 0
+        self.reload_error: str | None = None  # why the file changed but could not be re-read
+        self.reload_failures = 0  # changes of the file that could not be re-read, in all
         self._install(list(records), self._stamp())
         self._checked_at = time.monotonic()
 
@@ -363,9 +391,13 @@ class KeyRing:
             try:
                 records = read_key_file(self.path)
             except KeyFileError as exc:
-                # Keep the keys we have: a half-edited file must not open or close the service.
+                # Keep the keys we have: a half-edited file must not open or close the service;
+                # but say so where it is seen (/readyz, the metric), until the file is fixed.
                 logger.error("API keys file not reloaded, keeping the previous keys: %s", exc)
                 self._file_stamp = stamp
+                if self.reload_error is None:
+                    self.reload_failures += 1
+                self.reload_error = str(exc)
                 return
             self._install(records, stamp)
             logger.warning(
@@ -378,6 +410,7 @@ class KeyRing:
         self._refused: OrderedDict[bytes, None] = OrderedDict()
         self._file_stamp = stamp
         self._generation += 1
+        self.reload_error = None
 
     def _stamp(self) -> tuple | None:
         if self.path is None:
@@ -386,7 +419,8 @@ class KeyRing:
             found = self.path.stat()
         except OSError:
             return None
-        return (found.st_mtime_ns, found.st_size, found.st_ino)
+        # ctime too: a chown or chmod that makes the file readable again is a change.
+        return (found.st_mtime_ns, found.st_ctime_ns, found.st_size, found.st_ino)
 
 
 def _invalid() -> AuthenticationError:

@@ -9,7 +9,7 @@ from features import ReloadRefused
 from serving.dependencies import StateDep
 from serving.json_body import json_request_body, read_json_body
 from serving.reload import reload_model
-from serving.schemas import ErrorBody, ModelCheck, ReloadIn, ReloadResult
+from serving.schemas import ErrorBody, ModelCheck, ReloadIn, ReloadResult, WorkerModel
 from serving.schemas.errors import Responses
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -61,4 +61,5 @@ async def reload(request: Request, state: StateDep) -> ReloadResult:
         previous_version=None if outcome.previous is None else outcome.previous.version,
         checks=[ModelCheck(name=c.name, passed=c.passed, detail=c.detail) for c in outcome.checks],
         seconds=round(outcome.seconds, 3),
+        workers=[WorkerModel(**worker) for worker in outcome.workers],
     )

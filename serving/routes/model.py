@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from serving.dependencies import ModelDep, StateDep
 from serving.model_store import LoadedModel
 from serving.routes.grants import ERRORS, scheme_info
-from serving.schemas import ModelInfo, ReleaseInfo, WeightRow
+from serving.schemas import ModelInfo, ReleaseInfo, WeightRow, WorkerModel
 from serving.schemas.common import json_records, provenance
 
 router = APIRouter(prefix="/v1", tags=["model"])
@@ -40,4 +40,5 @@ async def model_info(model: ModelDep, state: StateDep) -> ModelInfo:
         indicators=bundle.indicators.model_dump(mode="json"),
         scheme=scheme_info(model, pricing),
         weight_table=weight_rows(model),
+        workers=[WorkerModel(**worker) for worker in state.workers()],
     )

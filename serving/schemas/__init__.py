@@ -24,7 +24,7 @@ from serving.schemas.grants import (
     PersonGrant,
     PersonIn,
 )
-from serving.schemas.health import Health, Readiness
+from serving.schemas.health import Health, Readiness, WorkerModel
 from serving.schemas.model import ModelInfo, SchemeInfo, WeightRow
 from serving.schemas.release import CodeChangeOut, RateBasis, ReleaseInfo
 from serving.schemas.whatif import (
@@ -73,4 +73,5 @@ __all__ = [
     "SchemeInfo",
     "StrictRequest",
     "WeightRow",
+    "WorkerModel",
 ]

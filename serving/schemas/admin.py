@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from serving.schemas.common import StrictRequest, VersionName, VersionNumber
+from serving.schemas.health import WorkerModel
 
 
 class ReloadIn(StrictRequest):
@@ -38,3 +39,6 @@ class ReloadResult(BaseModel):
     previous_version: str | None
     checks: list[ModelCheck]
     seconds: float = Field(description="time to load, check and switch")
+    workers: list[WorkerModel] = Field(
+        default_factory=list, description="each worker of this instance after the switch"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from serving.schemas.common import ModelProvenance
+from serving.schemas.health import WorkerModel
 from serving.schemas.release import RATE_BASIS, RateBasis, ReleaseInfo
 
 
@@ -52,3 +53,6 @@ class ModelInfo(ModelProvenance):
     indicators: dict = Field(description="indicator definitions: bands, threshold, areas")
     scheme: SchemeInfo
     weight_table: list[WeightRow]
+    workers: list[WorkerModel] = Field(
+        default_factory=list, description="the version each worker of this instance serves"
+    )

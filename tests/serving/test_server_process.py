@@ -24,21 +24,30 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @contextmanager
 def running_service(
-    tracking_uri: str, data_dir: Path, cache_dir: Path, workers: int | None = None
+    tracking_uri: str,
+    data_dir: Path,
+    cache_dir: Path,
+    workers: int | None = None,
+    settings: dict[str, str] | None = None,
+    ready: bool = True,
+    folder: Path | None = None,
 ) -> Iterator[str]:
     """``uvicorn serving.app:create_app_from_env --factory`` until the block ends.
 
-    With ``workers``, ``ptb serve --workers N`` instead: the product's own command.
+    With ``workers``, ``ptb serve --workers N`` instead: the product's own command. Its log
+    and audit log go to ``folder`` (default: beside the cache directory).
     """
     port = free_port()
-    log = cache_dir.parent / f"uvicorn-{port}.log"
+    folder = folder or cache_dir.parent
+    log = folder / f"uvicorn-{port}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
     env.update(
         PTB_TRACKING_URI=tracking_uri,
         PTB_DATA_DIR=str(data_dir),
         PTB_MODEL_CACHE_DIR=str(cache_dir),
-        PTB_AUDIT_LOG=str(cache_dir.parent / "audit.jsonl"),
+        PTB_AUDIT_LOG=str(folder / "audit.jsonl"),
     )
+    env.update(settings or {})
     if workers is None:
         command = [sys.executable, "-m", "uvicorn", "serving.app:create_app_from_env"]
         command += ["--factory", "--log-level", "warning"]
@@ -55,9 +64,10 @@ def running_service(
             url,
             alive=lambda: process.poll() is None,
             why_not=log.read_text,
-            seconds=90,
+            seconds=300,  # workers start slowly on a busy shared host
             # Each worker loads the model on its own and logs when it serves it.
             also=lambda: log.read_text().count('"serving model ') >= (workers or 1),
+            ready=ready,
         )
         yield url
     finally:
@@ -79,7 +89,10 @@ def answers(url: str, dataset) -> list[dict]:
         found.append(client.post("/v1/grants/list", json=list_body(dataset, list_id)).json())
         found.append(client.get(f"/v1/grants/lists/{list_id}").json())
         found.append({"csv": client.get("/v1/grants/lists", params={"format": "csv"}).text})
-        found.append(client.get("/v1/model").json())
+        model = client.get("/v1/model").json()
+        # Worker pids differ across restarts; the versions they serve must not.
+        model["workers"] = sorted({worker["model_version"] for worker in model["workers"]})
+        found.append(model)
     return found
 
 
