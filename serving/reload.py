@@ -139,7 +139,7 @@ def paid_levels(state: ServingState, model: LoadedModel) -> Check:
     if snapshot is None:
         return Check("level_support", True, "no snapshot: checked at promotion")
     try:
-        in_use = model.scorer.features(snapshot.table.columns)
+        in_use = state.priced().scorer(model).features(snapshot.table.columns)
         found = level_support(model.bundle, min_persons=1, in_use=in_use)
     except Exception as exc:  # noqa: BLE001 - any failure refuses the version
         return Check("level_support", False, f"{type(exc).__name__}: {exc}")

@@ -252,7 +252,7 @@ def informative_groups(indicators: IndicatorConfig, groups: Sequence[str]) -> li
     """
     names = {factor.name for factor in factors(indicators)}
     tens = set(range(0, OPEN_AGE_GROUP + 1, AGE_GROUP_YEARS))
-    own = {"sex"} | ({"age_sex_10y"} if tens <= set(indicators.age_edges) else set())
+    own = {"age_sex", "sex"} | ({"age_sex_10y"} if tens <= set(indicators.age_edges) else set())
     own |= {group for group in ("health_status", "education", "centrality") if group in names}
     own |= {"refugee"} if "refugee" in names else set()
     return [group for group in groups if group not in own]

@@ -155,12 +155,12 @@ def test_a_model_paying_snapshot_persons_from_an_empty_level_is_refused(
 ):
     # The promotion gate's level check (features.gate): the oldest men were never seen.
     table = bundle.weight_table.copy()
-    table.loc[(table["factor"] == "age_sex") & (table["level"] == "M 90+"), "persons"] = 0
+    table.loc[(table["factor"] == "age_sex") & (table["level"] == "M 80+"), "persons"] = 0
     version = registry.register(dataclasses.replace(bundle, weight_table=table))
     response = service.post("/v1/admin/reload", json={"model": version})
     assert response.status_code == 422, response.text
     checks = {d["rule"]: d["message"] for d in response.json()["details"]}
-    assert "age_sex=M 90+ (0)" in checks["level_support"]
+    assert "age_sex=M 80+ (0)" in checks["level_support"]
     assert served_version(service, tiny_dataset) == "1"
 
 

@@ -12,6 +12,7 @@ from features.synth import synthesise
 from serving.app import create_app
 from serving.model_store import ModelStore
 from serving.snapshot import Snapshot
+from tests.conftest import SMALL_DATA_GATE
 from tests.serving.conftest import register_bundle
 from training.fit import calibrate
 from training.pipeline import TrainingOptions, train_and_register
@@ -30,11 +31,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("reform-registry")
     data_dir = write_dataset(synthesise(60_000, 2029), root / "snapshot")
     uri = f"sqlite:///{root / 'mlflow.db'}"
+    dataset = load_dataset(data_dir, training=True)
     train_and_register(
-        load_dataset(data_dir, training=True),
+        dataset,
         tracking_uri=uri,
         artifact_root=str(root / "artifacts"),
-        options=TrainingOptions(folds=2, challengers=False, models=("model_2026",)),
+        options=TrainingOptions(
+            folds=2, challengers=False, models=("model_2026",), **SMALL_DATA_GATE
+        ),
+        snapshot=dataset,  # the gate prices it; the first 2026 version passing becomes champion
     )
     return uri, data_dir, root
 
