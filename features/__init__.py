@@ -8,9 +8,15 @@ the model bundle that prices a person, the errors of the product, and the settin
 - ``scheme``: the scheme's parameters, tariff, rate and rounding of money;
 - ``bundle``: a calibrated model as files, and the one pricing path (``score_features``);
 - ``grants``: grants per person and per list from a bundle;
+- ``releases``: reference releases (the area facts of a period) and the education fallback;
+- ``code_changes``: old kommune and grunnkrets numbers mapped to new ones;
 - ``pyfunc``: the bundle as an MLflow pyfunc model; imported on its own (``features.pyfunc``),
   as it loads MLflow;
-- ``cost_model`` and ``synth``: the synthetic population the demo and the tests run on;
+- ``basistilskudd``: the list-level lines beside PTB (grunntilskudd, utjamningstilskudd) and
+  the rule a payment date falls under;
+- ``reform``: the 2026 reform step by step and its waterfall;
+- ``cost_model``, ``synth`` and ``synth_practice``: the synthetic population the demo and the
+  tests run on;
 - ``gate``: the promotion gate's checks on a bundle, shared by promotion and reload;
 - ``extracts``: registry extracts to a data set (``ptb build``, DuckDB or Spark); imported on
   its own, as it loads an engine;
@@ -18,6 +24,20 @@ the model bundle that prices a person, the errors of the product, and the settin
 - ``settings``: the one settings object (``PTB_*``);
 """
 
+from features.basistilskudd import (
+    PAYMENT_COLUMNS,
+    REFORM_DATE,
+    dataset_payments,
+    grunntilskudd,
+    is_challenger,
+    is_legislated,
+    list_facts,
+    list_payments,
+    model_rule,
+    rule_for,
+    utjamning_money,
+    utjamningstilskudd,
+)
 from features.bundle import (
     BUNDLE_ARTIFACT,
     MODEL_TAG,
@@ -28,8 +48,10 @@ from features.bundle import (
     mean_expected_cost,
     refugee_supplements,
     score_features,
+    strengthening_supplements,
     weighted_contributions,
 )
+from features.code_changes import CodeChange, CodeChanges
 from features.contract import (
     CONTRACT_VERSION,
     MAX_COPAYMENT_NOK,
@@ -58,19 +80,24 @@ from features.errors import (
     ContractError,
     KeyFileError,
     ModelNotFoundError,
+    NoReformStepsError,
     PermissionDeniedError,
     PromotionRefused,
     PtbError,
     RegistryUnavailableError,
+    ReleaseError,
     ReloadInProgressError,
     ReloadRefused,
     RepeatedQueryError,
+    RuleMismatchError,
     ScenarioError,
     ServiceNotReadyError,
     SnapshotMissingError,
+    SplitCodeError,
     TooManyKeyChecksError,
     UnknownCodeError,
     UnknownQueryError,
+    UnpromotedChallengerError,
     Violation,
 )
 from features.gate import MIN_LEVEL_PERSONS, GateCheck, level_support, snapshot_pricing
@@ -81,11 +108,13 @@ from features.grants import (
     apportion_nok,
     list_grants,
     list_totals,
+    period_scorer,
     person_grants,
     write_grants,
 )
 from features.indicators import (
     PERSON_FIELDS,
+    PRESETS,
     Coded,
     Factor,
     IndicatorConfig,
@@ -94,9 +123,28 @@ from features.indicators import (
     derive_features,
     education_level,
     factors,
+    in_release,
     indicator_levels,
     persons_with_practice,
     preset,
+    preset_spec,
+)
+from features.reform import (
+    GROUPINGS,
+    SIZE_BAND_LABELS,
+    ReformStep,
+    reform_steps,
+    reform_waterfall,
+    step_of,
+    step_payments,
+)
+from features.releases import (
+    SHIPPED_RELEASE,
+    EducationFallback,
+    PricedDataset,
+    Release,
+    load_with_release,
+    shipped_releases,
 )
 from features.scheme import (
     SchemeParameters,
@@ -109,6 +157,31 @@ from features.settings import DEVELOPMENT, Settings
 from features.synth import synthesise
 
 __all__ = [
+    "strengthening_supplements",
+    "UnpromotedChallengerError",
+    "is_challenger",
+    "is_legislated",
+    "NoReformStepsError",
+    "RuleMismatchError",
+    "PAYMENT_COLUMNS",
+    "REFORM_DATE",
+    "dataset_payments",
+    "grunntilskudd",
+    "list_facts",
+    "list_payments",
+    "model_rule",
+    "rule_for",
+    "utjamning_money",
+    "utjamningstilskudd",
+    "preset_spec",
+    "PRESETS",
+    "GROUPINGS",
+    "SIZE_BAND_LABELS",
+    "ReformStep",
+    "reform_steps",
+    "reform_waterfall",
+    "step_of",
+    "step_payments",
     "BUNDLE_ARTIFACT",
     "MODEL_TAG",
     "CONTRACT_VERSION",
@@ -116,16 +189,20 @@ __all__ = [
     "DEVELOPMENT",
     "MIN_LEVEL_PERSONS",
     "PERSON_FIELDS",
+    "SHIPPED_RELEASE",
     "AccessDeniedError",
     "AuditChainError",
     "AuditLogError",
     "AuthenticationError",
     "BodyTooLargeError",
     "BundleError",
+    "CodeChange",
+    "CodeChanges",
     "Coded",
     "ConfigurationError",
     "ContractError",
     "Dataset",
+    "EducationFallback",
     "Factor",
     "GateCheck",
     "IndicatorConfig",
@@ -137,10 +214,13 @@ __all__ = [
     "PersonScorer",
     "PersonScores",
     "PersonTable",
+    "PricedDataset",
     "PromotionRefused",
     "PtbError",
     "ReferenceTables",
     "RegistryUnavailableError",
+    "Release",
+    "ReleaseError",
     "ReloadInProgressError",
     "ReloadRefused",
     "ScenarioError",
@@ -149,6 +229,7 @@ __all__ = [
     "ServiceNotReadyError",
     "Settings",
     "SnapshotMissingError",
+    "SplitCodeError",
     "Tariff",
     "UnknownCodeError",
     "RepeatedQueryError",
@@ -169,13 +250,16 @@ __all__ = [
     "expected_annual_cost",
     "factors",
     "fingerprint",
+    "in_release",
     "indicator_levels",
     "level_support",
     "list_grants",
     "list_totals",
     "load_dataset",
     "load_parameters",
+    "load_with_release",
     "mean_expected_cost",
+    "period_scorer",
     "person_grant",
     "person_grants",
     "persons_with_practice",
@@ -184,6 +268,7 @@ __all__ = [
     "refugee_supplements",
     "round_nok",
     "score_features",
+    "shipped_releases",
     "snapshot_pricing",
     "synthesise",
     "validate_dataset",

@@ -1,7 +1,8 @@
-"""A calibrated model on disk: the weight table, the scheme and the reference tables it needs.
+"""A calibrated model on disk: the weight table, the scheme and the release it was trained on.
 
-A bundle is everything a grant needs and nothing else, so serving computes a person's grant
-from the model alone, with the very bands, thresholds and area tables training used. Every file
+A bundle holds the effects per indicator level, the bands and thresholds that define the
+levels, and the scheme. The area tables it carries are the release it was trained on, kept as
+provenance: pricing takes the release of the period being paid (``features.releases``). Every file
 is listed with its SHA-256 in ``bundle.json`` and checked on load: a corrupted artifact is
 refused, never half used.
 """
@@ -32,6 +33,7 @@ MANIFEST = "bundle.json"
 WEIGHT_TABLE = "weight_table.csv"
 GRUNNKRETSER = "grunnkretser.parquet"
 KOMMUNER = "kommuner.parquet"
+STEPS = "steps"
 
 
 class BundleError(PtbError, ValueError):
@@ -68,6 +70,9 @@ class ModelBundle:
     reference_persons: int
     trained_on: str = ""
     metadata: dict = field(default_factory=dict)
+    # The reform step by step (``features.reform``): each step's own calibrated bundle, shipped
+    # with the 2026 model so the waterfall prices every step with that step's weights.
+    steps: tuple[ModelBundle, ...] = ()
 
     @property
     def tariff(self) -> Tariff:
@@ -84,8 +89,13 @@ class ModelBundle:
         directory.mkdir(parents=True, exist_ok=True)
         self.weight_table.to_csv(directory / WEIGHT_TABLE, index=False)
         gk = self.reference.grunnkrets_share
+        district = self.reference.district_shares
         pd.DataFrame(
-            {"grunnkrets": gk.index.astype(str), "primary_only_share": gk.to_numpy()}
+            {
+                "grunnkrets": gk.index.astype(str),
+                "primary_only_share": gk.to_numpy(),
+                "district_share": [district[code] for code in gk.index],
+            }
         ).to_parquet(directory / GRUNNKRETSER, index=False)
         kommuner = pd.DataFrame({"centrality": self.reference.kommune_centrality})
         kommuner["primary_only_share"] = self.reference.kommune_share.reindex(kommuner.index)
@@ -100,7 +110,13 @@ class ModelBundle:
             "budget_nok": self.budget_nok,
             "reference_persons": self.reference_persons,
             "trained_on": self.trained_on,
+            # The release the model was trained on: provenance, not the geography it prices.
+            "release": self.reference.release,
             "metadata": self.metadata,
+            "steps": [
+                str(step.save(directory / STEPS / f"{i:02d}").relative_to(directory))
+                for i, step in enumerate(self.steps)
+            ],
             "sha256": {
                 name: _sha256(directory / name) for name in (WEIGHT_TABLE, GRUNNKRETSER, KOMMUNER)
             },
@@ -123,10 +139,13 @@ class ModelBundle:
         table = pd.read_csv(directory / WEIGHT_TABLE, dtype={"level": str})
         gk = pd.read_parquet(directory / GRUNNKRETSER)
         kommuner = pd.read_parquet(directory / KOMMUNER)
+        gk_index = pd.Index(gk["grunnkrets"].astype("string"))
         reference = ReferenceTables(
-            grunnkrets_share=pd.Series(
-                gk["primary_only_share"].to_numpy(),
-                index=pd.Index(gk["grunnkrets"].astype("string")),
+            grunnkrets_share=pd.Series(gk["primary_only_share"].to_numpy(), index=gk_index),
+            district_share=(
+                pd.Series(gk["district_share"].to_numpy(), index=gk_index)
+                if "district_share" in gk.columns
+                else None
             ),
             kommune_share=pd.Series(
                 kommuner["primary_only_share"].to_numpy(),
@@ -136,6 +155,7 @@ class ModelBundle:
                 kommuner["centrality"].to_numpy(dtype="int64"),
                 index=pd.Index(kommuner["kommune"].astype("string")),
             ),
+            release=str(manifest.get("release") or f"trained on {manifest['name']}"),
         )
         return cls(
             name=manifest["name"],
@@ -149,6 +169,7 @@ class ModelBundle:
             reference_persons=int(manifest["reference_persons"]),
             trained_on=manifest.get("trained_on", ""),
             metadata=manifest.get("metadata", {}),
+            steps=tuple(cls.load(directory / step) for step in manifest.get("steps", [])),
         )
 
 
@@ -165,6 +186,17 @@ def refugee_supplements(features: pd.DataFrame, scheme: SchemeParameters) -> np.
     if scheme.refugee_rate_nok is None or "refugee" not in features:
         return np.zeros(len(features))
     return features["refugee"].to_numpy(dtype="float64") * scheme.refugee_rate_nok
+
+
+def strengthening_supplements(features: pd.DataFrame, scheme: SchemeParameters) -> np.ndarray:
+    """The 2026 rule's strengthened centrality: U as fixed NOK per person of a class 5-6 list."""
+    per_person = scheme.centrality_strengthening_nok
+    if not per_person or "centrality" not in features:
+        return np.zeros(len(features))
+    by_level = np.zeros(6)
+    for centrality_class, nok in per_person.items():
+        by_level[int(centrality_class) - 1] = nok
+    return by_level[features["centrality"].to_numpy()]
 
 
 def weighted_contributions(
@@ -189,18 +221,25 @@ def score_features(
     """Weights and grants from derived features; the one pricing path for CLI, API and what-if."""
     shares = weighted_contributions(features, tariff, scheme)
     weight = np.sum(list(shares.values()), axis=0)
-    supplements = refugee_supplements(features, scheme)
-    grants = person_grant(weight, rate_nok, supplements)
+    refugee = refugee_supplements(features, scheme)
+    strengthening = strengthening_supplements(features, scheme)
+    grants = person_grant(weight, rate_nok, refugee + strengthening)
     contributions = {factor: rate_nok * share for factor, share in shares.items()}
     if scheme.refugee_rate_nok is not None:
-        contributions["refugee_rate"] = supplements
+        contributions["refugee_rate"] = refugee
+    if scheme.centrality_strengthening_nok:
+        contributions["centrality_strengthening"] = strengthening
     return PersonScores(weight, grants, contributions, features)
 
 
 def calibrate_rate(
     features: pd.DataFrame, tariff: Tariff, scheme: SchemeParameters
 ) -> tuple[float, float]:
-    """The budget-neutral rate over a reference population, and the budget it spends."""
+    """The budget-neutral rate over a reference population, and the budget it spends.
+
+    The budget is the PTB budget the weights spend; the 2026 rule's strengthening money U is
+    spent on top of it (``strengthening_supplements``), so the grants add up to budget + U.
+    """
     weights = np.sum(list(weighted_contributions(features, tariff, scheme).values()), axis=0)
     budget = scheme.budget_for(len(features))
     rate = budget_neutral_rate(weights, budget, float(refugee_supplements(features, scheme).sum()))

@@ -28,7 +28,7 @@ EXAMPLE_ROWS = 3
 # (1e300) from being priced. The API and the MLflow pyfunc apply the same bound.
 MAX_COPAYMENT_NOK = 1_000_000
 
-Kind = Literal["id", "code", "integer", "number", "boolean", "sex", "text"]
+Kind = Literal["id", "code", "integer", "number", "boolean", "sex", "text", "choice", "date"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,15 @@ class ColumnRule:
     references: tuple[str, str] | None = None
     training_only: bool = False
     default: float | None = None
+    optional: bool = False  # the column may be absent (added in contract 1.1)
+    nullable: bool = False  # a cell may be empty, e.g. an education share SSB suppresses
+    choices: tuple[str, ...] = ()
 
+
+FORMS_OF_PRACTICE = ("self_employed", "salaried")
+# Optional columns of the lists table: the basistilskudd's list-level rules need them
+# (utjamningstilskudd: form of practice; grunntilskudd: list cap and agreement start).
+LIST_FACTS = ("form_of_practice", "list_cap", "agreement_start")
 
 COLUMNS: dict[str, tuple[ColumnRule, ...]] = {
     "persons": (
@@ -61,15 +69,20 @@ COLUMNS: dict[str, tuple[ColumnRule, ...]] = {
     "lists": (
         ColumnRule("list_id", "id", unique=True),
         ColumnRule("practice_kommune", "code", digits=4, references=("kommuner", "kommune")),
+        ColumnRule("form_of_practice", "choice", optional=True, choices=FORMS_OF_PRACTICE),
+        ColumnRule("list_cap", "integer", low=0, optional=True),
+        ColumnRule("agreement_start", "date", optional=True),
     ),
     "kommuner": (
         ColumnRule("kommune", "code", digits=4, unique=True),
         ColumnRule("name", "text"),
         ColumnRule("centrality", "integer", low=1, high=6),
+        ColumnRule("population", "integer", low=0, optional=True),
     ),
     "grunnkretser": (
         ColumnRule("grunnkrets", "code", digits=8, unique=True),
-        ColumnRule("primary_only_share", "number", low=0, high=1),
+        ColumnRule("primary_only_share", "number", low=0, high=1, nullable=True),
+        ColumnRule("bydel", "code", digits=6, optional=True, nullable=True),
     ),
 }
 
@@ -133,6 +146,14 @@ def _coerce_column(
         values[text.isin(_FALSE).fillna(False).to_numpy()] = False
         bad = values.isna().to_numpy() & ~missing
         return values, _violation(table, rule.name, "not true or false", bad)
+    if rule.kind == "date":
+        dates = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+        bad = dates.isna().to_numpy() & ~missing
+        return dates, _violation(table, rule.name, "not a date (YYYY-MM-DD)", bad)
+    if rule.kind == "choice":
+        chosen = raw.astype("string").str.strip()
+        bad = (~chosen.isin(rule.choices)).fillna(False).to_numpy(dtype=bool) & ~missing
+        return chosen, _violation(table, rule.name, f"not one of {', '.join(rule.choices)}", bad)
     if rule.kind == "code" and pd.api.types.is_numeric_dtype(raw.dtype):
         # A numeric code has lost its leading zeros (0301 became 301): refuse, never repair.
         rows = np.ones(len(raw), dtype=bool) & ~missing
@@ -202,12 +223,15 @@ def validate_dataset(dataset: Dataset, *, training: bool = False) -> Dataset:
                 if rule.default is not None:
                     columns[rule.name] = pd.Series(rule.default, index=frame.index)
                     continue
+                if rule.optional:
+                    continue
                 violations.append(Violation(table, rule.name, "required column is missing", 0))
                 continue
             raw = frame[rule.name]
             columns[rule.name], bad_type = _coerce_column(table, rule, raw)
             violations.append(bad_type)
-            violations.append(_violation(table, rule.name, "is empty", raw.isna().to_numpy()))
+            if not rule.nullable:
+                violations.append(_violation(table, rule.name, "is empty", raw.isna().to_numpy()))
         typed[table] = pd.DataFrame(columns, index=frame.index)
     # Values are checked even when some rows are unreadable or empty (those are skipped), so
     # every violation of a column is reported at once.
@@ -242,6 +266,17 @@ def _value_violations(typed: dict[str, pd.DataFrame]) -> list[Violation | None]:
                 (~gk.isin(known)).to_numpy(dtype=bool),
             )
         )
+        if "bydel" in typed["grunnkretser"]:
+            bydel = typed["grunnkretser"]["bydel"]
+            elsewhere = bydel.notna() & (bydel.str.slice(0, 4) != gk)
+            violations.append(
+                _violation(
+                    "grunnkretser",
+                    "bydel",
+                    "whose first 4 digits are not the grunnkrets's kommune",
+                    elsewhere.fillna(False).to_numpy(dtype=bool),
+                )
+            )
     cost = typed["persons"].get("cost")
     if cost is not None and len(cost) and bool((cost.fillna(0) == 0).all()):
         rule = "is 0 or missing for every person: there is no cost to calibrate on"
@@ -252,11 +287,16 @@ def _value_violations(typed: dict[str, pd.DataFrame]) -> list[Violation | None]:
 def _finish_types(table: str, frame: pd.DataFrame, training: bool) -> pd.DataFrame:
     out = frame.copy()
     for rule in _rule_columns(table, training):
+        if rule.name not in out.columns:
+            continue  # an optional column the data set does not have
         if rule.kind == "integer":
             out[rule.name] = out[rule.name].astype("int64")
         elif rule.kind == "boolean":
             out[rule.name] = out[rule.name].astype(bool)
-        elif rule.kind in ("id", "code", "sex", "text"):
+        elif rule.kind == "date":
+            if rule.name in out.columns:
+                out[rule.name] = out[rule.name].astype("datetime64[ns]")
+        elif rule.kind in ("id", "code", "sex", "text", "choice"):
             out[rule.name] = out[rule.name].astype(object if rule.kind == "text" else "string")
     return out
 

@@ -4,7 +4,9 @@
     - ``ContractError`` (also ``ValueError``): a data set breaks the data contract
         - ``ExtractsError``: registry extracts break the extracts contract (docs/extracts.md)
     - ``BuildError``: a build from extracts cannot run as asked (engine, year, reconciliation)
-    - ``UnknownCodeError`` (also ``KeyError``): a grunnkrets or kommune the model does not know
+    - ``UnknownCodeError`` (also ``KeyError``): a grunnkrets or kommune the release does not know
+        - ``SplitCodeError``: an old code that became several codes; the candidates are named
+    - ``ReleaseError`` (also ``ValueError``): a reference release that is missing or inconsistent
     - ``ModelNotFoundError`` (also ``LookupError``): no model version or alias by that name
     - ``PromotionRefused``: a version failed the promotion gate
     - ``ScenarioError`` (also ``ValueError``): a what-if scenario is malformed
@@ -104,24 +106,63 @@ class BuildError(PtbError, RuntimeError):
 
 
 class UnknownCodeError(PtbError, KeyError):
-    """A code (grunnkrets, kommune) that is not in the model's reference tables."""
+    """A code (grunnkrets, kommune) that is not in the reference release in use."""
 
     field: str
     codes: tuple[str, ...]
     reference: str
+    release: str | None
     message: str
 
-    def __init__(self, field_name: str, codes: Sequence[str], reference: str):
+    def __init__(
+        self, field_name: str, codes: Sequence[str], reference: str, release: str | None = None
+    ):
         self.field = field_name
         self.codes = tuple(codes)
         self.reference = reference
+        self.release = release
         shown = ", ".join(self.codes[:5])
         more = f" and {len(self.codes) - 5} more" if len(self.codes) > 5 else ""
-        self.message = f"{field_name}: unknown {reference} {shown}{more}"
+        where = f" in reference release {release}" if release else ""
+        self.message = f"{field_name}: unknown {reference} {shown}{more}{where}"
         super().__init__(self.message)
 
     def __str__(self) -> str:
         return self.message
+
+
+class SplitCodeError(UnknownCodeError):
+    """An old code that changed into several codes: which one a person belongs to is not
+    known, so it is refused with the candidates named, never guessed."""
+
+    candidates: tuple[str, ...]
+
+    def __init__(
+        self,
+        field_name: str,
+        code: str,
+        candidates: Sequence[str],
+        reference: str,
+        release: str | None = None,
+    ):
+        super().__init__(field_name, [code], reference, release)
+        self.candidates = tuple(candidates)
+        self.message = (
+            f"{field_name}: {reference} {code} was split into {', '.join(self.candidates)}"
+            f"{f' (reference release {release})' if release else ''}; "
+            f"give the new {reference} code"
+        )
+        self.args = (self.message,)
+
+
+class ReleaseError(PtbError, ValueError):
+    """A reference release that cannot be found or is inconsistent (``release`` names it)."""
+
+    release: str
+
+    def __init__(self, release: str, message: str):
+        self.release = release
+        super().__init__(f"reference release {release}: {message}")
 
 
 class ModelNotFoundError(PtbError, LookupError):
@@ -350,3 +391,39 @@ class AuditChainError(PtbError, ValueError):
     def __init__(self, path: str, line: int, reason: str):
         self.path, self.line, self.reason = path, line, reason
         super().__init__(f"{path}: line {line}: {reason}")
+
+
+class RuleMismatchError(PtbError, ValueError):
+    """A model asked to pay on a date whose legislated rule it does not implement."""
+
+    def __init__(self, version: str, name: str, rule: str, scheme_date: str):
+        self.field = "model_version"
+        self.version, self.name, self.rule, self.scheme_date = version, name, rule, scheme_date
+        super().__init__(
+            f"ptb version {version} ({name}) does not implement {rule}, the rule for "
+            f"scheme_date {scheme_date}; leave model_version out to be paid by the rule's model"
+        )
+
+
+class NoReformStepsError(PtbError, LookupError):
+    """A model version without the reform's step bundles (trained before they shipped)."""
+
+    def __init__(self, version: str, name: str):
+        self.field = "model_version"
+        self.version, self.name = version, name
+        super().__init__(
+            f"ptb version {version} ({name}) carries no reform steps: the waterfall needs a "
+            "model_2026 version trained with them (ptb train)"
+        )
+
+
+class UnpromotedChallengerError(PtbError, ValueError):
+    """A challenger (no legislated rule) asked to pay without being promoted to champion."""
+
+    def __init__(self, version: str, name: str):
+        self.field = "model_version"
+        self.version, self.name = version, name
+        super().__init__(
+            f"ptb version {version} ({name}) is a challenger: it pays only as champion, after "
+            "an explicit promotion (ptb promote --unlegislated-reason)"
+        )

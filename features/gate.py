@@ -82,12 +82,16 @@ def level_support(
 def snapshot_pricing(bundle: ModelBundle, snapshot: Dataset) -> GateCheck:
     """The candidate prices every person and list of the current registry snapshot.
 
-    A model that does not know a grunnkrets or kommune of the snapshot cannot pay it.
+    It prices as it would pay: with the snapshot's own release (its kommuner and grunnkretser)
+    at the period's rate. A code the release does not know, or a split code, refuses it.
     """
-    from features.grants import list_grants, person_grants
+    from features.grants import list_grants, period_scorer, person_grants
+    from features.releases import Release
 
     try:
-        lists = list_grants(person_grants(bundle, snapshot))
+        release = Release.from_dataset(snapshot, "registry snapshot")
+        scorer = period_scorer(bundle, snapshot, release)
+        lists = list_grants(person_grants(bundle, snapshot, scorer=scorer))
     except Exception as exc:  # noqa: BLE001 - any failure to price refuses the version
         return GateCheck("snapshot_pricing", False, "not priced", f"{type(exc).__name__}: {exc}")
     total = float(np.sum(lists["total_nok"]))

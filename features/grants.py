@@ -26,10 +26,12 @@ import numpy as np
 import pandas as pd
 
 from features.bundle import ModelBundle, score_features
+from features.code_changes import CodeChange
 from features.contract import Dataset
 from features.errors import UnknownCodeError
-from features.indicators import Coded, PersonColumns, indicator_levels
-from features.scheme import round_nok
+from features.indicators import Coded, PersonColumns, in_release, indicator_levels
+from features.releases import ReferenceTables, Release
+from features.scheme import budget_neutral_rate, round_nok
 
 PERSON_GRANTS_FILE = "person_grants.parquet"
 LIST_GRANTS_FILE = "list_grants.parquet"
@@ -74,19 +76,30 @@ class Scores:
     grant_nok: np.ndarray
     cell: np.ndarray | None
     contributions: dict[str, np.ndarray] | None = None
+    code_changes: tuple[CodeChange, ...] = ()  # old codes priced under the release's codes
 
 
 class PersonScorer:
     """A bundle compiled for scoring: indicator lookups as dictionaries, the tariff as cells.
 
-    Built once per loaded model (it also holds the bundle's ``Tariff``, which is costly to
-    rebuild); thread-safe, as nothing changes after construction. ``features`` equals
+    Built once per loaded model and release (it also holds the bundle's ``Tariff``, which is
+    costly to rebuild); thread-safe, as nothing changes after construction. ``features`` equals
     ``indicators.derive_features`` and ``score`` equals ``ModelBundle.score``, column for
     column (``tests/features/test_grants.py`` holds them to it for every indicator option).
+
+    ``reference`` is the release of the period being paid (default: the release the model was
+    trained on); ``rate_nok`` the period's rate (default: the model's).
     """
 
-    def __init__(self, bundle: ModelBundle):
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        reference: ReferenceTables | None = None,
+        rate_nok: float | None = None,
+    ):
         self.bundle = bundle
+        self.reference = bundle.reference if reference is None else reference
+        self.rate_nok = bundle.rate_nok if rate_nok is None else float(rate_nok)
         self.tariff = bundle.tariff
         self.factors = tuple(self.tariff.effects)
         self.dims = tuple(len(effect) for effect in self.tariff.effects.values())
@@ -101,27 +114,56 @@ class PersonScorer:
                 for factor, level in zip(self.factors, levels, strict=True)
             }
         )
-        scored = score_features(cells, self.tariff, self.bundle.scheme, self.bundle.rate_nok)
+        scored = score_features(cells, self.tariff, self.bundle.scheme, self.rate_nok)
         return Scores(scored.weight, scored.grant_nok, None, scored.contributions)
 
     def features(self, persons: PersonColumns) -> dict[str, np.ndarray]:
         """One integer level per factor per person and the education share."""
-        return indicator_levels(persons, self.bundle.reference, self.bundle.indicators)
+        return indicator_levels(persons, self.reference, self.bundle.indicators)
 
     def score(self, persons: PersonColumns, *, contributions: bool = False) -> Scores:
-        """Weight and unrounded annual grant per person; each factor's NOK on request."""
+        """Weight and unrounded annual grant per person; each factor's NOK on request.
+
+        Old codes are priced under the release's new codes and listed in ``code_changes``.
+        """
+        persons, changes = in_release(persons, self.reference)
         features = self.features(persons)
         if self.cell_scores is None:
             frame = pd.DataFrame({factor: features[factor] for factor in self.factors})
-            scored = score_features(frame, self.tariff, self.bundle.scheme, self.bundle.rate_nok)
+            scored = score_features(frame, self.tariff, self.bundle.scheme, self.rate_nok)
             shares = scored.contributions if contributions else None
-            return Scores(scored.weight, scored.grant_nok, None, shares)
+            return Scores(scored.weight, scored.grant_nok, None, shares, tuple(changes))
         cell = np.ravel_multi_index([features[factor] for factor in self.factors], self.dims)
         shares = None
         if contributions:
             priced = self.cell_scores.contributions or {}  # _price_cells always prices them
             shares = {name: nok[cell] for name, nok in priced.items()}
-        return Scores(self.cell_scores.weight[cell], self.cell_scores.grant_nok[cell], cell, shares)
+        return Scores(
+            self.cell_scores.weight[cell],
+            self.cell_scores.grant_nok[cell],
+            cell,
+            shares,
+            tuple(changes),
+        )
+
+    def for_period(self, persons: PersonColumns, release: Release) -> PersonScorer:
+        """A scorer on the same model whose rate makes ``persons`` spend the period's budget.
+
+        The budget is the release's average grant (else the model's) times the persons, or the
+        scheme's fixed budget; fixed supplements (a refugee rate) are paid before the rest is
+        spread over the weights: ``R = (B - S) / sum(w)``. The 2026 rule's centrality
+        strengthening is the utjamningstilskudd money U, paid on top of the budget as in
+        calibration (``features.bundle.calibrate_rate``), so it is not taken out of ``B``.
+        """
+        scores = self.score(persons, contributions=True)
+        scheme = self.bundle.scheme
+        if release.average_grant_nok is not None:
+            scheme = scheme.model_copy(update={"average_grant_nok": release.average_grant_nok})
+        on_top = (scores.contributions or {}).get("centrality_strengthening")
+        paid = scores.grant_nok if on_top is None else scores.grant_nok - on_top
+        supplements = float(np.sum(paid - self.rate_nok * scores.weight))
+        rate = budget_neutral_rate(scores.weight, scheme.budget_for(len(persons)), supplements)
+        return PersonScorer(self.bundle, self.reference, rate)
 
 
 def apportion_nok(contributions: dict[str, float], grant_nok: float) -> dict[str, float]:
@@ -154,6 +196,12 @@ def list_totals(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_weight = weight_sum / persons
     return persons, total, mean_weight
+
+
+def period_scorer(bundle: ModelBundle, dataset: Dataset, release: Release) -> PersonScorer:
+    """The scorer that prices a snapshot: the release's facts, the period's budget-neutral rate."""
+    table = PersonTable.from_dataset(dataset)
+    return PersonScorer(bundle, release.reference).for_period(table.columns, release)
 
 
 def person_grants(
@@ -215,6 +263,7 @@ def write_grants(
     dataset: Dataset,
     out_dir: str | Path,
     *,
+    scorer: PersonScorer | None = None,
     model_version: str | None = None,
 ) -> tuple[Path, Path]:
     """Write ``person_grants.parquet`` and ``list_grants.parquet`` (what ``ptb grants`` does).
@@ -228,7 +277,7 @@ def write_grants(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    persons = person_grants(bundle, dataset)
+    persons = person_grants(bundle, dataset, scorer=scorer)
     lists = list_grants(persons)
     written = persons.assign(
         list_id=persons["list_id"].astype("string"), grant_nok=round_nok(persons["grant_nok"])
@@ -251,6 +300,7 @@ __all__ = [
     "apportion_nok",
     "list_grants",
     "list_totals",
+    "period_scorer",
     "person_grants",
     "write_grants",
 ]

@@ -9,8 +9,7 @@ features. Band edges and thresholds live in ``IndicatorConfig``, which travels w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, replace
 from importlib import resources
 from itertools import pairwise
 from typing import Literal
@@ -20,8 +19,10 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from features.code_changes import CodeChange
 from features.contract import Dataset
 from features.errors import UnknownCodeError
+from features.releases import ReferenceTables
 
 MAX_AGE = 120  # the contract's upper bound on age
 
@@ -38,8 +39,11 @@ PERSON_FIELDS = (
 class IndicatorConfig(BaseModel):
     """How registry fields become indicators: bands, threshold and which area and kommune count.
 
-    The 2026 default uses 5-year age bands (wider at the ends), education per grunnkrets and the
-    centrality of the practice kommune; model 0 (the 2023 rule) is a preset of the same fields.
+    The defaults are the 2026 rule's areas (education per grunnkrets, centrality of the practice
+    kommune) with the finer bands of the ``model_2026_fine_bands`` challenger; the legislated
+    rules are presets (``features/reference/*.yaml``). Centrality is a *supplement*: only the
+    classes in ``centrality_supplement_classes`` get an effect of their own (one per class);
+    the other classes are the reference level and get none.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -55,9 +59,23 @@ class IndicatorConfig(BaseModel):
     education_threshold: float = Field(
         0.28, ge=0, le=1, description="primary-only share above which the area is low-education"
     )
-    education_area: Literal["grunnkrets", "kommune"] = "grunnkrets"
+    education_area: Literal["grunnkrets", "kommune", "kommune_or_bydel"] = Field(
+        "grunnkrets",
+        description="area whose primary-only share counts: the 2023 rule's kommune_or_bydel is "
+        "the bydel where the kommune has bydeler, else the kommune",
+    )
     centrality_of: Literal["practice", "residence"] = "practice"
+    centrality_supplement_classes: tuple[int, ...] = Field(
+        (5, 6), description="centrality classes with a supplement, one effect per class"
+    )
     refugee: bool = True
+
+    @field_validator("centrality_supplement_classes")
+    @classmethod
+    def _supplement_classes(cls, classes: tuple[int, ...]) -> tuple[int, ...]:
+        if list(classes) != sorted(set(classes)) or not set(classes) <= set(range(2, 7)):
+            raise ValueError("centrality_supplement_classes must be distinct classes from 2 to 6")
+        return classes
 
     @field_validator("age_edges")
     @classmethod
@@ -74,13 +92,23 @@ class IndicatorConfig(BaseModel):
         return edges
 
 
+PRESETS = ("model_2026", "model0_2023", "model_2026_fine_bands")
+
+
+def preset_spec(name: str) -> dict:
+    """The preset file of a model (``features/reference/<name>.yaml``) as a mapping."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PRESETS)}")
+    text = resources.files("features").joinpath("reference", f"{name}.yaml").read_text()
+    return dict(yaml.safe_load(text))
+
+
 def preset(name: str) -> tuple[IndicatorConfig, float]:
-    """A published model configuration by name (``model_2026``, ``model0_2023``).
+    """A model configuration by name (``model_2026``, ``model0_2023``, a challenger).
 
     Returns the indicator configuration and the dampening the rule applies.
     """
-    text = resources.files("features").joinpath("reference", f"{name}.yaml").read_text()
-    spec = yaml.safe_load(text)
+    spec = preset_spec(name)
     return IndicatorConfig(**spec["indicators"]), float(spec["dampening"])
 
 
@@ -113,47 +141,6 @@ def factors(config: IndicatorConfig) -> tuple[Factor, ...]:
     if config.refugee:
         found.append(Factor("refugee", ("no", "first year")))
     return tuple(found)
-
-
-@dataclass(frozen=True)
-class ReferenceTables:
-    """Area facts the indicators look up: education shares and centrality classes.
-
-    They travel with the model, so serving derives the features training saw.
-    """
-
-    grunnkrets_share: pd.Series  # primary_only_share by grunnkrets code
-    kommune_share: pd.Series  # primary_only_share by kommune, for the 2023 rule
-    kommune_centrality: pd.Series  # SSB centrality class 1-6 by kommune code
-
-    # The same tables as dictionaries, built once: a request looks up a handful of codes, and
-    # a dictionary answers that faster than an index does.
-    @cached_property
-    def grunnkrets_shares(self) -> dict[str, float]:
-        return dict(zip(self.grunnkrets_share.index, self.grunnkrets_share.to_numpy(), strict=True))
-
-    @cached_property
-    def kommune_shares(self) -> dict[str, float]:
-        return dict(zip(self.kommune_share.index, self.kommune_share.to_numpy(), strict=True))
-
-    @cached_property
-    def kommune_centralities(self) -> dict[str, int]:
-        table = self.kommune_centrality
-        return dict(zip(table.index, table.to_numpy(), strict=True))
-
-    @classmethod
-    def from_dataset(cls, dataset: Dataset) -> ReferenceTables:
-        """Build the tables; a kommune's share is the person-weighted mean of its grunnkretser."""
-        gk = dataset.grunnkretser.set_index("grunnkrets")["primary_only_share"].astype("float64")
-        residents = dataset.persons["grunnkrets"].value_counts().reindex(gk.index, fill_value=0)
-        kommune_of = gk.index.str.slice(0, 4)
-        # Areas with no listed residents still count once, so every kommune gets a share.
-        weight = residents.to_numpy(dtype="float64") + 1e-9
-        by_kommune = pd.DataFrame({"k": kommune_of, "ws": gk.to_numpy() * weight, "w": weight})
-        sums = by_kommune.groupby("k")[["ws", "w"]].sum()
-        kommune_share = (sums["ws"] / sums["w"]).rename("primary_only_share")
-        centrality = dataset.kommuner.set_index("kommune")["centrality"].astype("int64")
-        return cls(gk, kommune_share, centrality)
 
 
 @dataclass(frozen=True)
@@ -266,13 +253,55 @@ def education_level(share: np.ndarray, threshold: float) -> np.ndarray:
     return (np.asarray(share) > threshold).astype("int16")
 
 
-def _lookup(codes: Coded, table: dict, field: str, reference: str) -> np.ndarray:
-    """Each distinct code looked up once; an unknown code raises, naming the field."""
+def _lookup(
+    codes: Coded, table: dict, field: str, reference: str, release: str | None = None
+) -> np.ndarray:
+    """Each distinct code looked up once; an unknown code raises, naming field and release."""
     found = [table.get(code) for code in codes.values]
     unknown = [str(code) for code, value in zip(codes.values, found, strict=True) if value is None]
     if unknown:
-        raise UnknownCodeError(field, unknown, reference)
+        raise UnknownCodeError(field, unknown, reference, release or None)
     return np.asarray(found)[codes.codes]
+
+
+def _translated(
+    codes: Coded, kind: str, known: dict, field: str, reference: ReferenceTables
+) -> tuple[Coded, list[CodeChange]]:
+    """Old codes replaced by the codes in force in the release (a split code raises)."""
+    changes = reference.code_changes.mapping(
+        kind, (str(code) for code in codes.values), known, field=field, release=reference.release
+    )
+    if not changes:
+        return codes, []
+    values = np.array(
+        [changes[code].new if code in changes else code for code in codes.values], dtype=object
+    )
+    return Coded(values, codes.codes), list(changes.values())
+
+
+def in_release(
+    persons: PersonColumns, reference: ReferenceTables
+) -> tuple[PersonColumns, list[CodeChange]]:
+    """The persons with old grunnkrets and kommune codes replaced by the release's codes.
+
+    Returns the changes applied, so an answer can say which codes were priced under new ones.
+    A code that was split raises ``SplitCodeError`` with the candidates; a code that is not in
+    the release and has no recorded change is left for ``indicator_levels`` to refuse.
+    """
+    grunnkrets, by_area = _translated(
+        persons.grunnkrets, "grunnkrets", reference.grunnkrets_shares, "grunnkrets", reference
+    )
+    kommune, by_practice = _translated(
+        persons.practice_kommune,
+        "kommune",
+        reference.kommune_centralities,
+        "practice_kommune",
+        reference,
+    )
+    if not by_area and not by_practice:
+        return persons, []
+    moved = replace(persons, grunnkrets=grunnkrets, practice_kommune=kommune)
+    return moved, by_area + by_practice
 
 
 def indicator_levels(
@@ -287,16 +316,27 @@ def indicator_levels(
         band = age_band(np.arange(MAX_AGE + 1), config.age_edges)[age]
     else:
         band = age_band(age, config.age_edges)
-    if config.education_area == "grunnkrets":
-        share = _lookup(persons.grunnkrets, reference.grunnkrets_shares, "grunnkrets", "grunnkrets")
+    if config.education_area in ("grunnkrets", "kommune_or_bydel"):
+        by_grunnkrets = (
+            reference.grunnkrets_shares
+            if config.education_area == "grunnkrets"
+            else reference.district_shares  # the bydel's share where there is one
+        )
+        share = _lookup(
+            persons.grunnkrets, by_grunnkrets, "grunnkrets", "grunnkrets", reference.release
+        )
     else:
         residence = persons.grunnkrets.kommune()
-        share = _lookup(residence, reference.kommune_shares, "grunnkrets", "kommune")
+        share = _lookup(
+            residence, reference.kommune_shares, "grunnkrets", "kommune", reference.release
+        )
     if config.centrality_of == "practice":
         kommune, field = persons.practice_kommune, "practice_kommune"
     else:
         kommune, field = persons.grunnkrets.kommune(), "grunnkrets"
-    centrality = _lookup(kommune, reference.kommune_centralities, field, "kommune")
+    centrality = _lookup(
+        kommune, reference.kommune_centralities, field, "kommune", reference.release
+    )
     copayment = persons.copayment_prev_year
     health = copayment_band(copayment.values.astype(np.float64), config.copayment_edges)
     levels = {
@@ -316,9 +356,11 @@ def derive_features(
 ) -> pd.DataFrame:
     """``indicator_levels`` for a frame with the fields of ``PERSON_FIELDS``, as a frame.
 
-    ``practice_kommune`` is the person's list's (``persons_with_practice``).
+    ``practice_kommune`` is the person's list's (``persons_with_practice``). Old codes are
+    read as the release's new codes (``in_release``).
     """
-    levels = indicator_levels(PersonColumns.from_frame(persons), reference, config)
+    columns, _ = in_release(PersonColumns.from_frame(persons), reference)
+    levels = indicator_levels(columns, reference, config)
     return pd.DataFrame(levels, index=persons.index)
 
 

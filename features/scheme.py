@@ -46,6 +46,43 @@ class SchemeParameters(BaseModel):
         ge=0,
         description="fixed annual NOK per first-year refugee, replacing the estimated effect",
     )
+    utjamning_moved_nok: float | None = Field(
+        None,
+        ge=0,
+        description="2026 rule: the utjamningstilskudd money U (annual NOK) added to the budget "
+        "and spent on the centrality supplement of lists in class 5-6 practice kommuner",
+    )
+    utjamning_class6_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="share of U spent on class 6 practice kommuner; the rest goes to class 5 "
+        "(a product choice: the white paper leaves the split open)",
+    )
+    centrality_strengthening_nok: dict[int, float] | None = Field(
+        None,
+        description="derived at calibration: annual NOK per person listed in a practice kommune "
+        "of class 5 and of class 6 that spends U",
+    )
+
+    def strengthening_for(self, class5_persons: int, class6_persons: int) -> SchemeParameters:
+        """The scheme with U divided into NOK per person of class 5 and class 6 lists.
+
+        A class without persons passes its share to the other, so all of U is spent.
+        """
+        if self.utjamning_moved_nok is None:
+            return self
+        share6 = self.utjamning_class6_share
+        if class6_persons == 0:
+            share6 = 0.0
+        elif class5_persons == 0:
+            share6 = 1.0
+        money = self.utjamning_moved_nok
+        per_person = {
+            5: money * (1 - share6) / class5_persons if class5_persons else 0.0,
+            6: money * share6 / class6_persons if class6_persons else 0.0,
+        }
+        return self.model_copy(update={"centrality_strengthening_nok": per_person})
 
     def budget_for(self, persons: int) -> float:
         """The budget in NOK for a population of ``persons`` listed persons."""

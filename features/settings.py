@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         description="registry snapshot (data contract) for list look-ups and what-if; "
         "without it only person grants are answered",
     )
+    reference: str | None = Field(
+        default=None,
+        description="the reference release to price with when there is no snapshot: a shipped "
+        "release's name (`2024`) or a release directory; default the shipped release. With a "
+        "snapshot its own `kommuner` and `grunnkretser` are the release",
+    )
     model_cache_dir: str | None = Field(
         default_factory=default_model_cache_dir,
         description="verified bundles kept for restarts while MLflow is down; default "

@@ -31,6 +31,7 @@ from features.cost_model import (
     expected_annual_cost,
     load_parameters,
 )
+from features.synth_practice import draw_practice, length_factor_by_kommune, lists_table
 
 STEPS = ("kommuner", "grunnkretser", "persons", "lists", "costs")
 __all__ = ["age_cost_curve", "expected_annual_cost", "load_parameters", "synthesise"]
@@ -152,12 +153,54 @@ def _grunnkretser(kommuner: pd.DataFrame, n_persons: int, params: dict, rng) -> 
     )
     return {
         "codes": np.char.zfill(number.astype(str), 8),
+        "bydel": _bydeler(kommuner, kommune_of, rank, per_kommune, gk["bydeler"]),
         "kommune_of": kommune_of,
         "first": first,
         "last": first + per_kommune - 1,
         "size_cumulative": np.cumsum(rng["grunnkrets"].gamma(gk["size_gamma_shape"], 1.0, total)),
         "primary_only_share": np.round(share, 4),
     }
+
+
+def _bydeler(
+    kommuner: pd.DataFrame,
+    kommune_of: np.ndarray,
+    rank: np.ndarray,
+    per_kommune: np.ndarray,
+    bydeler: dict[str, int],
+) -> np.ndarray:
+    """The bydel of each grunnkrets in the kommuner that have bydeler, else None.
+
+    A kommune's grunnkretser are cut into as many runs of consecutive codes as it has bydeler
+    (fewer when a small sample has fewer grunnkretser); bydel codes are kommune + 2 digits.
+    """
+    codes = kommuner["kommune"].to_numpy(dtype=object)
+    found = np.full(len(kommune_of), None, dtype=object)
+    for kommune, count in bydeler.items():
+        position = np.flatnonzero(codes == kommune)
+        if not position.size:
+            continue
+        mine = kommune_of == position[0]
+        groups = min(int(count), int(per_kommune[position[0]]))
+        number = rank[mine] * groups // per_kommune[position[0]] + 1
+        found[mine] = [f"{kommune}{n:02d}" for n in number]
+    return found
+
+
+def _suppressed(gk: dict, residence: np.ndarray, params: dict) -> np.ndarray:
+    """The shares as SSB publishes them: empty for grunnkretser with few residents.
+
+    A kommune's most populous grunnkrets always keeps its share, so every kommune has one to
+    fall back to. The cost model uses the true shares; only the published table has gaps.
+    """
+    share = gk["primary_only_share"]
+    residents = np.bincount(residence, minlength=len(share))
+    hidden = residents < params["suppress_share_below_residents"]
+    kommune_of = gk["kommune_of"]
+    order = np.lexsort((-residents, kommune_of))  # by kommune, most residents first
+    first = np.r_[True, kommune_of[order][1:] != kommune_of[order][:-1]]
+    hidden[order[first]] = False
+    return np.where(hidden, np.nan, share)
 
 
 def _age_distributions(params: dict, kommune_class_weight: np.ndarray) -> tuple:
@@ -230,11 +273,19 @@ def _refugees(age, home, centrality, refugee_params: dict, rng) -> np.ndarray:
     return rng["persons"].random(len(age)) < chance
 
 
-def _list_counts(residents: np.ndarray, centrality: np.ndarray, params: dict) -> np.ndarray:
+def _target_length(kommuner: pd.DataFrame, params: dict) -> np.ndarray:
+    """Relative list length per kommune: by centrality class, shorter under 5,000 inhabitants."""
+    by_class = by_centrality_class(
+        params["lists"]["target_length_by_centrality"], kommuner["centrality"].to_numpy()
+    )
+    return by_class * length_factor_by_kommune(kommuner["population"].to_numpy(), params)
+
+
+def _list_counts(residents: np.ndarray, length: np.ndarray, params: dict) -> np.ndarray:
     """Lists per kommune: n / persons_per_list in all, longer lists in central kommuner."""
     list_params = params["lists"]
     n_lists = max(1, round(residents.sum() / list_params["persons_per_list"]))
-    target = residents / by_centrality_class(list_params["target_length_by_centrality"], centrality)
+    target = residents / length
     target *= n_lists / target.sum()
     has_residents = residents > 0
     if n_lists < has_residents.sum():
@@ -249,9 +300,9 @@ def _list_counts(residents: np.ndarray, centrality: np.ndarray, params: dict) ->
 def _lists(kommuner: pd.DataFrame, persons: dict, params: dict, rng) -> dict:
     """Lists in practice kommuner, and the list of every person (90 % in their own kommune)."""
     list_params = params["lists"]
-    centrality = kommuner["centrality"].to_numpy()
-    counts = _list_counts(persons["residents"], centrality, params)
-    capacity = counts * by_centrality_class(list_params["target_length_by_centrality"], centrality)
+    length = _target_length(kommuner, params)
+    counts = _list_counts(persons["residents"], length, params)
+    capacity = counts * length
     home = persons["home"].astype(np.int64)
     n_persons = len(home)
     draw = rng["lists"]
@@ -278,7 +329,12 @@ def _lists(kommuner: pd.DataFrame, persons: dict, params: dict, rng) -> dict:
     practice[away] = np.searchsorted(cumulative, point, side="right")
     practice = np.minimum(practice, len(counts) - 1)
     list_first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    list_weights = np.cumsum(draw.gamma(list_params["length_gamma_shape"], 1.0, counts.sum()))
+    facts = draw_practice(
+        np.repeat(kommuner["population"].to_numpy(), counts), params, rng["practice"]
+    )
+    list_weights = np.cumsum(
+        draw.gamma(list_params["length_gamma_shape"], 1.0, counts.sum()) * facts["length_factor"]
+    )
     list_of = _pick_within(
         list_weights,
         list_first[practice],
@@ -292,6 +348,7 @@ def _lists(kommuner: pd.DataFrame, persons: dict, params: dict, rng) -> dict:
         "practice": practice,
         "list_of": list_of,
         "n_lists": len(list_weights),
+        "facts": facts,
     }
 
 
@@ -320,10 +377,9 @@ def synthesise(
     n = params["population"]["total"] if n_persons is None else int(n_persons)
     if n < 1:
         raise ValueError(f"n_persons must be at least 1, got {n_persons}")
-    streams = ("kommune", "grunnkrets", "persons", "lists", "costs")
-    rng = dict(
-        zip(streams, map(np.random.default_rng, np.random.SeedSequence(seed).spawn(5)), strict=True)
-    )
+    streams = ("kommune", "grunnkrets", "persons", "lists", "costs", "practice")
+    spawned = np.random.SeedSequence(seed).spawn(len(streams))
+    rng = dict(zip(streams, map(np.random.default_rng, spawned), strict=True))
     with _Steps(progress).running() as steps:
         kommuner = _kommuner(params)
         steps.done("kommuner")
@@ -331,6 +387,7 @@ def synthesise(
         steps.done("grunnkretser")
         persons = _persons(kommuner, gk, n, params, rng)
         steps.done("persons")
+        published_share = _suppressed(gk, persons["grunnkrets"], params["grunnkretser"])
         listing = _lists(kommuner, persons, params, rng)
         steps.done("lists")
         centrality = kommuner["centrality"].to_numpy()
@@ -354,20 +411,28 @@ def synthesise(
         }
         if include_expected_cost:
             table["expected_cost"] = expected
-        lists = pd.DataFrame(
-            {
-                "list_id": _string_column(list_ids),
-                "practice_kommune": kommuner["kommune"].repeat(listing["counts"]).array,
-            }
+        lists = lists_table(
+            _string_column(list_ids),
+            kommuner["kommune"].repeat(listing["counts"]).array,
+            listing["facts"],
+            np.bincount(listing["list_of"], minlength=listing["n_lists"]),
+            params,
+            rng["practice"],
         )
         dataset = Dataset(
             persons=pd.DataFrame(table),
             lists=lists,
-            kommuner=kommuner[["kommune", "name", "centrality"]].copy(),
+            kommuner=kommuner[["kommune", "name", "centrality"]].assign(
+                # Residents in the simulated year (not the sample): 2021 figures scaled.
+                population=_apportion(
+                    kommuner["population"].to_numpy(), params["population"]["total"]
+                )
+            ),
             grunnkretser=pd.DataFrame(
                 {
                     "grunnkrets": _string_column(pa.array(gk["codes"])),
-                    "primary_only_share": gk["primary_only_share"],
+                    "primary_only_share": published_share,
+                    "bydel": pd.array(gk["bydel"], dtype="string"),
                 }
             ),
         )

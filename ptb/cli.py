@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+from datetime import date, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Literal
@@ -20,7 +21,6 @@ from features import (
     ContractError,
     PtbError,
     Settings,
-    load_dataset,
     write_dataset,
 )
 from ptb.audit import audit_app
@@ -28,7 +28,7 @@ from ptb.build import build as build_command
 from ptb.build import synth_extracts
 from ptb.compare import register_compare
 from ptb.keys import keys_app
-from ptb.lifecycle import lifecycle_errors, register_lifecycle
+from ptb.lifecycle import lifecycle_errors, register_lifecycle, report_release
 from ptb.lifecycle import train as train_command
 from ptb.serve_dirs import instance_dir, shared_metrics_dir
 
@@ -134,6 +134,7 @@ app.command(name="build")(reports_errors(build_command))
 
 
 @app.command()
+@reports_errors
 def validate(
     data: DataOption,
     training: Annotated[
@@ -141,8 +142,10 @@ def validate(
     ] = True,
 ) -> None:
     """Check a data set against the data contract; exit 1 with a report if it breaks it."""
+    from features import load_with_release
+
     try:
-        dataset = load_dataset(data, training=training)
+        priced = load_with_release(data, training=training)
     except ContractError as exc:
         table = Table("table.column", "rule", "rows", "example rows", title=f"{data} is refused")
         for v in exc.violations:
@@ -151,8 +154,9 @@ def validate(
         errors.print(table)
         errors.print(f"[bold red]error:[/] {len(exc.violations)} contract rules broken")
         raise typer.Exit(1) from exc
-    counts = ", ".join(f"{n:,} {table}" for table, n in dataset.row_counts.items())
+    counts = ", ".join(f"{n:,} {table}" for table, n in priced.dataset.row_counts.items())
     console.print(f"[green]valid[/]: {counts}")
+    report_release(priced.release, priced.code_changes)
 
 
 def _model_store(settings: Settings):
@@ -187,39 +191,63 @@ def serve(
             help="all, payment (grants) or policy (what-if and /policy); default PTB_APIS or all",
         ),
     ] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            help="without --data: the reference release to price with, a shipped release's "
+            "name or a release directory (default PTB_REFERENCE or the shipped release)",
+        ),
+    ] = None,
 ) -> None:
-    """Serve grants per person and per list, model info and what-if over HTTP."""
+    """Serve grants per person and per list, model info and what-if over HTTP.
+
+    With --data the snapshot's own kommuner and grunnkretser are the release priced with, and
+    the rate makes its persons spend the period's budget; without, --reference names the release
+    and the model's own rate applies.
+    """
     from serving.observability import configure_logging
 
     if apis is not None:
         os.environ["PTB_APIS"] = apis  # the settings check it; worker processes read it too
+    if reference is not None:
+        os.environ["PTB_REFERENCE"] = reference  # worker processes read it too
     settings = _settings()
     # Before the service's imports (MLflow warns on import): every line JSON.
     configure_logging(settings.log_format, settings.log_level)
     import uvicorn
 
+    from features import Release
     from serving.app import create_app_from_settings
     from serving.snapshot import Snapshot
 
     data = data or (Path(settings.data_dir) if settings.data_dir else None)
-    # A broken snapshot is refused here, before the port is bound.
+    # A broken snapshot (or an unknown release) is refused here, before the port is bound.
     snapshot = Snapshot.load(data) if data is not None else None
+    release = snapshot.release if snapshot is not None else Release.named(settings.reference)
     served = model or settings.model or settings.serving_alias
-    logging.getLogger("ptb.serve").info(
-        "serving ptb %s on http://%s:%s/docs (%d worker(s))", served, host, port, workers
-    )
+    log = logging.getLogger("ptb.serve")
+    log.info(
+        "serving ptb %s with reference release %s (%s) on http://%s:%s/docs (%d worker(s))",
+        served, release.name, release.period, host, port, workers,
+    )  # fmt: skip
+    for change in snapshot.code_changes if snapshot is not None else ():
+        log.info(
+            "code change: %s %s -> %s (from %s)",
+            change.field, change.old, change.new, change.valid_from,
+        )  # fmt: skip
     if workers == 1:
         # An operator's metrics directory is this instance's alone, with one worker too.
         held = shared_metrics_dir() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else nullcontext()
         with held:
             application = create_app_from_settings(
-                settings, snapshot=snapshot, default_model=served
+                settings, snapshot=snapshot, default_model=served, reference=release
             )
             uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
         return
     # Each worker process builds the service from the environment: the same settings, this
     # model and this snapshot (checked above, then left to the workers to hold).
-    del snapshot
+    del snapshot, release
     os.environ["PTB_MODEL"] = served
     if data is not None:
         os.environ["PTB_DATA_DIR"] = str(data)
@@ -245,26 +273,48 @@ def grants(
     out: Annotated[Path, typer.Option("--out", help="directory for the two Parquet files")],
     model: ModelOption = None,
 ) -> None:
-    """Every person's and every list's annual grant for a registry snapshot."""
-    from features import write_grants
+    """Every person's and every list's annual grant for a registry snapshot.
+
+    The snapshot's own kommuner and grunnkretser are the release it is priced with, and the
+    rate is set so that its persons spend the period's budget.
+    """
+    from features import load_with_release, period_scorer, write_grants
 
     settings = _settings()
-    dataset = load_dataset(data)
+    priced = load_with_release(data)
+    dataset = priced.dataset
     loaded = _model_store(settings).get(model or settings.serving_alias)
+    scorer = period_scorer(loaded.bundle, dataset, priced.release)
     person_path, list_path = write_grants(
-        loaded.bundle, dataset, out, model_version=str(loaded.version)
+        loaded.bundle, dataset, out, scorer=scorer, model_version=str(loaded.version)
     )
     console.print(
-        f"model ptb version {loaded.version}: wrote {person_path} and {list_path} "
-        f"({len(dataset.persons):,} persons, {len(dataset.lists):,} lists; annual NOK)"
+        f"model ptb version {loaded.version} (trained on {loaded.bundle.reference.release}) "
+        f"with reference release {priced.release.name}: wrote {person_path} and {list_path} "
+        f"({len(dataset.persons):,} persons, {len(dataset.lists):,} lists; annual NOK; "
+        f"rate {scorer.rate_nok:,.4f} NOK per weight, set by the snapshot's persons)",
+        highlight=False,
     )
+    report_release(priced.release, priced.code_changes)
 
 
 @app.command()
 @reports_errors
 def whatif(
-    scenario: Annotated[Path, typer.Option("--scenario", help="scenario YAML file")],
     out: Annotated[Path, typer.Option("--out", help="directory for tables and charts")],
+    scenario: Annotated[Path | None, typer.Option("--scenario", help="scenario YAML file")] = None,
+    reform: Annotated[
+        bool,
+        typer.Option(
+            "--reform", help="the 2026 reform step by step as a waterfall, instead of a scenario"
+        ),
+    ] = False,
+    scheme_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--scheme-date", formats=["%Y-%m-%d"], help="payment date for --reform (today)"
+        ),
+    ] = None,
     data: Annotated[
         Path | None,
         typer.Option("--data", envvar="PTB_DATA_DIR", help="registry snapshot (or PTB_DATA_DIR)"),
@@ -273,28 +323,55 @@ def whatif(
         str | None, typer.Option("--model", help="baseline model alias or version (champion)")
     ] = None,
 ) -> None:
-    """Price a scenario against the current scheme: who wins, who loses, by how much."""
-    from serving.whatif import WhatIfEngine, load_scenario, write_report
+    """Price a scenario against the current scheme, or the reform step by step (--reform).
 
-    settings = _settings()
-    parsed = load_scenario(scenario)
+    The snapshot's own kommuner and grunnkretser are the release it is priced with, at the rate
+    that makes its persons spend the period's budget; a scenario may name another release.
+    """
+    if (scenario is None) == (not reform):
+        raise typer.BadParameter("pass either --scenario FILE or --reform")
     if data is None:
         raise typer.BadParameter("no registry snapshot: pass --data DIR or set PTB_DATA_DIR")
-    dataset = load_dataset(data)
+    from serving.pricing import Pricing
+    from serving.snapshot import Snapshot
+
+    settings = _settings()
+    snapshot = Snapshot.load(data)
+    if reform:
+        from ptb.reform import write_reform
+
+        loaded = _model_store(settings).get(model or settings.serving_alias)
+        day = scheme_date.date() if scheme_date else date.today()
+        written = write_reform(loaded, snapshot, out, day, console)
+        console.print(f"wrote {len(written)} tables and charts to {out}")
+        report_release(snapshot.release, snapshot.code_changes)
+        return
+    assert scenario is not None
+    from serving.whatif import WhatIfEngine, load_scenario, write_report
+
+    parsed = load_scenario(scenario)
+    dataset = snapshot.dataset
+    # The snapshot's own release and the period's rate; a scenario may name another release.
+    pricing = Pricing(snapshot.release, snapshot)
     store = _model_store(settings)
     baseline = store.get(model or settings.serving_alias)
-    scenario_bundle = store.get(parsed.model_version).bundle if parsed.model_version else None
-    phase_in_from = store.get(parsed.phase_in.from_version).bundle if parsed.phase_in else None
-    engine = WhatIfEngine(dataset.persons, dataset.lists, dataset.kommuner, baseline.bundle)
+    scenario_model = store.get(parsed.model_version) if parsed.model_version else baseline
+    scenario_bundle = pricing.bundle(scenario_model, parsed.reference_release)
+    phase_in_from = (
+        pricing.bundle(store.get(parsed.phase_in.from_version)) if parsed.phase_in else None
+    )
+    engine = WhatIfEngine(
+        dataset.persons, dataset.lists, dataset.kommuner, pricing.bundle(baseline)
+    )
     result = engine.run(parsed, scenario_bundle=scenario_bundle, phase_in_from=phase_in_from)
-    written = write_report(result, out)
+    report_files = write_report(result, out)
     table = Table(
         "figure", "value", title=f"{scenario.name} against ptb version {baseline.version}"
     )
     for key, value in result.summary().items():
         table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else str(value))
     console.print(table)
-    console.print(f"wrote {len(written)} tables and charts to {out}")
+    console.print(f"wrote {len(report_files)} tables and charts to {out}")
 
 
 @app.command()

@@ -18,7 +18,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features import AuditLogError, Dataset, PtbError, Settings, load_dataset
+from features import (
+    AuditLogError,
+    CodeChange,
+    Dataset,
+    PtbError,
+    Release,
+    Settings,
+    load_with_release,
+)
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -75,8 +83,9 @@ def _error(message: str) -> None:
 
 
 def snapshot_of(snapshot: Path | None, settings: Settings) -> Dataset | None:
+    """The registry snapshot the gate prices, its old codes mapped to its release's new ones."""
     folder = snapshot or (Path(settings.data_dir) if settings.data_dir else None)
-    return load_dataset(folder) if folder is not None else None
+    return load_with_release(folder).dataset if folder is not None else None
 
 
 def audit_moves(moves: Iterable[Any], settings: Settings) -> None:
@@ -94,6 +103,17 @@ def audit_moves(moves: Iterable[Any], settings: Settings) -> None:
         ) from exc
     finally:
         log.close()
+
+
+def report_release(release: Release, code_changes: Iterable[CodeChange]) -> None:
+    """The release a data set is, its education fallback and the old codes it mapped."""
+    console.print(f"reference release: {release.name} ({release.period})", highlight=False)
+    console.print(f"education fallback: {release.reference.fallback}", highlight=False)
+    for change in code_changes:
+        console.print(
+            f"code change: {change.field} {change.old} -> {change.new} (from {change.valid_from})",
+            highlight=False,
+        )
 
 
 def train(
@@ -132,10 +152,13 @@ def train(
     settings = Settings()
     started = time.perf_counter()
     with Interruption() as guard:
-        dataset = load_dataset(data, training=True)
+        priced = load_with_release(data, training=True)
+        dataset = priced.dataset
         console.log(f"data set valid: {dataset.row_counts['persons']:,} persons")
+        report_release(priced.release, priced.code_changes)
         outcome = train_and_register(
             dataset,
+            release=priced.release,
             tracking_uri=settings.tracking_uri,
             artifact_root=settings.artifact_root,
             experiment=settings.experiment,
@@ -199,8 +222,18 @@ def promote(
     ] = False,
     snapshot: SnapshotOption = None,
     reason: ReasonOption = None,
+    unlegislated_reason: Annotated[
+        str | None,
+        typer.Option(
+            help="required to promote a model that implements no legislated rule (a "
+            "challenger such as model_2026_fine_bands): why it should pay; recorded on the version"
+        ),
+    ] = None,
 ) -> None:
-    """Move the champion alias to a version that passes the gate; record the decision."""
+    """Move the champion alias to a version that passes the gate; record the decision.
+
+    A challenger that implements no legislated rule is promoted only with a documented reason.
+    """
     from training.gate import LEGISLATED_GROUPS, GateBounds
     from training.promote import promote as promote_version
 
@@ -218,6 +251,7 @@ def promote(
         bounds=bounds,
         reason=reason,
         snapshot=snapshot_of(snapshot, settings),
+        unlegislated_reason=unlegislated_reason,
     )
     for check in promotion.gate.checks:
         console.print(f"  {check.name}: {check.outcome}: {check.figure}", highlight=False)

@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
-from features import DEVELOPMENT, Settings
+from features import DEVELOPMENT, Release, Settings
 from serving.access.attempts import FailedAttempts
 from serving.access.audit import AuditLog, read_request_key
 from serving.access.audit_trail import AuditTrail
@@ -44,7 +44,7 @@ from serving.readiness import problems as readiness_problems
 from serving.reload import ModelWatch, prepare_model
 from serving.request_bodies import BodyLimit, BodyLimits
 from serving.request_bodies import body_limits as configured_limits
-from serving.routes import admin, grants, health, metrics, model, policy, whatif
+from serving.routes import admin, grants, health, metrics, model, policy, reform, whatif
 from serving.security_headers import SecurityHeaders
 from serving.snapshot import Snapshot
 from serving.state import ServingState
@@ -55,6 +55,7 @@ DEFAULT_ROUTERS: tuple[APIRouter, ...] = (
     model.router,
     grants.router,
     whatif.router,
+    reform.router,
     policy.router,
     admin.router,
 )
@@ -68,6 +69,7 @@ API_SETS: dict[str, tuple[APIRouter, ...]] = {
         metrics.router,
         model.router,
         whatif.router,
+        reform.router,
         policy.router,
         admin.router,
     ),
@@ -88,6 +90,7 @@ def create_app(
     metrics_public: bool = True,
     model_watch_seconds: float = 0.0,
     startup_retry_seconds: float = 0.0,
+    reference: Release | str | Path | None = None,
     instance_dir: str | Path | None = None,
     body_limits: Mapping[str, BodyLimit] | None = None,
     key_attempts: FailedAttempts | None = None,
@@ -113,6 +116,9 @@ def create_app(
     model_watch_seconds : re-resolve the serving alias this often and reload when it moved;
         0 never does.
     startup_retry_seconds : retry a start-up that found the registry down and nothing cached.
+    reference : the reference release to price with when there is no snapshot (a release, a
+        shipped release's name or a release directory); default the shipped release. With a
+        snapshot, its own tables are the release.
     instance_dir : shared with the other workers of this instance, so that all serve one
         model and switch together (``serving.instance``); None for a single worker.
     body_limits : the most a request body may hold per path (``serving.request_bodies``).
@@ -127,6 +133,7 @@ def create_app(
         default_model=default_model,
         freeze_gc=freeze_gc,
         startup_retry_seconds=startup_retry_seconds,
+        reference=reference,
     )
     if instance_dir is not None:
         state.instance = InstanceModel(
@@ -155,6 +162,8 @@ def create_app(
     _include_routers(app, routers, metrics_public)
     if whatif.router in routers:
         state.warmers.append(partial(whatif.warm, app))
+    if reform.router in routers:
+        state.warmers.append(partial(reform.warm, app))
     app.add_middleware(BodyLimits, limits=body_limits)
     if api_keys is not None:
         app.add_middleware(
@@ -265,6 +274,7 @@ def create_app_from_settings(settings: Settings, **overrides) -> FastAPI:
     keyring = None if settings.api_keys_file is None else KeyRing.load(settings.api_keys_file)
     options = {
         "snapshot": settings.data_dir,
+        "reference": settings.reference,
         "default_model": settings.model or settings.serving_alias,
         "api_keys": keyring,
         "environment": settings.environment,

@@ -22,18 +22,22 @@ from features import (
     BundleError,
     ContractError,
     ModelNotFoundError,
+    NoReformStepsError,
     PermissionDeniedError,
     PtbError,
     RegistryUnavailableError,
     ReloadInProgressError,
     ReloadRefused,
     RepeatedQueryError,
+    RuleMismatchError,
     ScenarioError,
     ServiceNotReadyError,
     SnapshotMissingError,
+    SplitCodeError,
     TooManyKeyChecksError,
     UnknownCodeError,
     UnknownQueryError,
+    UnpromotedChallengerError,
 )
 from serving.schemas import ErrorBody, ErrorDetail
 
@@ -54,8 +58,14 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
     """Map the product's errors to HTTP: unknown codes 422, unknown versions 404, ..."""
     message = str(exc)
     if isinstance(exc, UnknownCodeError):
+        split = isinstance(exc, SplitCodeError)
         return 422, ErrorBody(
-            error="unknown_code", message=message, field=exc.field, codes=list(exc.codes)
+            error="split_code" if split else "unknown_code",
+            message=message,
+            field=exc.field,
+            codes=list(exc.codes),
+            candidates=list(exc.candidates) if isinstance(exc, SplitCodeError) else None,
+            reference_release=exc.release,
         )
     if isinstance(exc, ModelNotFoundError):
         return 404, ErrorBody(
@@ -64,6 +74,12 @@ def _status_and_body(exc: PtbError) -> tuple[int, ErrorBody]:
             field=exc.field,
             available_versions=list(exc.available),
         )
+    if isinstance(exc, NoReformStepsError):
+        return 422, ErrorBody(error="no_reform_steps", message=message, field=exc.field)
+    if isinstance(exc, UnpromotedChallengerError):
+        return 422, ErrorBody(error="challenger_not_promoted", message=message, field=exc.field)
+    if isinstance(exc, RuleMismatchError):
+        return 422, ErrorBody(error="rule_mismatch", message=message, field=exc.field)
     if isinstance(exc, SnapshotMissingError):
         if exc.list_id is None:
             return 404, ErrorBody(error="no_snapshot", message=message)

@@ -27,7 +27,9 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,7 +48,13 @@ from features import (
 )
 
 if TYPE_CHECKING:  # the API's models; serving.schemas imports this module's LoadedModel
+    import pandas as pd
+
     from serving.schemas.model import SchemeInfo, WeightRow
+    from serving.snapshot import Snapshot
+
+# What a version is priced on: the reference release's name and the rate basis (snapshot or model).
+PricingKey = tuple[str, str]
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +79,20 @@ def apply_registry_http_defaults(environ=os.environ) -> dict[str, str]:
 
 @dataclass(eq=False)
 class ModelViews:
-    """What the API derives from a version once and keeps (the scheme and weight table as
-    response models); one object, shared by the copies of a version made for each alias."""
+    """What the API derives from a version once and keeps: per release priced on, the scorer,
+    the what-if bundle and the scheme; the weight table; each snapshot's payments per date. One
+    object, shared by the copies of a version made for each alias; ``lock`` guards the dicts
+    (two first requests may both build, one result is kept)."""
 
-    scheme_info: SchemeInfo | None = None
     weight_rows: list[WeightRow] | None = None
+    scheme_info: dict[PricingKey, SchemeInfo] = field(default_factory=dict)
+    scorers: dict[PricingKey, PersonScorer] = field(default_factory=dict)
+    bundles: dict[tuple[str, str, str | None], ModelBundle] = field(default_factory=dict)
+    # (id of the snapshot, scheme date) -> (the snapshot, held so its id is not reused; payments)
+    payments: OrderedDict[tuple[int, date], tuple[Snapshot, pd.DataFrame]] = field(
+        default_factory=OrderedDict
+    )
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass(frozen=True, eq=False)

@@ -139,7 +139,7 @@ def paid_levels(state: ServingState, model: LoadedModel) -> Check:
     if snapshot is None:
         return Check("level_support", True, "no snapshot: checked at promotion")
     try:
-        in_use = model.scorer.features(snapshot.table.columns)
+        in_use = state.priced().scorer(model).features(snapshot.table.columns)
         found = level_support(model.bundle, min_persons=1, in_use=in_use)
     except Exception as exc:  # noqa: BLE001 - any failure refuses the version
         return Check("level_support", False, f"{type(exc).__name__}: {exc}")
@@ -169,7 +169,7 @@ def smoke_persons(model: LoadedModel, state: ServingState) -> PersonColumns:
             refugee_first_year=persons["refugee_first_year"].astype(bool).tolist(),
             practice_kommune=kommune.loc[persons["list_id"]].astype(str).tolist(),
         )
-    reference = model.bundle.reference
+    reference = state.priced().release.reference  # the release the service prices with
     grunnkrets = [str(code) for code in reference.grunnkrets_share.index[:SMOKE_PERSONS]]
     count = len(grunnkrets)
     return PersonColumns.from_records(
@@ -185,7 +185,7 @@ def smoke_persons(model: LoadedModel, state: ServingState) -> PersonColumns:
 def smoke_score(model: LoadedModel, state: ServingState) -> Check:
     try:
         columns = smoke_persons(model, state)
-        scores = model.scorer.score(columns, contributions=True)
+        scores = state.priced().scorer(model).score(columns, contributions=True)
     except Exception as exc:  # noqa: BLE001 - any failure refuses the version
         return Check("smoke_score", False, f"scoring failed: {type(exc).__name__}: {exc}")
     weight, grant = np.asarray(scores.weight), np.asarray(scores.grant_nok)
@@ -208,7 +208,7 @@ def snapshot_grants(state: ServingState, model: LoadedModel) -> Check:
     if snapshot is None:
         return Check("snapshot_grants", True, "no registry snapshot to price")
     try:
-        grants = snapshot.grants(model.version, model.scorer)
+        grants = snapshot.grants(model.version, state.priced().scorer(model))
     except Exception as exc:  # noqa: BLE001 - any failure refuses the version
         return Check("snapshot_grants", False, f"pricing failed: {type(exc).__name__}: {exc}")
     total = float(np.sum(grants.list_total_nok))

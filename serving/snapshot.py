@@ -1,7 +1,7 @@
 """The registry snapshot the service answers list look-ups from.
 
-A snapshot is a data set in the contract's layout (``load_dataset``, validated) read once at
-start-up. Persons are grouped by list once; each model version's person and list grants are
+A snapshot is a data set in the contract's layout (``load_with_release``: old codes mapped,
+then validated) read once at start-up; its own kommuner and grunnkretser are its release. Persons are grouped by list once; each model version's person and list grants are
 computed once, vectorised through ``features.grants``, and kept for the versions used last.
 """
 
@@ -15,7 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from features import Dataset, PersonScorer, PersonTable, list_totals, load_dataset, round_nok
+from features import (
+    CodeChange,
+    Dataset,
+    PersonScorer,
+    PersonTable,
+    Release,
+    list_totals,
+    load_with_release,
+    round_nok,
+)
 
 KEEP_VERSIONS = 4
 
@@ -46,9 +55,19 @@ class SnapshotGrants:
 class Snapshot:
     """A validated data set with persons grouped by list and grants cached per model version."""
 
-    def __init__(self, dataset: Dataset, *, source: str = "", keep_versions: int = KEEP_VERSIONS):
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        source: str = "",
+        keep_versions: int = KEEP_VERSIONS,
+        release: Release | None = None,
+        code_changes: tuple[CodeChange, ...] = (),
+    ):
         self.dataset = dataset
         self.source = source
+        self.release = release or Release.from_dataset(dataset, f"snapshot {source}".strip())
+        self.code_changes = code_changes  # old codes in the data set, mapped when it was read
         self.table = PersonTable.from_dataset(dataset)
         self._position = {list_id: i for i, list_id in enumerate(self.table.list_ids)}
         # Persons grouped by list once: the persons of list i are order[offsets[i]:offsets[i+1]].
@@ -62,8 +81,17 @@ class Snapshot:
 
     @classmethod
     def load(cls, directory: str | Path) -> Snapshot:
-        """Read and validate a data set directory (contract v1) as the snapshot."""
-        return cls(load_dataset(directory), source=str(directory))
+        """Read a data set directory as the snapshot: old codes mapped, then validated.
+
+        A split code or a broken contract raises here, before the service binds its port.
+        """
+        priced = load_with_release(directory)
+        return cls(
+            priced.dataset,
+            source=str(directory),
+            release=priced.release,
+            code_changes=priced.code_changes,
+        )
 
     @property
     def n_persons(self) -> int:
@@ -123,8 +151,13 @@ class Snapshot:
 
     def list_rows(self, grants: SnapshotGrants) -> Iterator[ListRow]:
         """Every list in ``list_id`` order."""
+        for _, row in self.list_rows_with_positions(grants):
+            yield row
+
+    def list_rows_with_positions(self, grants: SnapshotGrants) -> Iterator[tuple[int, ListRow]]:
+        """Every list in ``list_id`` order, with its position in the data set's lists."""
         for position in np.argsort(self.table.list_ids.astype(str), kind="stable"):
-            yield self.list_row(grants, int(position))
+            yield int(position), self.list_row(grants, int(position))
 
     def cached_grants(self, key: str) -> SnapshotGrants | None:
         """The grants under a model version if already computed; never computes."""

@@ -1,6 +1,6 @@
 """The serving state's life cycle: joining the instance's workers (``serving.instance``), start-up
-(snapshot, default model, its snapshot grants), retries while the registry is down, the switch a
-reload makes, and leaving at shutdown.
+(snapshot or reference release, default model, its snapshot grants), retries while the registry
+is down, the switch a reload makes, and leaving at shutdown.
 
 The serving model changes only by ``ServingState.switch`` (a reload): one assignment, so a
 request sees the old model or the new one, never a mix.
@@ -17,9 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
-from features import RegistryUnavailableError, ServiceNotReadyError
+from features import RegistryUnavailableError, Release, ServiceNotReadyError
 from serving.instance import InstanceModel
 from serving.model_store import LoadedModel, ModelStore
+from serving.pricing import Pricing
 from serving.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -41,8 +42,12 @@ class ServingState:
         default_model: str = "champion",
         freeze_gc: bool = True,
         startup_retry_seconds: float = 0.0,
+        reference: Release | str | Path | None = None,
     ):
         self.store = store
+        # The release to price with when there is no snapshot (a snapshot is its own release).
+        self.reference_source = reference
+        self.pricing: Pricing | None = None
         self.freeze_gc = freeze_gc
         self.configured_ref = str(default_model)  # what the deployment asked for
         self.default_ref = str(default_model)  # what serves now (an admin reload may pin one)
@@ -92,6 +97,8 @@ class ServingState:
             if self.snapshot is None and source is not None and not isinstance(source, Snapshot):
                 logger.info("loading registry snapshot %s", source)
                 self.snapshot = Snapshot.load(source)
+            if self.pricing is None:
+                self.pricing = self._pricing()
             # A worker (re)started after a switch serves what the instance serves.
             committed = self.instance.committed_model() if self.instance is not None else None
             if committed is not None:
@@ -100,7 +107,7 @@ class ServingState:
             else:
                 model = self.store.get(self.default_ref)
             if self.snapshot is not None:
-                self.snapshot.grants(model.version, model.scorer)
+                self.snapshot.grants(model.version, self.pricing.scorer(model))
             self.model = model
             if self.freeze_gc:
                 # What is loaded now lives as long as the process: keep it out of the cyclic
@@ -126,6 +133,21 @@ class ServingState:
             logger.exception("start-up failed")
         finally:
             self.loaded.set()
+
+    def _pricing(self) -> Pricing:
+        """The snapshot's own release, else the configured (or shipped) named release."""
+        if self.snapshot is not None:
+            return Pricing(self.snapshot.release, self.snapshot)
+        source = self.reference_source
+        release = source if isinstance(source, Release) else Release.named(source)
+        logger.info("pricing with reference release %s (%s)", release.name, release.period)
+        return Pricing(release)
+
+    def priced(self) -> Pricing:
+        """The pricing in use; only once the service is ready."""
+        if self.pricing is None:
+            raise ServiceNotReadyError(self._not_ready_message())
+        return self.pricing
 
     def _warm(self, model: LoadedModel) -> None:
         """Run the warmers for the start-up's model; a failure is logged, the next use retries."""

@@ -62,17 +62,24 @@ def cell_statistics(
     return stats_
 
 
-def design_matrix(codes: pd.DataFrame, model_factors: tuple[Factor, ...]) -> pd.DataFrame:
+def design_matrix(
+    codes: pd.DataFrame,
+    model_factors: tuple[Factor, ...],
+    centrality_classes: tuple[int, ...] = (2, 3, 4, 5, 6),
+) -> pd.DataFrame:
     """Additive design: one dummy per age-and-sex cell (no intercept), treatment-coded supplements.
 
     The age-and-sex coefficient is then the expected NOK of a person in the first level of every
-    other factor, and each supplement coefficient is NOK added on top.
+    other factor, and each supplement coefficient is NOK added on top. Centrality is a
+    supplement for ``centrality_classes`` only: the other classes share the reference level.
     """
     columns: dict[str, np.ndarray] = {}
     for position, factor in enumerate(model_factors):
         values = codes[factor.name].to_numpy()
         first = 0 if position == 0 else 1
         for level_code in range(first, len(factor.levels)):
+            if factor.name == "centrality" and level_code + 1 not in centrality_classes:
+                continue
             columns[f"{factor.name}[{factor.levels[level_code]}]"] = (values == level_code).astype(
                 "float64"
             )
@@ -124,13 +131,7 @@ class CapitationRegressor:
             raise ValueError("alpha must lie strictly between 0 and 1")
         model_factors = factors(self.indicators)
         self._check_identified(cells, model_factors)
-        design = design_matrix(cells, model_factors)
-        present = design.columns[
-            (design.to_numpy() * cells["persons"].to_numpy()[:, None]).sum(axis=0) > 0
-        ]
-        design = design[present]
-        cell_mean = cells["sum_wy"] / cells["exposure"]
-        fitted = sm.WLS(cell_mean.to_numpy(), design, weights=cells["exposure"].to_numpy()).fit()
+        design, fitted = self._fit_supplements(cells, model_factors)
         # Patient-level residual sum of squares from the cell statistics:
         # sum_i w_i (y_i - x_i b)^2 = sum_g [sum_wyy_g - 2 b'x_g sum_wy_g + n_g (b'x_g)^2].
         predicted = design.to_numpy() @ fitted.params.to_numpy()
@@ -157,6 +158,26 @@ class CapitationRegressor:
         self.cell_table_ = cells
         self.weight_table_ = self._weight_table(model_factors, cells)
         return self
+
+    def _fit_supplements(self, cells: pd.DataFrame, model_factors: tuple[Factor, ...]) -> tuple:
+        """WLS on the cells; a centrality supplement estimated below 0 is dropped and refitted.
+
+        The rule pays a supplement (påslag), never a deduction, so a class whose estimate is
+        negative gets none and the others are estimated without it.
+        """
+        classes = self.indicators.centrality_supplement_classes
+        cell_mean = (cells["sum_wy"] / cells["exposure"]).to_numpy()
+        while True:
+            design = design_matrix(cells, model_factors, classes)
+            present = design.columns[
+                (design.to_numpy() * cells["persons"].to_numpy()[:, None]).sum(axis=0) > 0
+            ]
+            design = design[present]
+            fitted = sm.WLS(cell_mean, design, weights=cells["exposure"].to_numpy()).fit()
+            negative = tuple(c for c in classes if fitted.params.get(f"centrality[{c}]", 0.0) < 0)
+            if not negative:
+                return design, fitted
+            classes = tuple(c for c in classes if c not in negative)
 
     @staticmethod
     def _robust_se(

@@ -1,12 +1,13 @@
 """``ptb train``: calibrate, validate out of sample, log to MLflow and register, all or nothing.
 
-One parent run per training, with a child run per model: the 2026 tariff (``challenger``, and
+One parent run per training, with a child run per model: the 2026 rule (``challenger``, and
 ``champion`` if it is the first version and passes the gate), model 0, the 2023 rule, trained
-on the same data as the incumbent baseline (``incumbent``), and the scikit-learn challengers
-(logged for comparison, not registered). Each tariff's run records the gate's training-time
-result; an alias moves only when its candidate passed the gate's data checks. Registration is
-the last step inside the parent run, skipped with ``register=False``: a run that fails or is
-interrupted (SIGINT, SIGTERM; ``training.interrupt``) registers nothing.
+on the same data as the incumbent baseline (``incumbent``), the finer-bands challenger
+``model_2026_fine_bands`` (``fine_bands``: evidence, not a rule), and the scikit-learn
+challengers (logged for comparison, not registered). Each tariff's run records the gate's
+training-time result; an alias moves only when its candidate passed the gate's data checks.
+Registration is the last step inside the parent run, skipped with ``register=False``: a run
+that fails or is interrupted (SIGINT, SIGTERM; ``training.interrupt``) registers nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,13 +24,13 @@ import numpy as np
 import pandas as pd
 
 import features
-from features import BUNDLE_ARTIFACT, CONTRACT_VERSION, Dataset, factors, fingerprint
+from features import BUNDLE_ARTIFACT, CONTRACT_VERSION, Dataset, Release, factors, fingerprint
 from features.pyfunc import SIGNATURE
 from training.calibrate import CapitationRegressor
 from training.challengers import CHALLENGERS
 from training.compare import ModelFacts, facts_of_version
 from training.decisions import AliasMove
-from training.fit import Calibration, TrainingInputs, calibrate
+from training.fit import Calibration, TrainingInputs, calibrate, calibrate_reform
 from training.gate import GateBounds, GateResult, evaluate
 from training.interrupt import Interruption
 from training.lineage import log_extracts_lineage
@@ -40,6 +41,7 @@ from training.registration import Candidate, register
 from training.registry import (
     CHALLENGER,
     CHAMPION,
+    FINE_BANDS,
     INCUMBENT,
     PREDICTIVE_RATIOS,
     Registry,
@@ -55,8 +57,16 @@ from training.validation import (
     validation_groups,
 )
 
-MODEL_ALIASES = {"model_2026": CHALLENGER, "model0_2023": INCUMBENT}
-MODEL_TITLES = {"model_2026": "2026 tariff", "model0_2023": "model 0, the 2023 rule"}
+MODEL_ALIASES = {
+    "model_2026": CHALLENGER,
+    "model0_2023": INCUMBENT,
+    "model_2026_fine_bands": FINE_BANDS,
+}
+MODEL_TITLES = {
+    "model_2026": "the 2026 rule",
+    "model0_2023": "model 0, the 2023 rule",
+    "model_2026_fine_bands": "the 2026 rule with finer bands (a challenger)",
+}
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,7 @@ class TrainingOptions:
     seed: int = 0
     challengers: bool = True
     challenger_sample: int = 200_000
-    models: tuple[str, ...] = ("model_2026", "model0_2023")
+    models: tuple[str, ...] = ("model_2026", "model0_2023", "model_2026_fine_bands")
     register: bool = True
     gate: GateBounds = field(default_factory=GateBounds)
     reason: str = ""  # needed when ``gate`` is looser than the defaults; recorded
@@ -100,6 +110,7 @@ def train_and_register(
     snapshot: Dataset | None = None,
     interruption: Interruption | None = None,
     command: list[str] | None = None,
+    release: Release | None = None,
 ) -> TrainingOutcome:
     """Train every model on a validated data set and register the tariffs; see module doc.
 
@@ -112,7 +123,7 @@ def train_and_register(
     with nullcontext(guard) if interruption is not None else guard:
         return _train(
             dataset, tracking_uri, artifact_root, experiment, options, on_step,
-            data_path, snapshot, guard, command,
+            data_path, snapshot, guard, command, release,
         )  # fmt: skip
 
 
@@ -127,6 +138,7 @@ def _train(
     snapshot: Dataset | None,
     guard: Interruption,
     command: list[str] | None,
+    release: Release | None,
 ) -> TrainingOutcome:
     use_tracking(tracking_uri, artifact_root)
     experiment_id = ensure_experiment(experiment, tracking_uri, artifact_root)
@@ -148,7 +160,11 @@ def _train(
         # A data set from `ptb build` names its extracts.
         log_extracts_lineage(Path(data_path) if data_path else None)
         calibrations: dict[str, Calibration] = {}
-        inputs = TrainingInputs.from_dataset(dataset)
+        reports: dict[str, ValidationReport] = {}
+        release = release or Release.from_dataset(dataset, f"training data {data_fingerprint[:12]}")
+        inputs = TrainingInputs.from_dataset(dataset, release)
+        # The release the models are trained on, and how many shares fell back (provenance).
+        mlflow.set_tags({"reference_release": release.name, **release.reference.fallback.as_dict()})
         for name in options.models:
             guard.check()
             on_step(f"calibrating {name}")
@@ -157,6 +173,14 @@ def _train(
                 calibration = calibrate(
                     dataset, name=name, data_fingerprint=data_fingerprint, inputs=inputs
                 )
+                if name == "model_2026":
+                    on_step("calibrating the reform step by step")
+                    steps = calibrate_reform(
+                        dataset, inputs=inputs, data_fingerprint=data_fingerprint
+                    )
+                    calibration = replace(
+                        calibration, bundle=replace(calibration.bundle, steps=steps)
+                    )
                 report = (
                     validate_on_engine(
                         Path(data_path),
@@ -169,6 +193,7 @@ def _train(
                     if options.engine and data_path is not None
                     else _validate_tariff(calibration, options)
                 )
+                reports[name] = report
                 _log_tariff(calibration, report, dataset, data_fingerprint, options)
                 gate = evaluate(
                     name,
@@ -220,6 +245,7 @@ def _train(
                     key = f"comparison_{name}"
                     metrics[key] = _validate_on_sample(name, make, tariff, options)
                     run_ids[key] = run.info.run_id
+        _log_band_evidence(reports)
         guard.check()
         if not options.register:
             mlflow.set_tag("ptb.registered", "no (--no-register)")
@@ -238,6 +264,30 @@ def _train(
         registration.held_back,
         gates,
     )
+
+
+BAND_EVIDENCE = "evidence/age_bands_10y.csv"
+
+
+def _log_band_evidence(reports: dict[str, ValidationReport]) -> None:
+    """Out-of-sample predictive ratios of 10-year age and sex groups, one column per model.
+
+    The evidence policy teams read beside the legislated rules: how the six age groups of the
+    rules and the finer bands of the challenger fit each 10-year group.
+    """
+    columns = []
+    for name, report in reports.items():
+        ratios = report.predictive_ratios
+        rows = ratios[ratios["group"] == "age_sex_10y"].set_index("level")
+        columns.append(rows["predictive_ratio"].rename(f"predictive_ratio_{name}"))
+        persons = rows["persons"]
+    if not columns:
+        return
+    table = pd.concat([persons, *columns], axis=1).rename_axis("age_sex_10y").reset_index()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(BAND_EVIDENCE).name
+        table.to_csv(path, index=False)
+        mlflow.log_artifact(str(path), str(Path(BAND_EVIDENCE).parent))
 
 
 def _champion(tracking_uri: str) -> ModelFacts | None:
@@ -336,6 +386,8 @@ def _log_tariff(
             **{f"rows_{table}": n for table, n in dataset.row_counts.items()},
         }
     )
+    reference = bundle.reference
+    mlflow.set_tags({"reference_release": reference.release, **reference.fallback.as_dict()})
     r2_in = 1 - np.sum(calibration.exposure * (calibration.y - in_sample) ** 2) / np.sum(
         calibration.exposure * (calibration.y - weighted_mean) ** 2
     )

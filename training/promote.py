@@ -19,11 +19,17 @@ import mlflow
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 
-from features import Dataset, ModelBundle, PromotionRefused
+from features import MODEL_TAG, Dataset, ModelBundle, PromotionRefused, is_legislated
 from features.pyfunc import BUNDLE_ARTIFACT
 from training.decisions import AliasMove, Undo, move_alias, undo_all
 from training.gate import GateBounds, GateResult, evaluate
-from training.registry import CHAMPION, PREDICTIVE_RATIOS, REGISTERED_MODEL, Registry
+from training.registry import (
+    CHAMPION,
+    PREDICTIVE_RATIOS,
+    REGISTERED_MODEL,
+    UNLEGISLATED_REASON_TAG,
+    Registry,
+)
 
 T = TypeVar("T")
 
@@ -104,11 +110,14 @@ def promote(
     reason: str | None = None,
     snapshot: Dataset | None = None,
     model: str = REGISTERED_MODEL,
+    unlegislated_reason: str | None = None,
 ) -> Promotion:
     """Move ``champion`` to ``ref`` if it passes the gate; ``PromotionRefused`` lists why not.
 
-    Bounds looser than the defaults are refused without a ``reason``. The alias stays where
-    it was on any refusal or failure.
+    Bounds looser than the defaults are refused without a ``reason``. A version whose model
+    implements no legislated rule (a challenger such as the finer bands) is refused without an
+    ``unlegislated_reason``, which is then recorded on the version. The alias stays where it
+    was on any refusal or failure.
     """
     bounds = bounds or GateBounds()
     registry = Registry(tracking_uri, model)
@@ -117,6 +126,16 @@ def promote(
     if bounds.loosened() and not (reason and reason.strip()):
         raise PromotionRefused(
             number, [f"bounds loosened without --reason: {'; '.join(bounds.loosened())}"]
+        )
+    model_name = (version.tags or {}).get(MODEL_TAG, "")
+    unlegislated = (unlegislated_reason or "").strip()
+    if not is_legislated(model_name) and not unlegislated:
+        raise PromotionRefused(
+            number,
+            [
+                f"{model_name or 'this model'} implements no legislated rule: promote it only "
+                "explicitly, with --unlegislated-reason saying why it should pay"
+            ],
         )
     current, persons = champion_persons(registry)
     result = evaluate(
@@ -141,6 +160,15 @@ def promote(
     )
     undo: list[Undo] = []
     try:
+        if not is_legislated(model_name):
+            registry.call(
+                f"recording why version {number} pays",
+                registry.client.set_model_version_tag,
+                registry.model,
+                number,
+                UNLEGISLATED_REASON_TAG,
+                unlegislated,
+            )
         move_alias(registry, move, undo)
     except BaseException:
         undo_all(undo)

@@ -1,9 +1,10 @@
 """MLflow: where runs are tracked, and the registered model's versions and aliases.
 
 Registered model ``ptb``; aliases ``champion`` (what serving uses by default), ``challenger``
-(the newest 2026-model version that passed the gate's data checks) and ``incumbent`` (the same
-for model 0, the 2023 rule). A version's source run holds the bundle under ``bundle/`` and the
-pyfunc under ``model``.
+(the newest 2026-model version that passed the gate's data checks), ``incumbent`` (the same
+for model 0, the 2023 rule) and ``fine_bands`` (the newest finer-bands challenger, registered as
+evidence, never served unless promoted explicitly with a recorded reason). A version's source
+run holds the bundle under ``bundle/`` and the pyfunc under ``model``.
 
 Registry errors stay errors: a version or alias is "not found" only when the registry answered
 so; any other failure is a ``RegistryUnavailableError`` naming the tracking URI and the cause,
@@ -27,6 +28,10 @@ from features import ModelNotFoundError, RegistryUnavailableError
 
 REGISTERED_MODEL = "ptb"
 CHAMPION, CHALLENGER, INCUMBENT = "champion", "challenger", "incumbent"
+FINE_BANDS = "fine_bands"
+# A model that implements no legislated rule (a challenger such as the finer bands) becomes
+# champion only by an explicit promotion whose reason is recorded on the version under this tag.
+UNLEGISLATED_REASON_TAG = "ptb_unlegislated_promotion"
 PREDICTIVE_RATIOS = "validation/predictive_ratios.csv"
 # MLflow's client retries a failing server for about four minutes by default (7 retries,
 # doubling back-off, 120 s per call). A command must fail within seconds and say why:

@@ -38,7 +38,7 @@ from training.validation import (
     validation_groups,
 )
 
-GROUPS = ("age_sex_10y", "sex", "health_status", "education", "centrality", "refugee")
+GROUPS = ("age_sex", "age_sex_10y", "sex", "health_status", "education", "centrality", "refugee")
 STREAM_ROWS = 1_000_000
 
 
@@ -256,6 +256,7 @@ def _labels(config: IndicatorConfig) -> dict[str, str]:
         return f"CASE {whens} END"
 
     return {
+        "age_sex": case("age_sex", by_name["age_sex"].levels),
         "age_sex_10y": "age_sex_10y",
         "sex": "sex",
         "health_status": case("health_status", by_name["health_status"].levels),

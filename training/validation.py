@@ -202,7 +202,9 @@ def validation_groups(
     """The regulators' standard subgroups for predictive ratios, one row per person.
 
     Columns, as categoricals whose categories keep a natural order for tables and plots:
-    ``age_sex_10y`` ("F 0-9", ..., "F 90+", "M 0-9", ..., "M 90+"), ``sex``, ``health_status``
+    ``age_sex`` (the model's own age and sex cells, as the grant pays them), ``age_sex_10y``
+    ("F 0-9", ..., "F 90+", "M 0-9", ..., "M 90+": the same groups for every model, so models
+    with different bands compare), ``sex``, ``health_status``
     (copayment band labels), ``education`` (class labels), ``centrality`` ("1" to "6") and
     ``refugee`` ("no" or "first year", from ``persons.refugee_first_year`` so it is there even
     when the model has no refugee factor).
@@ -215,6 +217,7 @@ def validation_groups(
     sex = persons["sex"].astype("string").to_numpy(dtype=object)
     refugee = persons["refugee_first_year"].to_numpy(dtype=bool)
     columns: dict[str, pd.Categorical[str]] = {
+        "age_sex": _factor_labels(features, by_name["age_sex"]),
         "age_sex_10y": _age_sex_10y(age, sex),
         "sex": pd.Categorical.from_codes(
             np.asarray(sex == "M", dtype="int64"), categories=pd.Index(["F", "M"])
@@ -249,7 +252,7 @@ def informative_groups(indicators: IndicatorConfig, groups: Sequence[str]) -> li
     """
     names = {factor.name for factor in factors(indicators)}
     tens = set(range(0, OPEN_AGE_GROUP + 1, AGE_GROUP_YEARS))
-    own = {"sex"} | ({"age_sex_10y"} if tens <= set(indicators.age_edges) else set())
+    own = {"age_sex", "sex"} | ({"age_sex_10y"} if tens <= set(indicators.age_edges) else set())
     own |= {group for group in ("health_status", "education", "centrality") if group in names}
     own |= {"refugee"} if "refugee" in names else set()
     return [group for group in groups if group not in own]

@@ -38,5 +38,7 @@ async def readyz(state: StateDep, response: Response) -> Readiness:
         model_version=state.model.version,
         model_name=state.model.name,
         snapshot_lists=None if snapshot is None else snapshot.n_lists,
+        reference_release=None if state.pricing is None else state.pricing.release.name,
+        rate_basis=None if state.pricing is None else state.pricing.rate_basis,
         workers=workers,
     )

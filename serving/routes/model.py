@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from serving.dependencies import ModelDep, StateDep
 from serving.model_store import LoadedModel
 from serving.routes.grants import ERRORS, scheme_info
-from serving.schemas import ModelInfo, WeightRow, WorkerModel
+from serving.schemas import ModelInfo, ReleaseInfo, WeightRow, WorkerModel
 from serving.schemas.common import json_records, provenance
 
 router = APIRouter(prefix="/v1", tags=["model"])
@@ -27,14 +27,18 @@ def weight_rows(model: LoadedModel) -> list[WeightRow]:
 
 @router.get("/model", response_model=ModelInfo, responses=ERRORS)
 async def model_info(model: ModelDep, state: StateDep) -> ModelInfo:
-    """Version, training run, weight table and scheme parameters of the serving model."""
+    """Version, training run, weight table, scheme and the reference release priced with."""
     bundle = model.bundle
+    pricing = state.priced()
     return ModelInfo(
         **provenance(model),
         trained_on=bundle.trained_on,
+        trained_on_release=bundle.reference.release,
+        reference_release=ReleaseInfo(**pricing.release.describe()),
+        rate_basis=pricing.rate_basis,
         mean_cost_nok=bundle.mean_cost_nok,
         indicators=bundle.indicators.model_dump(mode="json"),
-        scheme=scheme_info(model),
+        scheme=scheme_info(model, pricing),
         weight_table=weight_rows(model),
         workers=[WorkerModel(**worker) for worker in state.workers()],
     )

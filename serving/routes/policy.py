@@ -96,6 +96,8 @@ def page_config(
         "keys_required": request.app.state.keyring is not None,
         "whatif_url": _path(request, "whatif", "/v1/whatif"),
         "lists_csv_url": _path(request, "whatif_lists_csv", "/v1/whatif/lists.csv"),
+        "reform_url": _path(request, "reform_waterfall", "/v1/whatif/reform"),
+        "reform_steps": bool(bundle.steps),
         "baseline": {
             "model_version": model.version,
             "model_name": model.name,

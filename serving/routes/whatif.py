@@ -54,7 +54,8 @@ def engines_of(app: FastAPI) -> WhatIfEngines:
     with _ENGINES_LOCK:
         found = getattr(app.state, "whatif_engines", None)
         if found is None:
-            found = app.state.whatif_engines = WhatIfEngines()
+            state: ServingState = app.state.serving
+            found = app.state.whatif_engines = WhatIfEngines(pricing=lambda: state.pricing)
         return found
 
 
@@ -194,6 +195,7 @@ async def whatif(
         kommune_order=kommune_order,
         list_page=(offset, limit) if lists else None,
         histogram_bins=bins,
+        reference_release=state.priced().release.name,
     )
 
 

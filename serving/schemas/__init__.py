@@ -7,6 +7,7 @@ constraints.
 - ``whatif``: a what-if's answer;
 - ``admin``: a reload's request and answer;
 - ``health``: the probes;
+- ``release``: the reference release an answer was priced with, and old codes it mapped;
 - ``errors``: the one error body.
 """
 
@@ -15,6 +16,7 @@ from serving.schemas.common import VERSION_PATTERN, ModelRef, StrictRequest
 from serving.schemas.errors import ErrorBody, ErrorDetail
 from serving.schemas.grants import (
     MAX_LIST_PERSONS,
+    Basistilskudd,
     ListGrant,
     ListGrantRow,
     ListIn,
@@ -24,6 +26,7 @@ from serving.schemas.grants import (
 )
 from serving.schemas.health import Health, Readiness, WorkerModel
 from serving.schemas.model import ModelInfo, SchemeInfo, WeightRow
+from serving.schemas.release import CodeChangeOut, RateBasis, ReleaseInfo
 from serving.schemas.whatif import (
     CentralityChange,
     HistogramBin,
@@ -37,9 +40,11 @@ from serving.schemas.whatif import (
 )
 
 __all__ = [
+    "Basistilskudd",
     "MAX_LIST_PERSONS",
     "VERSION_PATTERN",
     "CentralityChange",
+    "CodeChangeOut",
     "ErrorBody",
     "ErrorDetail",
     "Health",
@@ -58,9 +63,11 @@ __all__ = [
     "PersonGrant",
     "PersonIn",
     "Quantile",
+    "RateBasis",
     "Readiness",
     "Redistribution",
     "ReloadIn",
+    "ReleaseInfo",
     "ReloadResult",
     "ScenarioScheme",
     "SchemeInfo",

@@ -24,6 +24,10 @@ ErrorKind = Literal[
     "invalid_json",
     "invalid_scenario",
     "unknown_code",
+    "split_code",
+    "rule_mismatch",
+    "challenger_not_promoted",
+    "no_reform_steps",
     "reload_refused",
     "contract_violation",
     "invalid_request",
@@ -45,6 +49,12 @@ class ErrorBody(BaseModel):
     message: str
     field: str | None = None
     codes: list[str] | None = Field(None, description="unknown codes, for unknown_code")
+    candidates: list[str] | None = Field(
+        None, description="the codes a split code became, for split_code: send one of them"
+    )
+    reference_release: str | None = Field(
+        None, description="the release the code was looked up in, for unknown_code, split_code"
+    )
     available_versions: list[str] | None = Field(
         None, description="registered versions, for model_not_found"
     )

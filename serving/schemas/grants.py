@@ -7,6 +7,7 @@ refused, so a misspelt field is an error rather than a silent default.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, with_config
@@ -15,6 +16,7 @@ from typing_extensions import TypedDict
 from features import MAX_COPAYMENT_NOK
 from serving.schemas.common import ModelProvenance, ModelRef, StrictRequest
 from serving.schemas.model import SchemeInfo
+from serving.schemas.release import RATE_BASIS, CodeChangeOut, RateBasis
 
 MAX_LIST_PERSONS = 20_000
 
@@ -84,15 +86,45 @@ class PersonIn(StrictRequest):
     model_version: ModelRef = None
 
 
+SchemeDate = Annotated[
+    date | None,
+    Field(
+        description="the payment date whose rule applies (YYYY-MM-DD): model 0 with "
+        "utjamningstilskudd before 1 July 2026, the 2026 rule from then; default: today",
+        examples=["2026-11-30"],
+    ),
+]
+Rule = Literal["model0_2023", "model_2026"]
+
+
 class ListIn(StrictRequest):
-    """A GP list: its practice kommune and its persons (at least one)."""
+    """A GP list: its practice kommune, its persons (at least one) and, for the list-level
+    lines of the basistilskudd, the GP's practice facts (each optional)."""
 
     practice_kommune: Kommune
     persons: list[ListPersonIn] = Field(min_length=1, max_length=MAX_LIST_PERSONS)
     model_version: ModelRef = None
+    scheme_date: SchemeDate = None
+    form_of_practice: Literal["self_employed", "salaried"] | None = Field(
+        None, description="the GP's form of practice (utjamningstilskudd: self-employed only)"
+    )
+    list_cap: int | None = Field(
+        None, strict=True, ge=0, le=100_000, description="the list cap, listetak (grunntilskudd)"
+    )
+    agreement_start: date | None = Field(
+        None, description="start of the GP's agreement on this list (grunntilskudd: months 1-24)"
+    )
 
 
 class _Grant(ModelProvenance):
+    reference_release: str = Field(
+        description="the reference release whose facts (education shares, centrality, codes) "
+        "placed the persons in the model's levels"
+    )
+    rate_basis: RateBasis = Field(description=RATE_BASIS)
+    code_changes: list[CodeChangeOut] = Field(
+        default_factory=list, description="old codes in the request priced under new ones"
+    )
     scheme: SchemeInfo
     period: Literal["annual"] = "annual"
     currency: Literal["NOK"] = "NOK"
@@ -110,14 +142,37 @@ class PersonGrant(_Grant):
     )
 
 
-class ListGrant(_Grant):
-    """A list's annual grant: the sum of its persons' unrounded grants, rounded once."""
+class Basistilskudd(BaseModel):
+    """The whole basistilskudd of a list under the rule of the scheme date: three lines and
+    their total, annual NOK rounded to øre. A line is 0 where it does not apply and null where
+    a fact it needs is missing (``not_computable`` says which); the total is then null too."""
+
+    scheme_date: date = Field(description="the payment date whose rule was applied")
+    rule: Rule = Field(description="the legislated rule of that date")
+    ptb_grant_nok: float = Field(description="the patient-adjusted grant (PTB)")
+    grunntilskudd_nok: float | None = Field(description="the floor for short new lists")
+    utjamningstilskudd_nok: float | None = Field(
+        description="the top-up for small kommuner with short lists; 0 from 1 July 2026"
+    )
+    basistilskudd_nok: float | None = Field(description="the total of the three lines")
+    basistilskudd_monthly_nok: float | None = Field(description="one twelfth of the total")
+    not_computable: list[str] = Field(
+        description="the facts missing for a line, e.g. 'grunntilskudd: lists.list_cap is missing'"
+    )
+
+
+class ListGrant(_Grant, Basistilskudd):
+    """A list's annual grant: the sum of its persons' unrounded grants, rounded once, and the
+    whole basistilskudd under the rule of the scheme date."""
 
     list_id: str | None = Field(None, description="the list, when looked up in the snapshot")
     practice_kommune: str
     persons: int = Field(ge=0)
-    total_nok: float = Field(description="annual grant of the list, NOK, rounded to øre")
-    monthly_nok: float = Field(description="one twelfth of the annual total, rounded to øre")
+    total_nok: float = Field(
+        description="annual PTB grant of the list, NOK, rounded to øre (as ptb_grant_nok; "
+        "basistilskudd_nok is the total of all three lines)"
+    )
+    monthly_nok: float = Field(description="one twelfth of total_nok, rounded to øre")
     mean_weight: float | None = Field(description="mean relative weight of the list's persons")
 
 
@@ -131,3 +186,10 @@ class ListGrantRow(BaseModel):
     monthly_nok: float
     mean_weight: float | None
     model_version: str
+    scheme_date: date
+    rule: Rule
+    ptb_grant_nok: float
+    grunntilskudd_nok: float | None
+    utjamningstilskudd_nok: float | None
+    basistilskudd_nok: float | None
+    not_computable: str = Field(description="the missing facts, '; '-separated; empty if none")

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from serving.schemas.release import RateBasis
+
 
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
@@ -36,6 +38,8 @@ class Readiness(BaseModel):
     model_version: str | None = None
     model_name: str | None = None
     snapshot_lists: int | None = None
+    reference_release: str | None = None
+    rate_basis: RateBasis | None = None
     error: str | None = None
     problems: list[str] = Field(default_factory=list, description="what keeps it from ready")
     workers: list[WorkerModel] = Field(

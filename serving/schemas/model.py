@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from serving.schemas.common import ModelProvenance
 from serving.schemas.health import WorkerModel
+from serving.schemas.release import RATE_BASIS, RateBasis, ReleaseInfo
 
 
 class SchemeInfo(BaseModel):
@@ -17,6 +18,12 @@ class SchemeInfo(BaseModel):
     average_grant_nok: float = Field(description="NOK per listed person behind the budget")
     refugee_rate_nok: float | None = Field(description="fixed annual NOK per first-year refugee")
     reference_persons: int = Field(description="persons the rate was made budget-neutral over")
+    utjamning_moved_nok: float | None = Field(
+        None, description="2026 rule: the utjamningstilskudd money U spent on centrality, NOK"
+    )
+    centrality_strengthening_nok: dict[str, float] | None = Field(
+        None, description="2026 rule: NOK per person a year on a class 5 and a class 6 list"
+    )
 
 
 class WeightRow(BaseModel):
@@ -37,6 +44,11 @@ class ModelInfo(ModelProvenance):
     """The serving (or a pinned) model: version, training run, weight table and scheme."""
 
     trained_on: str = Field(description="SHA-256 fingerprint of the training data set")
+    trained_on_release: str = Field(
+        description="the reference release the model was trained on (provenance only)"
+    )
+    reference_release: ReleaseInfo = Field(description="the release the service prices with")
+    rate_basis: RateBasis = Field(description=RATE_BASIS)
     mean_cost_nok: float = Field(description="mean expected annual cost, NOK: a weight of 1")
     indicators: dict = Field(description="indicator definitions: bands, threshold, areas")
     scheme: SchemeInfo

@@ -16,6 +16,7 @@ from serving.whatif import HISTOGRAM_BINS, WhatIfResult, change_histogram
 if TYPE_CHECKING:
     from serving.model_store import LoadedModel
 
+NAMED_OUTLIERS = 20
 KommuneOrder = Literal["change_nok", "change_pct", "change_per_person_nok"]
 
 
@@ -108,6 +109,12 @@ class Redistribution(BaseModel):
 
     title: str | None = Field(description="the scenario's title")
     scenario: dict = Field(description="the fields the scenario sets, as in its YAML file")
+    reference_release: str | None = Field(
+        None, description="the reference release the current scheme is priced with"
+    )
+    scenario_reference_release: str | None = Field(
+        None, description="the release the scenario is priced with (its own, if it names one)"
+    )
     baseline: ModelUsed = Field(description="the current scheme: the served model as it is")
     scenario_model: ModelUsed = Field(description="the model the scenario prices with")
     phase_in_from: ModelUsed | None = Field(description="the old model of a phase-in")
@@ -127,7 +134,14 @@ class Redistribution(BaseModel):
     median_change_pct: float | None
     centrality: list[CentralityChange]
     distribution: list[Quantile]
-    histogram: list[HistogramBin]
+    histogram: list[HistogramBin] = Field(
+        description="lists per bin of the change in per cent; outliers are left out"
+    )
+    histogram_outliers: list[ListChange] = Field(
+        description="the lists beyond the histogram's far-out fences, named instead of "
+        "stretching its axis; largest change in per cent first, at most 20"
+    )
+    histogram_outliers_total: int = Field(description="lists beyond the fences in all")
     largest_gains: list[ListChange]
     largest_losses: list[ListChange]
     kommuner: list[KommuneChange] = Field(
@@ -163,6 +177,7 @@ def redistribution(
     kommune_order: KommuneOrder,
     list_page: tuple[int, int] | None = None,
     histogram_bins: int = HISTOGRAM_BINS,
+    reference_release: str | None = None,
 ) -> Redistribution:
     """The API's answer for a what-if result; ``list_page`` is ``(offset, limit)`` if asked.
 
@@ -186,6 +201,8 @@ def redistribution(
     return Redistribution(
         title=scenario.title,
         scenario=scenario.changed_fields(),
+        reference_release=reference_release,
+        scenario_reference_release=scenario.reference_release or reference_release,
         baseline=model_used(baseline),
         scenario_model=model_used(scenario_model),
         phase_in_from=model_used(phase_in_from) if phase_in_from is not None else None,
@@ -212,6 +229,8 @@ def redistribution(
         centrality=_rows(CentralityChange, result.centrality),
         distribution=_rows(Quantile, result.distribution),
         histogram=_rows(HistogramBin, histogram),
+        histogram_outliers=_rows(ListChange, result.histogram_outliers.head(NAMED_OUTLIERS)),
+        histogram_outliers_total=len(result.histogram_outliers),
         largest_gains=_rows(ListChange, result.largest_gains),
         largest_losses=_rows(ListChange, result.largest_losses),
         kommuner=_rows(KommuneChange, movers.head(kommuner)),

@@ -180,10 +180,44 @@
     return step >= 1 ? 0 : Math.min(3, Math.ceil(-Math.log10(step)));
   }
 
+  // A chart is drawn in its own pixels (viewBox = rendered width), so its 11 px labels stay
+  // 11 px on a phone instead of shrinking with a 640-unit drawing scaled to fit.
+  function chartWidth(svg, H) {
+    const W = Math.round(Math.min(Math.max(svg.getBoundingClientRect().width || 640, 280), 960));
+    svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+    return W;
+  }
+
+  // The lists beyond the histogram's far-out fences, named instead of stretching its axis.
+  function fillOutliers(result) {
+    const list = $("histogram-outliers");
+    const named = result.histogram_outliers || [];
+    const total = result.histogram_outliers_total || 0;
+    list.replaceChildren();
+    for (const l of named) {
+      const item = document.createElement("li");
+      item.dataset.changePct = l.change_pct;
+      item.className = outcomeClass(l.change_nok);
+      item.textContent = `${l.list_id} · ${l.kommune_name} · ${number(l.persons)} persons · ${pct(l.change_pct)} (${signed(l.change_nok)} NOK)`;
+      list.append(item);
+    }
+    if (total > named.length) {
+      const item = document.createElement("li");
+      item.className = "more";
+      item.textContent = `and ${number(total - named.length)} more (see Lists as CSV)`;
+      list.append(item);
+    }
+    list.dataset.lists = String(named.length);
+    list.dataset.more = String(total - named.length);
+    $("histogram-outliers-box").hidden = total === 0;
+  }
+
   function drawHistogram(result) {
     const svg = $("histogram");
     svg.replaceChildren();
-    const W = 640, H = 280, left = 54, right = 14, top = 14, bottom = 44;
+    svg.dataset.lists = String(result.lists);
+    const H = 280, left = 54, right = 14, top = 14, bottom = 44;
+    const W = chartWidth(svg, H);
     const bins = result.histogram;
     const low = bins[0].bin_low_pct;
     const high = bins[bins.length - 1].bin_high_pct;
@@ -216,7 +250,7 @@
       );
       svg.append(rect);
     }
-    const xTicks = ticks(-reach, reach, 8);
+    const xTicks = ticks(-reach, reach, Math.max(3, Math.floor((W - left - right) / 70)));
     const decimals = decimalsOf(xTicks.step);
     for (const t of xTicks.values) {
       svg.append(el("line", { class: "grid", x1: x(t), x2: x(t), y1: H - bottom, y2: H - bottom + 4, stroke: "#9aa3ad" }));
@@ -241,7 +275,8 @@
   function drawCentrality(result) {
     const svg = $("centrality-chart");
     svg.replaceChildren();
-    const W = 640, H = 280, left = 62, right = 14, top = 14, bottom = 40;
+    const H = 280, left = 62, right = 14, top = 14, bottom = 40;
+    const W = chartWidth(svg, H);
     const rows = result.centrality;
     const values = rows.map((r) => r.change_per_person_nok);
     const lowest = Math.min(0, ...values), highest = Math.max(0, ...values);
@@ -272,9 +307,10 @@
       svg.append(rect);
       const above = value >= 0;
       const labelY = above ? y0 - 18 : y1 + 14;
-      svg.append(el("text", { class: "value-label", x: cx, y: labelY, "text-anchor": "middle" }, `${signed(value, Math.abs(value) < 10 ? 1 : 0)} NOK`));
+      const unit = slot < 72 ? "" : " NOK";
+      svg.append(el("text", { class: "value-label", x: cx, y: labelY, "text-anchor": "middle" }, `${signed(value, Math.abs(value) < 10 ? 1 : 0)}${unit}`));
       svg.append(el("text", { x: cx, y: labelY + 13, "text-anchor": "middle" }, pct(row.change_pct)));
-      svg.append(el("text", { x: cx, y: H - bottom + 16, "text-anchor": "middle", class: "value-label" }, `Class ${row.centrality}`));
+      svg.append(el("text", { x: cx, y: H - bottom + 16, "text-anchor": "middle", class: "value-label" }, slot < 60 ? `${row.centrality}` : `Class ${row.centrality}`));
       svg.append(el("text", { x: cx, y: H - bottom + 30, "text-anchor": "middle" }, `${number(row.lists)} lists`));
     });
     svg.append(el("line", { class: "zero", x1: left, x2: W - right, y1: y(0), y2: y(0) }));
@@ -308,13 +344,13 @@
       code.textContent = k.practice_kommune;
       name.append(code);
       cell(row, k.centrality, "num");
-      cell(row, number(k.lists), "num");
-      cell(row, number(k.persons), "num");
-      cell(row, mnok(k.baseline_nok), "num");
+      cell(row, number(k.lists), "num wide");
+      cell(row, number(k.persons), "num wide");
+      cell(row, mnok(k.baseline_nok), "num wide");
       cell(row, signed(k.change_nok), `num ${outcomeClass(k.change_nok)}`);
-      cell(row, signed(k.change_per_person_nok, 1), "num");
+      cell(row, signed(k.change_per_person_nok, 1), "num wide");
       cell(row, pct(k.change_pct), `num ${outcomeClass(k.change_nok)}`);
-      const barCell = cell(row, "");
+      const barCell = cell(row, "", "wide");
       const mini = document.createElement("div");
       mini.className = "mini";
       const bar = document.createElement("span");
@@ -341,7 +377,7 @@
       const row = document.createElement("tr");
       cell(row, l.list_id);
       cell(row, l.kommune_name);
-      cell(row, number(l.persons), "num");
+      cell(row, number(l.persons), "num wide");
       cell(row, signed(l.change_nok), `num ${outcomeClass(l.change_nok)}`);
       cell(row, pct(l.change_pct), `num ${outcomeClass(l.change_nok)}`);
       body.append(row);
@@ -353,29 +389,41 @@
     }
   }
 
+  // One row per quantile (three columns), so the table fits a phone as well as a desktop.
   function fillQuantiles(result) {
     const table = $("quantiles");
     const head = document.createElement("tr");
-    const label = document.createElement("th");
-    label.textContent = "Quantile";
-    head.append(label);
-    const pctRow = document.createElement("tr");
-    const nokRow = document.createElement("tr");
-    cell(pctRow, "Change, % of baseline");
-    cell(nokRow, "Change, NOK per year");
-    for (const q of result.distribution) {
+    for (const [text, className] of [["Quantile", ""], ["Change, %", "num"], ["Change, NOK a year", "num"]]) {
       const th = document.createElement("th");
-      th.className = "num";
-      th.textContent = q.quantile === 0 ? "min" : q.quantile === 1 ? "max" : `${Math.round(q.quantile * 100)}${GROUP}%`;
+      th.textContent = text;
+      if (className) th.className = className;
       head.append(th);
-      cell(pctRow, pct(q.change_pct), `num ${outcomeClass(q.change_nok)}`);
-      cell(nokRow, signed(q.change_nok), "num");
     }
+    const rows = result.distribution.map((q) => {
+      const row = document.createElement("tr");
+      cell(row, q.quantile === 0 ? "min" : q.quantile === 1 ? "max" : `${Math.round(q.quantile * 100)}${GROUP}%`);
+      cell(row, pct(q.change_pct), `num ${outcomeClass(q.change_nok)}`);
+      cell(row, signed(q.change_nok), "num");
+      return row;
+    });
     table.querySelector("thead").replaceChildren(head);
-    table.querySelector("tbody").replaceChildren(pctRow, nokRow);
+    table.querySelector("tbody").replaceChildren(...rows);
   }
 
+  let shown = null;
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      if (reform) drawReform();
+      if (!shown) return;
+      drawHistogram(shown);
+      drawCentrality(shown);
+    }, 120);
+  });
+
   function show(result, elapsedMs) {
+    shown = result;
     const moved = result.scenario_total_nok - result.baseline_total_nok;
     $("baseline-total").textContent = mnok(result.baseline_total_nok);
     $("scenario-total").textContent = mnok(result.scenario_total_nok);
@@ -391,6 +439,7 @@
     $("rate").textContent = number(result.scenario_rate_nok, 2);
     $("rate-sub").textContent = `NOK per weight unit · baseline ${number(result.baseline_rate_nok, 2)}`;
     drawHistogram(result);
+    fillOutliers(result);
     drawCentrality(result);
     fillKommuner(result);
     fillLists("gains", result.largest_gains);
@@ -554,6 +603,135 @@
     setTimeout(() => URL.revokeObjectURL(link.href), 1000);
   }
 
+  // -- the reform step by step (GET /v1/whatif/reform) --------------------------------------------
+
+  let reform = null;
+
+  // Words in lines of at most ``width`` characters, so a label fits the slot it sits under.
+  function wrapWords(text, width) {
+    const lines = [];
+    for (const word of text.split(" ")) {
+      const last = lines[lines.length - 1];
+      if (last !== undefined && (last + " " + word).length <= width) lines[lines.length - 1] = `${last} ${word}`;
+      else lines.push(word);
+    }
+    return lines;
+  }
+
+  function drawReform() {
+    const svg = $("reform-chart");
+    svg.replaceChildren();
+    const H = 300, left = 62, right = 14, top = 22, bottom = 64;
+    const W = chartWidth(svg, H);
+    const steps = reform.steps;
+    const highest = Math.max(0, ...steps.map((s) => s.gains_nok));
+    const lowest = Math.min(0, ...steps.map((s) => s.losses_nok));
+    const yTicks = ticks(lowest / 1e6, highest / 1e6, 5);
+    const yLow = Math.min(yTicks.values[0], lowest / 1e6);
+    const yHigh = Math.max(yTicks.values[yTicks.values.length - 1], highest / 1e6);
+    const y = (v) => top + ((yHigh - v / 1e6) / (yHigh - yLow || 1)) * (H - top - bottom);
+    const decimals = decimalsOf(yTicks.step);
+    for (const t of yTicks.values) {
+      svg.append(el("line", { class: "grid", x1: left, x2: W - right, y1: y(t * 1e6), y2: y(t * 1e6) }));
+      svg.append(el("text", { x: left - 8, y: y(t * 1e6) + 4, "text-anchor": "end" }, signed(t, decimals)));
+    }
+    const slot = (W - left - right) / Math.max(steps.length, 1);
+    steps.forEach((step, i) => {
+      const cx = left + slot * (i + 0.5);
+      const width = Math.min(slot * 0.5, 56);
+      for (const [value, kind] of [[step.gains_nok, "gain"], [step.losses_nok, "loss"]]) {
+        const y0 = y(Math.max(value, 0)), y1 = y(Math.min(value, 0));
+        const rect = el("rect", { class: `bar ${kind} step-bar`, x: cx - width / 2, width, y: y0, height: Math.max(y1 - y0, 0.5), "data-step": step.step });
+        rect.append(el("title", {}, `${step.label}: ${signed(value)} NOK, ${kind === "gain" ? step.gaining_lists : step.losing_lists} lists`));
+        svg.append(rect);
+      }
+      const net = el("path", { d: `M ${cx} ${y(step.moved_nok) - 5} l 5 5 l -5 5 l -5 -5 z`, fill: "#1c2430", "data-step": step.step });
+      svg.append(net);
+      svg.append(el("text", { x: cx, y: top - 8, "text-anchor": "middle" }, `${step.gaining_lists}↑ ${step.losing_lists}↓`));
+      // A narrow slot shows the step's number only; the key under the chart names it.
+      const text = slot < 100 ? `${i + 1}` : `${i + 1}. ${step.label}`;
+      wrapWords(text, Math.max(6, Math.floor(slot / 6.4))).slice(0, 4).forEach((line, j) => {
+        svg.append(el("text", { x: cx, y: H - bottom + 16 + 13 * j, "text-anchor": "middle", class: j ? "" : "value-label" }, line));
+      });
+    });
+    svg.append(el("line", { class: "zero", x1: left, x2: W - right, y1: y(0), y2: y(0) }));
+    svg.append(el("text", { class: "axis-title", x: 14, y: (top + H - bottom) / 2, transform: `rotate(-90 14 ${(top + H - bottom) / 2})`, "text-anchor": "middle" }, "million NOK a year"));
+  }
+
+  function fillReform() {
+    const group = document.querySelector('input[name="reform_group"]:checked').value;
+    const table = $("reform-table");
+    const steps = reform.steps;
+    const head = document.createElement("tr");
+    const headings = [[group === "kommuner" ? "Kommune" : group === "centrality" ? "Class" : group === "size_band" ? "Kommune size" : "Form of practice", ""], ["Lists", "num wide"], ["Before, MNOK", "num wide"]];
+    steps.forEach((step, i) => headings.push([`${i + 1}. ${step.label}, NOK`, "num"]));
+    headings.push(["Change, NOK", "num"]);
+    for (const [text, className] of headings) {
+      const th = document.createElement("th");
+      th.textContent = text;
+      if (className) th.className = className;
+      head.append(th);
+    }
+    let rows = reform[group];
+    if (group === "kommuner") {
+      rows = [...rows].sort((a, b) => Math.abs(b.change_nok) - Math.abs(a.change_nok)).slice(0, TOP_KOMMUNER);
+    }
+    const body = rows.map((r) => {
+      const row = document.createElement("tr");
+      row.dataset.change = r.change_nok;
+      row.dataset.steps = JSON.stringify(steps.map((s) => r.steps_nok[s.step]));
+      const label = group === "kommuner" ? `${r.name} ${r.key}` : group === "centrality" ? `class ${r.key}` : r.key.replace("_", "-");
+      const cells = [
+        cell(row, label, "group"),
+        cell(row, number(r.lists), "num wide"),
+        cell(row, mnok(r.before_nok), "num wide"),
+      ];
+      for (const step of steps) {
+        const value = r.steps_nok[step.step];
+        cells.push(cell(row, signed(value), `num ${outcomeClass(Math.abs(value) < 0.5 ? 0 : value)}`));
+      }
+      cells.push(cell(row, signed(r.change_nok), `num ${outcomeClass(r.change_nok)}`));
+      // On a phone a row becomes a card of label: value lines, labelled from the header.
+      cells.forEach((td, k) => { td.dataset.label = headings[k][0]; });
+      return row;
+    });
+    table.querySelector("thead").replaceChildren(head);
+    table.querySelector("tbody").replaceChildren(...body);
+  }
+
+  async function loadReform() {
+    const note = $("reform-status");
+    if (!config.reform_steps) {
+      note.textContent = "The serving model carries no reform steps (a model_2026 version trained since they ship does).";
+      note.dataset.state = "none";
+      return;
+    }
+    try {
+      const response = await fetch(`${config.reform_url}?lists=false`, { headers: { Accept: "application/json" } });
+      const answer = await response.json();
+      if (!response.ok) {
+        note.textContent = answer.message || `the service answered ${response.status}`;
+        note.dataset.state = "error";
+        return;
+      }
+      reform = answer;
+      $("reform-key").replaceChildren(
+        ...answer.steps.map((step) => {
+          const item = document.createElement("li");
+          item.textContent = step.label;
+          return item;
+        })
+      );
+      note.textContent = `${number(answer.lists)} lists, ${number(answer.persons)} persons: ${mnok(answer.before_total_nok)} MNOK under model 0, net change ${signed(answer.change_total_nok)} NOK a year (grunntilskudd's agreement months counted to ${answer.scheme_date}).`;
+      note.dataset.state = "ok";
+      drawReform();
+      fillReform();
+    } catch (error) {
+      note.textContent = `No answer from the service: ${error.message}`;
+      note.dataset.state = "error";
+    }
+  }
+
   function reset() {
     // A control named "reset" would shadow form.reset; the prototype's method is never shadowed.
     HTMLFormElement.prototype.reset.call(form);
@@ -572,6 +750,10 @@
   }
   $("reset-levers").addEventListener("click", reset);
   $("download-lists").addEventListener("click", download);
+  for (const radio of document.querySelectorAll('input[name="reform_group"]')) {
+    radio.addEventListener("change", () => reform && fillReform());
+  }
+  loadReform();
   scenarioInAddress();
   showOutputs();
   showKeyState();

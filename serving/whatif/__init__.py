@@ -7,7 +7,8 @@ No HTTP here; the API route (``serving.routes.whatif``), ``ptb whatif`` and the 
 - ``engine``: ``WhatIfEngine``, the national run on those cells (the method and the money);
 - ``result``: ``WhatIfResult``, what a run found, in tables;
 - ``report``: the CSV files and charts of ``ptb whatif``;
-- ``cache``: engines and results kept per snapshot and model versions for the API.
+- ``cache``: engines and results kept per snapshot and model versions for the API;
+- ``waterfall_report``: the reform waterfall's CSV files and chart (``ptb whatif --reform``).
 """
 
 from serving.whatif.cache import WhatIfEngines, run_scenario
@@ -27,8 +28,10 @@ from serving.whatif.scenario import (
     parse_scenario,
     scenario_error,
 )
+from serving.whatif.waterfall_report import write_waterfall
 
 __all__ = [
+    "write_waterfall",
     "HISTOGRAM_BINS",
     "TOLERANCE_NOK",
     "TOP_N",

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
-from features import ModelNotFoundError
+from features import ModelBundle, ModelNotFoundError
 from serving.model_store import LoadedModel, ModelStore
+from serving.pricing import Pricing
 from serving.snapshot import Snapshot
 from serving.whatif.engine import WhatIfEngine
 from serving.whatif.result import WhatIfResult
@@ -30,7 +32,14 @@ class WhatIfEngines:
     A version never changes, so an engine stays right as long as its snapshot is served.
     """
 
-    def __init__(self, keep: int = KEEP_ENGINES, keep_results: int = KEEP_RESULTS):
+    def __init__(
+        self,
+        keep: int = KEEP_ENGINES,
+        keep_results: int = KEEP_RESULTS,
+        pricing: Callable[[], Pricing | None] = lambda: None,
+    ):
+        # The release and rate the service prices with; None prices with the models as trained.
+        self.pricing = pricing
         self._keep = keep
         self._keep_results = keep_results
         self._engines: OrderedDict[tuple[int, str], tuple[Snapshot, WhatIfEngine]] = OrderedDict()
@@ -63,13 +72,20 @@ class WhatIfEngines:
             if found is None:
                 dataset = snapshot.dataset
                 found = WhatIfEngine(
-                    dataset.persons, dataset.lists, dataset.kommuner, baseline.bundle
+                    dataset.persons, dataset.lists, dataset.kommuner, self.bundle_of(baseline)
                 )
                 with self._lock:
                     self._engines[key] = (snapshot, found)
                     while len(self._engines) > self._keep:
                         self._engines.popitem(last=False)
         return found
+
+    def bundle_of(self, model: LoadedModel, release: str | None = None) -> ModelBundle:
+        """The model priced on the service's release, or on the named ``release``."""
+        pricing = self.pricing()
+        if pricing is None:
+            return model.bundle
+        return pricing.bundle(model, release)
 
     def result(self, snapshot: Snapshot, key: tuple, compute) -> tuple[WhatIfResult, bool]:
         """The kept result for ``key``, or ``compute()`` kept for next time; and whether kept.
@@ -132,18 +148,23 @@ def run_scenario(
         except ModelNotFoundError as exc:
             raise exc.for_field("phase_in.from_version") from None
 
+    # The scenario prices on the service's release unless it names another one.
+    scenario_bundle = engines.bundle_of(scenario_model, scenario.reference_release)
+
     def compute() -> WhatIfResult:
         return engines.get(snapshot, baseline).run(
             scenario,
-            scenario_bundle=scenario_model.bundle,
-            phase_in_from=old.bundle if old is not None else None,
+            scenario_bundle=scenario_bundle,
+            phase_in_from=engines.bundle_of(old) if old is not None else None,
             top_n=top_n,
             tolerance_nok=tolerance_nok,
         )
 
     if fresh:
         return compute(), scenario_model, old
+    pricing = engines.pricing()
     key = (
+        None if pricing is None else pricing.release.name,
         baseline.version,
         scenario_model.version,
         old.version if old is not None else None,

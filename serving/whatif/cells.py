@@ -20,6 +20,7 @@ from features import (
     factors,
     refugee_supplements,
     score_features,
+    strengthening_supplements,
 )
 from serving.whatif.scenario import Scenario
 
@@ -159,7 +160,13 @@ def price(bundle: ModelBundle, snapshot: SnapshotCells, scenario: Scenario) -> P
         )
     tariff, fixed = modified_tariff(bundle, scenario, snapshot.cells)
     scores = score_features(snapshot.cells, tariff, scheme, bundle.rate_nok)
-    supplements = refugee_supplements(snapshot.cells, scheme) + fixed
+    # The 2026 rule's strengthened centrality (U as NOK per person of a class 5-6 list) is paid
+    # outside the weights like the refugee rate, and stays paid under every scenario.
+    supplements = (
+        refugee_supplements(snapshot.cells, scheme)
+        + strengthening_supplements(snapshot.cells, scheme)
+        + fixed
+    )
     return PricedModel(
         bundle.name,
         indicators,

@@ -86,13 +86,27 @@ def _histogram_chart(result: WhatIfResult, path: Path) -> None:
             Patch(color=LOSS_COLOUR, label=_count(result.losers, "list") + " lose"),
             Patch(color=NEUTRAL_COLOUR, label=f"bin within ±{half:g} %"),
         ],
-        title=f"{_count(result.unchanged, 'list')} within ±{result.tolerance_nok:g} NOK",
+        title=f"{_count(result.unchanged, 'list')} within ±{result.tolerance_nok:g} NOK"
+        + _outlier_note(result),
         loc="upper right",
         fontsize=8,
         title_fontsize=8,
         frameon=False,
     )
     figure.savefig(path)
+
+
+def _outlier_note(result: WhatIfResult, shown: int = 3) -> str:
+    """The lists left off the histogram's axis, named (the largest first)."""
+    outliers = result.histogram_outliers
+    if outliers.empty:
+        return ""
+    named = ", ".join(
+        f"{row.list_id} {row.kommune_name} {row.change_pct:+.0f} %"
+        for row in outliers.head(shown).itertuples()
+    )
+    more = len(outliers) - shown
+    return f"\noff the axis: {named}" + (f" and {more} more" if more > 0 else "")
 
 
 def _centrality_chart(result: WhatIfResult, path: Path) -> None:

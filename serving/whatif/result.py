@@ -31,7 +31,8 @@ class WhatIfResult:
     kommune) and ``centrality`` (per class of the practice kommune), each with lists, persons,
     the money columns, change_pct, change_per_person_nok, winners, losers, unchanged;
     ``distribution`` (quantiles of the per-list change); ``histogram`` (lists per bin of
-    change_pct, a bin centred on 0); ``largest_gains`` and ``largest_losses`` (top lists in NOK).
+    change_pct, a bin centred on 0, outliers left out); ``histogram_outliers`` (those lists,
+    largest change in per cent first); ``largest_gains`` and ``largest_losses`` (top lists in NOK).
     """
 
     scenario: Scenario
@@ -53,6 +54,7 @@ class WhatIfResult:
     centrality: pd.DataFrame
     distribution: pd.DataFrame
     histogram: pd.DataFrame
+    histogram_outliers: pd.DataFrame
     largest_gains: pd.DataFrame
     largest_losses: pd.DataFrame
 
@@ -110,9 +112,36 @@ def _group_table(lists: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return table
 
 
+OUTLIER_FENCE = 3.0  # Tukey's far-out fences: 3 spreads beyond the quartiles
+MIN_SPREAD_PCT = 0.1  # a spread never narrower than this, so identical changes are not outliers
+
+
+def outlier_mask(change_pct: np.ndarray) -> np.ndarray:
+    """Lists whose change lies beyond the far-out fences: named beside the histogram, not in it.
+
+    The spread is the interquartile range, at least half the 5-95 % range and
+    ``MIN_SPREAD_PCT``, so a few lists lifted by hundreds of per cent (a floor) never decide the
+    axis that hundreds of lists moving by one per cent are read on, while a group of more than
+    one list in twenty (such as the lists that lose a little) always stays on it.
+    """
+    values = np.asarray(change_pct, dtype="float64")
+    finite = values[np.isfinite(values)]
+    if len(finite) < 4:
+        return np.zeros(len(values), dtype=bool)
+    p05, q1, q3, p95 = np.quantile(finite, [0.05, 0.25, 0.75, 0.95])
+    spread = max(q3 - q1, 0.5 * (p95 - p05), MIN_SPREAD_PCT)
+    low, high = q1 - OUTLIER_FENCE * spread, q3 + OUTLIER_FENCE * spread
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(values) & ((values < low) | (values > high))
+
+
 def change_histogram(change_pct: np.ndarray, max_bins: int = HISTOGRAM_BINS) -> pd.DataFrame:
-    """Lists per bin of change in per cent; bins of a round width, one centred on 0."""
-    values = change_pct[np.isfinite(change_pct)]
+    """Lists per bin of change in per cent; bins of a round width, one centred on 0.
+
+    Outliers (``outlier_mask``) are left out: the result names them instead.
+    """
+    values = np.asarray(change_pct, dtype="float64")
+    values = values[np.isfinite(values) & ~outlier_mask(values)]
     span = float(np.max(np.abs(values))) if len(values) else 0.0
     widths = [m * 10.0**e for e in range(-1, 4) for m in (1, 2, 5)]
     width = next((w for w in widths if 2 * np.ceil(span / w - 0.5) + 1 <= max_bins), widths[-1])
@@ -120,6 +149,12 @@ def change_histogram(change_pct: np.ndarray, max_bins: int = HISTOGRAM_BINS) -> 
     edges = (np.arange(-half, half + 2) - 0.5) * width
     counts, _ = np.histogram(values, bins=edges)
     return pd.DataFrame({"bin_low_pct": edges[:-1], "bin_high_pct": edges[1:], "lists": counts})
+
+
+def _outliers(table: pd.DataFrame) -> pd.DataFrame:
+    found = table[outlier_mask(table["change_pct"].to_numpy())]
+    order = found["change_pct"].abs().sort_values(ascending=False, kind="stable").index
+    return found.loc[order]
 
 
 def build_result(
@@ -172,6 +207,7 @@ def build_result(
         centrality=centrality,
         distribution=distribution,
         histogram=change_histogram(change_pct),
+        histogram_outliers=_outliers(table),
         largest_gains=by_change[by_change["outcome"] == "gains"].iloc[::-1].head(top_n),
         largest_losses=by_change[by_change["outcome"] == "loses"].head(top_n),
     )

@@ -146,6 +146,15 @@ class Scenario(BaseModel):
         description="price with this model instead of the baseline's",
     )
     phase_in: PhaseIn | None = Field(None, description="blend the new model with an old one")
+    reference_release: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$",
+        description="price the scenario with this reference release (a shipped release's name "
+        "or the service's own) instead of the service's: the same persons on another "
+        "period's geography",
+    )
     floor_persons: int | None = Field(
         None, ge=1, le=MAX_PERSONS, description="a list under N persons is paid as if it had N"
     )
@@ -218,6 +227,7 @@ def combination_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
         )
         problems.append((missing, "is required with the other break point field"))
     floor, break_point = values.get("floor_persons"), values.get("break_point_persons")
+    # JSON may write a whole number as 1.0; pydantic takes it as the int 1, and so must this.
     numbers = (int, float)
     if (
         isinstance(floor, numbers)

@@ -136,9 +136,10 @@ def production_policy_service(
 
 
 @contextmanager
-def opened_page(browser, base_url: str):
-    """A fresh page (a new browser session) at desktop size; fails on any script error."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, base_url=base_url)
+def opened_page(browser, base_url: str, width: int = 1440, height: int = 1000) -> Iterator:
+    """A fresh page (a new browser session) at a size, desktop by default; fails the test on
+    any script error."""
+    context = browser.new_context(viewport={"width": width, "height": height}, base_url=base_url)
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
@@ -150,5 +151,15 @@ def opened_page(browser, base_url: str):
 @pytest.fixture
 def page(browser, policy_service: str):
     """A fresh page at desktop size; fails the test on any script error."""
-    with opened_page(browser, policy_service) as opened:
+    with opened_page(browser, policy_service, 1440, 1000) as opened:
+        yield opened
+
+
+WIDTHS = {"phone": (390, 844), "desktop": (1440, 1000)}
+
+
+@pytest.fixture(params=list(WIDTHS))
+def sized_page(request, browser, policy_service: str):
+    """The page at a phone's and at a desktop's width; fails the test on any script error."""
+    with opened_page(browser, policy_service, *WIDTHS[request.param]) as opened:
         yield opened

@@ -98,3 +98,86 @@ def test_scenario_in_the_address_is_priced_on_opening(page):
     assert page.input_value("#floor_persons") == "900"
     assert page.inner_text("#education_threshold-out") == "22\u202f%"
     assert page.get_attribute("#status", "data-state") == "ok"
+
+
+# A floor of 500 lifts the shortest lists by hundreds of per cent: the outliers the axis must
+# not be decided by.
+FLOOR = {"floor_persons": 500}
+
+
+def _layout(page) -> dict:
+    return page.evaluate(
+        """() => ({
+          page: document.documentElement.scrollWidth,
+          viewport: window.innerWidth,
+          tables: Array.from(document.querySelectorAll('table')).map(t => {
+            const panel = t.closest('.panel').getBoundingClientRect();
+            const box = t.getBoundingClientRect();
+            return {id: t.id, right: box.right, left: box.left, width: t.scrollWidth,
+                    panelLeft: panel.left, panelRight: panel.right};
+          }),
+          labels: Array.from(document.querySelectorAll('svg.chart text')).map(
+            t => t.getBoundingClientRect().height).filter(h => h > 0),
+        })"""
+    )
+
+
+def test_the_page_fits_the_width_and_keeps_tables_in_their_panels(sized_page):
+    sized_page.goto("/policy#" + json.dumps(FLOOR, separators=(",", ":")))
+    wait_priced(sized_page, FLOOR)
+    sized_page.wait_for_selector("#reform-status[data-state='ok']", timeout=60_000)
+    layout = _layout(sized_page)
+    assert layout["page"] <= layout["viewport"], layout["page"]
+    for table in layout["tables"]:
+        assert table["right"] <= table["panelRight"] + 0.5, table
+        assert table["left"] >= table["panelLeft"] - 0.5, table
+    assert min(layout["labels"]) >= 9.0  # chart labels readable, not shrunk to fit
+
+
+def test_outliers_do_not_decide_the_histogram_axis_and_are_named(sized_page):
+    sized_page.goto("/policy#" + json.dumps(FLOOR, separators=(",", ":")))
+    wait_priced(sized_page, FLOOR)
+    bars = sized_page.eval_on_selector_all(
+        "#histogram rect.bar",
+        "bars => bars.map(b => [b.getAttribute('class'), Number(b.dataset.lists)])",
+    )
+    named = sized_page.locator("#histogram-outliers li")
+    assert named.count() >= 1
+    assert "%" in named.first.inner_text()
+    outliers = sized_page.eval_on_selector_all(
+        "#histogram-outliers li", "items => items.map(i => Number(i.dataset.changePct))"
+    )
+    # Every list is in a bar or named, and every losing list shows in a red bar or by name:
+    # the slight losses of a budget-neutral floor are not hidden in the bin around 0.
+    lists = int(sized_page.get_attribute("#histogram", "data-lists"))
+    hidden = int(sized_page.get_attribute("#histogram-outliers", "data-more"))
+    assert sum(n for _, n in bars) + len(outliers) + hidden == lists
+    losers = int(sized_page.inner_text("#losers").replace("\u202f", "").replace(" ", ""))
+    in_red = sum(n for kind, n in bars if kind == "bar loss")
+    assert in_red + sum(1 for pct in outliers if pct < 0) == losers
+    assert losers > 0
+
+
+def test_the_page_shows_the_reform_waterfall_that_adds_up(sized_page):
+    sized_page.goto("/policy")
+    sized_page.wait_for_selector("#reform-status[data-state='ok']", timeout=60_000)
+    steps = sized_page.eval_on_selector_all(
+        "#reform-chart rect.step-bar", "bars => [...new Set(bars.map(b => b.dataset.step))]"
+    )
+    assert steps == [
+        "dampening_off",
+        "education_by_grunnkrets",
+        "centrality_by_practice",
+        "utjamning_into_centrality",
+        "refugee_rate",
+    ]
+    assert sized_page.locator("#reform-key li").count() == 5
+    for group in ("size_band", "centrality", "form_of_practice", "kommuner"):
+        sized_page.check(f"input[name='reform_group'][value='{group}']", force=True)
+        rows = sized_page.eval_on_selector_all(
+            "#reform-table tbody tr",
+            "rows => rows.map(r => [JSON.parse(r.dataset.steps), Number(r.dataset.change)])",
+        )
+        assert rows, group
+        for moved, change in rows:
+            assert abs(sum(moved) - change) < 1.0  # the steps add up to the change

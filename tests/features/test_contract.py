@@ -123,7 +123,7 @@ def test_fingerprint_follows_content_not_format_or_column_order(tiny_dataset, tm
     write_dataset(tiny_dataset, tmp_path / "csv", fmt="csv")
     from_csv = load_dataset(tmp_path / "csv", training=True)
     assert fingerprint(from_csv) == fingerprint(tiny_dataset)
-    reordered = replace(tiny_dataset, lists=tiny_dataset.lists[["practice_kommune", "list_id"]])
+    reordered = replace(tiny_dataset, lists=tiny_dataset.lists[tiny_dataset.lists.columns[::-1]])
     assert fingerprint(reordered) == fingerprint(tiny_dataset)
     persons = tiny_dataset.persons.copy()
     persons.loc[100, "cost"] += 1.0
@@ -160,6 +160,43 @@ def test_a_code_with_a_trailing_line_break_is_not_a_code(tiny_dataset, tmp_path)
     write_dataset(replace(tiny_dataset, kommuner=kommuner), tmp_path)
     with pytest.raises(ContractError, match=r"kommuner\.kommune: 1 row not a 4-digit code"):
         load_dataset(tmp_path, training=True)
+
+
+def test_a_data_set_without_population_or_bydel_still_validates(tiny_dataset, tmp_path):
+    older = replace(
+        tiny_dataset,
+        kommuner=tiny_dataset.kommuner.drop(columns=["population"]),
+        grunnkretser=tiny_dataset.grunnkretser.drop(columns=["bydel"]),
+    )
+    write_dataset(older, tmp_path)
+    loaded = load_dataset(tmp_path, training=True)
+    assert "population" not in loaded.kommuner and "bydel" not in loaded.grunnkretser
+
+
+def test_population_and_bydel_are_read_and_a_suppressed_share_may_be_empty(tiny_dataset, tmp_path):
+    grunnkretser = tiny_dataset.grunnkretser.copy()
+    grunnkretser.loc[0, "primary_only_share"] = float("nan")
+    write_dataset(replace(tiny_dataset, grunnkretser=grunnkretser), tmp_path, fmt="csv")
+    loaded = load_dataset(tmp_path, training=True)
+    assert loaded.kommuner["population"].dtype == "int64"
+    assert loaded.grunnkretser["primary_only_share"].isna().sum() == 1
+    oslo = loaded.grunnkretser[loaded.grunnkretser["grunnkrets"].str.startswith("0301")]
+    assert oslo["bydel"].str.startswith("0301").all()
+
+
+def test_a_bydel_outside_its_grunnkrets_kommune_is_refused(tiny_dataset, tmp_path):
+    grunnkretser = tiny_dataset.grunnkretser.copy()
+    row = grunnkretser.index[~grunnkretser["grunnkrets"].str.startswith("0301")][0]
+    grunnkretser.loc[row, "bydel"] = "030101"
+    kommuner = tiny_dataset.kommuner.assign(population=-1)
+    write_dataset(replace(tiny_dataset, grunnkretser=grunnkretser, kommuner=kommuner), tmp_path)
+    with pytest.raises(ContractError) as refused:
+        load_dataset(tmp_path)
+    message = str(refused.value)
+    assert (
+        "grunnkretser.bydel: 1 row whose first 4 digits are not the grunnkrets's kommune" in message
+    )
+    assert "kommuner.population" in message and "below 0" in message
 
 
 @pytest.mark.parametrize("value", [0.0, None])

@@ -51,7 +51,7 @@ def test_first_training_registers_both_models_and_crowns_the_2026_one(
     first_training, mlflow_server
 ):
     versions, aliases = registry_state(mlflow_server.url)
-    assert set(first_training.versions) == {"challenger", "incumbent"}
+    assert set(first_training.versions) == {"challenger", "incumbent", "fine_bands"}
     assert set(first_training.versions.values()) <= set(versions)
     assert aliases[CHAMPION] == first_training.versions["challenger"]
     assert aliases["incumbent"] == first_training.versions["incumbent"]
@@ -74,7 +74,11 @@ def test_runs_and_artifacts_live_in_postgresql_and_the_artifact_store(
     registered = {str(version): run_id for version, run_id in rows}
     assert {v: registered[v] for v in first_training.versions.values()} == {
         first_training.versions[alias]: first_training.run_ids[name]
-        for name, alias in (("model_2026", "challenger"), ("model0_2023", "incumbent"))
+        for name, alias in (
+            ("model_2026", "challenger"),
+            ("model0_2023", "incumbent"),
+            ("model_2026_fine_bands", "fine_bands"),
+        )
     }
     fingerprint = postgres.query(
         "SELECT value FROM params WHERE run_uuid = %s AND key = 'data_fingerprint'",
@@ -128,7 +132,7 @@ def test_cli_train_against_the_server_prints_and_registers_new_versions(
 ):
     assert cli_training["code"] == 0, cli_training["err"][-3000:]
     printed = dict((alias, v) for v, alias in VERSION_LINE.findall(cli_training["out"]))
-    assert set(printed) == {"challenger", "incumbent"}, cli_training["out"]
+    assert set(printed) == {"challenger", "incumbent", "fine_bands"}, cli_training["out"]
     assert re.search(r"run id: [0-9a-f]{32}", cli_training["out"])
     versions, aliases = registry_state(mlflow_server.url)
     before_versions, before_aliases = cli_training["before"]

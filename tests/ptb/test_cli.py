@@ -78,6 +78,35 @@ def test_whatif_writes_tables_and_charts(trained):
     assert {".csv", ".png"} <= written
 
 
+def test_whatif_reform_writes_the_waterfall_that_adds_up(trained):
+    result = run_ptb(
+        "whatif",
+        "--reform",
+        "--scheme-date",
+        "2026-11-30",
+        "--out",
+        "reform",
+        "--data",
+        "data",
+        cwd=trained,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "dampening off" in result.stdout
+    lists = pd.read_csv(trained / "reform" / "waterfall_lists.csv")
+    steps = pd.read_csv(trained / "reform" / "waterfall_steps.csv")["step"].tolist()
+    assert steps[0] == "dampening_off" and steps[-1] == "refugee_rate"
+    assert (lists[steps].sum(axis=1) - lists["change_nok"]).abs().max() < 1.0
+    for table in ("kommune", "centrality", "size_band", "form_of_practice"):
+        assert (trained / "reform" / f"waterfall_{table}.csv").exists()
+    assert (trained / "reform" / "waterfall.png").stat().st_size > 10_000
+
+
+def test_whatif_wants_a_scenario_or_the_reform(trained):
+    result = run_ptb("whatif", "--out", "nothing", "--data", "data", cwd=trained)
+    assert result.returncode != 0
+    assert "--scenario FILE or --reform" in result.stderr
+
+
 def test_whatif_refuses_a_bad_scenario_naming_the_field(trained):
     bad = trained / "bad.yaml"
     bad.write_text("dampening: 1.5\nsurprise: 1\n")
@@ -92,7 +121,7 @@ def test_whatif_refuses_a_bad_scenario_naming_the_field(trained):
 def test_promote_refuses_an_unknown_version_listing_those_that_exist(trained):
     result = run_ptb("promote", "42", cwd=trained)
     assert result.returncode == 1
-    assert "registered versions: 1, 2" in result.stderr
+    assert "registered versions: 1, 2, 3" in result.stderr
 
 
 def test_promote_moves_the_champion_through_the_gate(trained):

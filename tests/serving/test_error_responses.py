@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -28,6 +31,7 @@ from features import (
 from serving.error_responses import error_response
 from serving.reload import Check
 from serving.schemas import ErrorBody
+from serving.schemas.errors import ErrorKind
 from serving.whatif import parse_scenario
 
 
@@ -145,3 +149,9 @@ def test_any_other_product_error_is_an_invalid_request():
     status, body, _ = answer(PromotionRefused("3", ["worse than the champion"]))
     assert (status, body["error"]) == (422, "invalid_request")
     assert "worse than the champion" in body["message"]
+
+
+def test_every_error_kind_is_documented_and_every_documented_kind_exists():
+    text = (Path(__file__).parents[2] / "docs" / "errors.md").read_text()
+    documented = set(re.findall(r"^\| (?:\d{3}|other) \| `([a-z_]+)` \|", text, re.M))
+    assert documented == set(get_args(ErrorKind))

@@ -93,7 +93,8 @@ def fill_cache(server: MlflowServer, snapshot, cache: Path) -> None:
 def test_the_service_answers_from_its_model_while_the_registry_is_down(
     running, trained, snapshot, tiny_dataset, tmp_path
 ):
-    assert trained == {"challenger": "1", "incumbent": "2"}  # the first is champion too
+    # the first is champion too; the finer-bands challenger is registered as evidence
+    assert trained == {"challenger": "1", "incumbent": "2", "fine_bands": "3"}
     list_id = str(tiny_dataset.lists["list_id"].iloc[0])
     with service(running, snapshot, tmp_path / "cache", load_in_background=False) as client:
         assert client.get("/readyz").json()["model_version"] == "1"

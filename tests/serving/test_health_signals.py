@@ -52,6 +52,18 @@ def readiness_until(url: str, code: int, timeout: float = 20) -> dict:
         time.sleep(0.2)
 
 
+def flags_until(url: str, check: str, value: float, timeout: float = 20) -> dict[str, float]:
+    """The readiness-problem gauges once ``check`` shows ``value``: each worker sets its own
+    gauge when it next checks, so the worker answering /metrics may lag a moment."""
+    deadline = time.monotonic() + timeout
+    while True:
+        flagged = {s.labels["check"]: s.value for s in samples(url, "ptb_readiness_problem")}
+        if flagged.get(check) == value:
+            return flagged
+        assert time.monotonic() < deadline, f"ptb_readiness_problem: {flagged}"
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def production(tmp_path: Path, registry, tiny_dataset):
     from serving.access.audit import write_request_key
@@ -86,8 +98,8 @@ def test_unreadable_keys_file_and_unwritable_audit_log_fail_readiness(
         failing = readiness_until(url, 503)
         assert failing["status"] == "degraded"
         assert any(p.startswith("keys_file: keys file not reloaded") for p in failing["problems"])
-        flagged = {s.labels["check"]: s.value for s in samples(url, "ptb_readiness_problem")}
-        assert flagged["keys_file"] == 1.0 and flagged["audit_log"] == 0.0
+        flagged = flags_until(url, "keys_file", 1.0)
+        assert flagged["audit_log"] == 0.0
         keys_file.write_bytes(good)
         readiness_until(url, 200)
 
@@ -100,8 +112,7 @@ def test_unreadable_keys_file_and_unwritable_audit_log_fail_readiness(
         httpx.post(f"{url}/v1/grants/person", json=person_body(tiny_dataset, 1), headers=payment)
         failing = readiness_until(url, 503)
         assert any(p.startswith("audit_log:") for p in failing["problems"])
-        flagged = {s.labels["check"]: s.value for s in samples(url, "ptb_readiness_problem")}
-        assert flagged["audit_log"] == 1.0
+        flags_until(url, "audit_log", 1.0)
         audit_dir.unlink()
         audit_dir.mkdir()
         deadline = time.monotonic() + 20
@@ -143,5 +154,4 @@ def test_an_unwritable_model_cache_fails_readiness(registry, tiny_dataset, tmp_p
     ) as url:
         failing = readiness_until(url, 503)
         assert any(p.startswith("model_cache:") for p in failing["problems"])
-        flagged = {s.labels["check"]: s.value for s in samples(url, "ptb_readiness_problem")}
-        assert flagged["model_cache"] == 1.0
+        flags_until(url, "model_cache", 1.0)

@@ -46,7 +46,7 @@ def test_the_5000_person_model_is_refused_naming_its_empty_and_thin_levels(small
     )
     assert not result.passed and not result.data_passed
     failures = dict(f.split(": ", 1) for f in result.failures())
-    for level in ("centrality=4 (0)", "centrality=5 (0)", "centrality=6 (0)", "age_sex=M 90+"):
+    for level in ("centrality=4 (0)", "centrality=5 (0)", "centrality=6 (0)", "age_sex=F 0-5"):
         assert level in failures["level_support"]
     assert "25.0% of the champion's 20,000" in result.checks[1].figure
     assert "data_size" in failures
@@ -62,23 +62,38 @@ def test_a_model_missing_a_paid_level_is_refused_whatever_the_minimum(tiny_model
     assert level_support(full).passed
 
 
-def test_a_model_that_cannot_price_the_snapshot_is_refused(tiny_model, tiny_dataset):
-    calibration, _ = tiny_model
-    # Next year's snapshot: a grunnkrets split, its new half unknown to the model.
+def _next_years_snapshot(dataset):
+    """Next year's snapshot: a grunnkrets split, its new half unknown to the training data."""
     new_code = "03019999"
     grunnkretser = pd.concat(
-        [
-            tiny_dataset.grunnkretser,
-            tiny_dataset.grunnkretser.head(1).assign(grunnkrets=new_code),
-        ],
+        [dataset.grunnkretser, dataset.grunnkretser.head(1).assign(grunnkrets=new_code)],
         ignore_index=True,
     )
-    persons = tiny_dataset.persons.copy()
+    persons = dataset.persons.copy()
     persons.loc[persons.index[:7], "grunnkrets"] = new_code
-    snapshot = validate_dataset(replace(tiny_dataset, persons=persons, grunnkretser=grunnkretser))
+    return replace(dataset, persons=persons, grunnkretser=grunnkretser)
+
+
+def test_a_model_prices_next_years_snapshot_with_the_snapshots_release(tiny_model, tiny_dataset):
+    calibration, _ = tiny_model
+    snapshot = validate_dataset(_next_years_snapshot(tiny_dataset))
+    check = snapshot_pricing(calibration.bundle, snapshot)
+    assert check.passed, check.detail
+    assert f"{len(snapshot.persons):,} persons" in check.figure
+
+
+def test_a_snapshot_that_cannot_be_priced_refuses_the_model(tiny_model, tiny_dataset):
+    calibration, _ = tiny_model
+    snapshot = _next_years_snapshot(tiny_dataset)
+    grunnkretser = snapshot.grunnkretser.copy()
+    in_kommune = grunnkretser["grunnkrets"].str.startswith("0301")
+    grunnkretser.loc[in_kommune, "primary_only_share"] = float("nan")  # all suppressed
+    snapshot = validate_dataset(replace(snapshot, grunnkretser=grunnkretser))
     check = snapshot_pricing(calibration.bundle, snapshot)
     assert not check.passed
-    assert "UnknownCodeError" in check.detail and new_code in check.detail
+    assert (
+        check.figure == "not priced" and "ReleaseError" in check.detail and "0301" in check.detail
+    )
 
 
 def test_a_model_prices_its_own_snapshot(tiny_model, tiny_dataset):
@@ -147,5 +162,5 @@ def test_loosened_bounds_need_a_reason():
 
 def test_groups_of_the_gate_are_the_legislated_ones(tiny_model):
     calibration, _ = tiny_model
-    reported_only = {"list_size"}
+    reported_only = {"list_size", "age_sex_10y"}  # age_sex_10y: evidence on the bands
     assert set(GateBounds().gated_groups) == set(_groups(calibration).columns) - reported_only

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 
 LOOSE = ("--min-level-persons", "0", "--min-data-share", "0", "--reason", "interruption test")
 POINTS = 9  # signals spread over the whole run, registration included
+TARIFFS = 3  # versions one training registers: the 2026 rule, model 0, the finer bands
 
 
 def registry_state(uri: str) -> tuple[dict, dict]:
@@ -72,7 +73,8 @@ def test_a_signal_at_any_point_of_a_training_never_registers_part_of_it(store):
     assert full.returncode == 0, err[-3000:]
     after_full = registry_state(store["uri"])
     added = len(after_full[0]) - len(before[0])
-    assert added == 2 and after_full[1] != before[1]  # a finished training moves aliases
+    # A finished training registers the three tariffs (2026, model 0, fine bands), moves aliases.
+    assert added == TARIFFS and after_full[1] != before[1]
 
     outcomes = []
     for point in range(POINTS):
@@ -86,7 +88,7 @@ def test_a_signal_at_any_point_of_a_training_never_registers_part_of_it(store):
         out, err = training.communicate(timeout=600)
         now = registry_state(store["uri"])
         outcomes.append((round(delay, 1), signum.name, training.returncode))
-        whole = len(now[0]) == len(state[0]) + 2
+        whole = len(now[0]) == len(state[0]) + TARIFFS
         if training.returncode == 0:
             # The signal came after the commit point: the training is whole.
             assert whole, (delay, out, err)

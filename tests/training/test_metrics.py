@@ -142,15 +142,19 @@ def test_list_level_fit_hand_checked():
 
 
 def test_in_sample_tariff_predictive_ratios_are_one_for_every_factor_level():
-    # Least squares with a dummy per level makes residuals sum to zero within every level.
+    # Least squares with a dummy per level makes residuals sum to zero within every level; so
+    # every centrality class gets a dummy here (the rules give classes 1-4 one level together),
+    # with a clear supplement, as a negative one would be dropped.
+    config = CONFIG.model_copy(update={"centrality_supplement_classes": (2, 3, 4, 5, 6)})
     rng = np.random.default_rng(11)
     n = 4000
     features = synthetic_features(rng, n)
-    mean = np.exp(5.5 + 0.04 * features["age_sex"] + 0.2 * features["health_status"])
+    rural = (features["centrality"] > 0).to_numpy()
+    mean = np.exp(5.5 + 0.04 * features["age_sex"] + 0.2 * features["health_status"] + 0.8 * rural)
     y = rng.gamma(0.7, mean / 0.7)
     w = rng.integers(1, 13, n) / 12
-    tariff = CapitationRegressor(indicators=CONFIG).fit(features, y, w)
-    codes = features[[f.name for f in factors(CONFIG)]]
+    tariff = CapitationRegressor(indicators=config).fit(features, y, w)
+    codes = features[[f.name for f in factors(config)]]
     table = predictive_ratios(codes, y, tariff.predict(features), w)
     assert set(table["group"]) == set(codes.columns)
     assert np.allclose(table["predictive_ratio"], 1.0, rtol=1e-9)

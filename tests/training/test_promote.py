@@ -72,6 +72,7 @@ def test_first_training_crowns_the_2026_version_and_records_why(cycle):
         (CHALLENGER, champion),
         (CHAMPION, champion),
         ("incumbent", first.versions["incumbent"]),
+        ("fine_bands", first.versions["fine_bands"]),  # evidence: an alias, never the champion
     ]
     tags = MlflowClient(cycle["tracking_uri"]).get_model_version("ptb", champion).tags
     recorded = [AliasMove.from_json(v) for k, v in tags.items() if k.startswith(DECISION_PREFIX)]
@@ -199,7 +200,7 @@ def test_every_run_records_its_provenance(cycle):
         assert profile[key] not in ("", "None")
     version = client.get_model_version("ptb", first.versions[CHALLENGER])
     assert (
-        version.description.startswith("2026 tariff trained")
+        version.description.startswith("the 2026 rule trained")
         and "20,000 persons" in version.description
     )
 

@@ -66,9 +66,13 @@ def test_additive_supplements_recover_the_documented_nok(truth, term, documented
 
 
 def test_central_classes_carry_no_supplement(truth):
-    calibration, robust, _ = truth
-    for term in ("centrality[2]", "centrality[3]", "centrality[4]"):
-        assert abs(calibration.regressor.result_.params[term]) < Z * robust.bse[term]
+    calibration, _, _ = truth
+    assert load_parameters()["cost_model"]["centrality_nok"][4] == 0
+    params = calibration.regressor.result_.params
+    assert not {"centrality[2]", "centrality[3]", "centrality[4]"} & set(params.index)
+    table = calibration.bundle.weight_table
+    central = table[(table["factor"] == "centrality") & (table["level_code"] < 4)]
+    assert (central["effect_nok"] == 0).all()
 
 
 def test_health_status_bands_rise_with_last_years_copayment(truth):
@@ -95,14 +99,15 @@ def _age_sex_ratios(calibration) -> pd.DataFrame:
     return ratios[(ratios["group"] == "age_sex_10y") & (ratios["persons"] >= 1000)]
 
 
-def test_default_age_bands_fit_every_ten_year_group_out_of_sample(truth):
-    calibration, _, _ = truth
-    ratios = _age_sex_ratios(calibration)
+def test_the_fine_bands_challenger_fits_every_ten_year_group_out_of_sample(dataset):
+    fine = calibrate(validate_dataset(dataset, training=True), name="model_2026_fine_bands")
+    ratios = _age_sex_ratios(fine)
     assert len(ratios) >= 18
     assert ratios["predictive_ratio"].between(0.95, 1.05).all(), ratios
 
 
-def test_the_six_age_groups_of_2023_misfit_some_ten_year_groups(dataset):
-    incumbent = calibrate(validate_dataset(dataset, training=True), name="model0_2023")
-    ratios = _age_sex_ratios(incumbent)
+@pytest.mark.parametrize("name", ["model0_2023", "model_2026"])
+def test_the_six_age_groups_of_the_rules_misfit_some_ten_year_groups(dataset, name):
+    legislated = calibrate(validate_dataset(dataset, training=True), name=name)
+    ratios = _age_sex_ratios(legislated)
     assert not ratios["predictive_ratio"].between(0.95, 1.05).all()

@@ -50,7 +50,7 @@ def _versions(tracking_uri: str) -> list[str]:
 
 
 def test_first_training_registers_both_models_and_crowns_the_2026_one(first_training, store):
-    assert set(first_training.versions) == {"challenger", "incumbent"}
+    assert set(first_training.versions) == {"challenger", "incumbent", "fine_bands"}
     aliases = _aliases(store["tracking_uri"])
     assert aliases[CHAMPION] == first_training.versions["challenger"]
     assert aliases["incumbent"] == first_training.versions["incumbent"]
@@ -128,8 +128,40 @@ def test_promotion_moves_the_champion_when_the_gate_passes(first_training, store
 
 
 def test_unknown_version_names_the_versions_that_exist(first_training, store):
-    with pytest.raises(ModelNotFoundError, match="registered versions: 1, 2"):
+    with pytest.raises(ModelNotFoundError, match="registered versions: 1, 2, 3"):
         promote(store["tracking_uri"], "99")
+
+
+def test_the_fine_bands_challenger_pays_only_after_a_documented_promotion(first_training, store):
+    uri, fine = store["tracking_uri"], first_training.versions["fine_bands"]
+    champion_before = _aliases(uri)[CHAMPION]
+    with pytest.raises(PromotionRefused, match="implements no legislated rule"):
+        promote(uri, fine, bounds=LENIENT, reason="test: any model")
+    assert _aliases(uri)[CHAMPION] == champion_before
+    assert "ptb_unlegislated_promotion" not in MlflowClient(uri).get_model_version("ptb", fine).tags
+    promote(
+        uri,
+        fine,
+        bounds=LENIENT,
+        reason="test: any model",
+        unlegislated_reason="pilot approved by HOD, letter 2026/123",
+    )
+    assert _aliases(uri)[CHAMPION] == fine
+    tags = MlflowClient(uri).get_model_version("ptb", fine).tags
+    assert tags["ptb_unlegislated_promotion"] == "pilot approved by HOD, letter 2026/123"
+    promote(uri, first_training.versions["challenger"], bounds=LENIENT, reason="test: back")
+
+
+def test_the_2026_model_ships_every_reform_step_calibrated(first_training, store):
+    path = mlflow.artifacts.download_artifacts(
+        run_id=first_training.run_ids["model_2026"],
+        artifact_path="bundle",
+        tracking_uri=store["tracking_uri"],
+    )
+    steps = ModelBundle.load(path).steps
+    assert [s.name for s in steps][0] == "reform/model0_2023"
+    assert [s.name for s in steps][-1] == "reform/refugee_rate"
+    assert len(steps) == 6
 
 
 def test_a_failed_run_registers_nothing_and_moves_no_alias(
@@ -214,3 +246,18 @@ def test_cli_train_prints_run_id_and_registered_version(tiny_dataset, tmp_path):
     assert "registered model ptb version 1 (challenger candidate)" in result.stdout
     # Tiny data cannot fill every paid level: the gate holds the alias back and says why.
     assert "alias challenger NOT moved" in result.stdout
+
+
+def test_the_parent_run_shows_the_age_band_evidence_of_every_model(first_training, store):
+    path = mlflow.artifacts.download_artifacts(
+        run_id=first_training.parent_run_id,
+        artifact_path="evidence/age_bands_10y.csv",
+        tracking_uri=store["tracking_uri"],
+    )
+    table = pd.read_csv(path)
+    assert {
+        "predictive_ratio_model_2026",
+        "predictive_ratio_model0_2023",
+        "predictive_ratio_model_2026_fine_bands",
+    } <= set(table.columns)
+    assert len(table) >= 18

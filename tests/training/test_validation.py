@@ -204,6 +204,7 @@ def test_validation_groups_label_the_regulators_subgroups():
     )
     groups = validation_groups(persons, features, factors(IndicatorConfig(refugee=False)))
     assert list(groups.columns) == [
+        "age_sex",
         "age_sex_10y",
         "sex",
         "health_status",
@@ -264,15 +265,25 @@ def test_plots_of_a_validation_run_are_written_as_png(tariff_report, population,
 @pytest.mark.parametrize(
     "model,shown",
     [
-        ("model_2026", ["predicted_decile", "list_size"]),
+        # The rules' six age groups do not add up to 10-year groups: those inform.
+        ("model_2026", ["age_sex_10y", "predicted_decile", "list_size"]),
         ("model0_2023", ["age_sex_10y", "refugee", "predicted_decile", "list_size"]),
+        ("model_2026_fine_bands", ["predicted_decile", "list_size"]),
     ],
 )
 def test_the_ratio_plot_shows_the_groups_that_are_not_the_model_s_own_cells(model, shown):
     from features import preset
     from training.validation import informative_groups
 
-    groups = ["age_sex_10y", "sex", "health_status", "education", "centrality", "refugee"]
+    groups = [
+        "age_sex",
+        "age_sex_10y",
+        "sex",
+        "health_status",
+        "education",
+        "centrality",
+        "refugee",
+    ]
     assert informative_groups(preset(model)[0], [*groups, "predicted_decile", "list_size"]) == shown
 
 

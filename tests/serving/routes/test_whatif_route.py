@@ -2,7 +2,7 @@
 
 The registry is trained by ``training.pipeline`` on a synthetic snapshot written to disk:
 version 1 is ``model_2026`` (``champion`` and ``challenger``), version 2 ``model0_2023``
-(``incumbent``).
+(``incumbent``), version 3 the finer-bands challenger (``fine_bands``).
 """
 
 from __future__ import annotations
@@ -109,7 +109,8 @@ def test_winners_losers_and_unchanged_add_up_to_the_lists(api, snapshot, name):
     assert answer["persons"] == snapshot.n_persons
     assert sum(c["lists"] for c in answer["centrality"]) == answer["lists"]
     assert sum(c["winners"] for c in answer["centrality"]) == answer["winners"]
-    assert sum(b["lists"] for b in answer["histogram"]) == answer["lists"]
+    in_bins = sum(b["lists"] for b in answer["histogram"])
+    assert in_bins + answer["histogram_outliers_total"] == answer["lists"]
 
 
 @pytest.mark.parametrize("name", sorted(set(SCENARIOS) - {"budget"}))
@@ -117,7 +118,12 @@ def test_budget_neutral_total_within_one_nok(api, name):
     answer = whatif_ok(api, SCENARIOS[name])
     assert abs(answer["scenario_total_nok"] - answer["baseline_total_nok"]) <= 1.0
     assert answer["scheme"]["budget_neutral"]
-    assert answer["winners"] > 0 and answer["losers"] > 0
+    if name == "centrality_doubled":
+        # No list of a small snapshot practises in a class 5-6 kommune, the only classes with
+        # a supplement under the rules: doubling it moves nothing.
+        assert answer["winners"] == answer["losers"] == 0
+    else:
+        assert answer["winners"] > 0 and answer["losers"] > 0
 
 
 def test_budget_is_spent_within_one_nok(api):
@@ -200,7 +206,7 @@ def test_histogram_bins_cover_every_list_with_one_bin_centred_on_zero(api):
     fine = whatif_ok(api, SCENARIOS["dampened"], bins=81)["histogram"]
     assert len(coarse) <= 41 and len(coarse) < len(fine) <= 81
     for bins in (coarse, fine):
-        assert sum(b["lists"] for b in bins) == answer["lists"]
+        assert sum(b["lists"] for b in bins) + answer["histogram_outliers_total"] == answer["lists"]
         assert any(b["bin_low_pct"] == -b["bin_high_pct"] for b in bins)
 
 
@@ -310,7 +316,7 @@ def test_unknown_model_version_gives_404_listing_versions(api, body, params, fie
     answer = response.json()
     assert answer["error"] == "model_not_found"
     assert answer["field"] == field
-    assert answer["available_versions"] == ["1", "2"]
+    assert answer["available_versions"] == ["1", "2", "3"]
 
 
 def test_whatif_needs_a_snapshot(store):

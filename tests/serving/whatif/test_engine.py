@@ -9,24 +9,30 @@ import pandas as pd
 import pytest
 
 from features.bundle import score_features
+from features.contract import validate_dataset
 from features.errors import ScenarioError, UnknownCodeError
+from features.grants import person_grants
 from features.indicators import (
     IndicatorConfig,
     derive_features,
     education_level,
     persons_with_practice,
 )
+from features.scheme import SchemeParameters
 from features.synth import synthesise
 from serving.whatif import (
     TOLERANCE_NOK,
     PhaseIn,
     Scenario,
     WhatIfEngine,
+    build_result,
+    change_histogram,
     list_rule_factor,
     load_scenario,
     run_whatif,
     write_report,
 )
+from serving.whatif.result import outlier_mask
 from training.fit import calibrate
 
 PERSONS = 20_000
@@ -165,12 +171,19 @@ BUDGET_NEUTRAL = {
 
 
 @pytest.mark.parametrize("scenario", BUDGET_NEUTRAL.values(), ids=BUDGET_NEUTRAL.keys())
-def test_budget_neutral_scenarios_keep_the_total_within_1_nok(engine, scenario):
+def test_budget_neutral_scenarios_keep_the_total_within_1_nok(engine, scenario, model_2026):
     result = engine.run(scenario)
     assert abs(result.scenario_total_nok - result.baseline_total_nok) <= 1.0
     assert abs(result.lists["scenario_nok"].sum() - result.baseline_total_nok) <= 1.0
     assert result.winners + result.losers + result.unchanged == engine.n_lists
-    assert result.winners > 0 and result.losers > 0
+    table = model_2026.weight_table
+    supplements = table.loc[table["factor"] == "centrality", "effect_nok"]
+    if scenario.changed_fields() == {"centrality_scale": 3.0} and not supplements.any():
+        # No list of this small sample practises in a class 5-6 kommune: the rule's supplement
+        # is 0 for every list, and scaling it moves nothing.
+        assert result.winners == result.losers == 0
+    else:
+        assert result.winners > 0 and result.losers > 0
 
 
 def test_a_given_budget_is_spent_within_1_nok(engine):
@@ -181,7 +194,7 @@ def test_a_given_budget_is_spent_within_1_nok(engine):
 
 
 def test_without_budget_neutrality_the_rate_stays_and_the_total_moves(engine, model_2026):
-    result = engine.run(Scenario(centrality_scale=0.0, budget_neutral=False))
+    result = engine.run(Scenario(education_effect_scale=0.0, budget_neutral=False))
     assert result.scenario_rate_nok == model_2026.rate_nok
     assert result.target_total_nok is None
     assert result.scenario_total_nok != pytest.approx(result.baseline_total_nok, abs=1.0)
@@ -364,7 +377,7 @@ def test_tables_add_up_to_the_lists(engine):
         assert table["persons"].sum() == PERSONS
         assert table["change_nok"].sum() == pytest.approx(lists["change_nok"].sum(), abs=0.1)
         assert (table["winners"] + table["losers"] + table["unchanged"] == table["lists"]).all()
-    assert result.histogram["lists"].sum() == len(lists)
+    assert result.histogram["lists"].sum() + len(result.histogram_outliers) == len(lists)
     assert result.distribution["change_nok"].is_monotonic_increasing
     assert len(result.largest_gains) == min(5, result.winners)
     assert result.largest_gains["change_nok"].is_monotonic_decreasing
@@ -400,3 +413,62 @@ def test_write_report_writes_the_tables_and_charts(engine, tmp_path):
     assert len(lists) == engine.n_lists
     for name in ("change_histogram", "change_by_centrality", "top_kommuner"):
         assert written[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_outlier_does_not_decide_the_histogram_axis_and_is_named():
+    # The fault found on /policy: with a floor, ~230 lists lose about 1 %, a few gain, and one
+    # kommune's list gains 408 %; one wide grey bar hid the 17 losers.
+    rng = np.random.default_rng(5)
+    change = np.concatenate([rng.normal(-1.0, 0.05, 17), rng.normal(0.4, 0.2, 213), [408.0]])
+    outliers = outlier_mask(change)
+    assert outliers.tolist() == [False] * 230 + [True]
+    bins = change_histogram(change)
+    assert bins["lists"].sum() == 230
+    assert bins["bin_high_pct"].max() < 5  # the axis is read in per cent, not hundreds
+    centre = bins[bins["bin_low_pct"] == -bins["bin_high_pct"]].iloc[0]
+    assert centre["bin_high_pct"] < 0.5  # the losers at -1 % have bars of their own
+    assert bins[bins["bin_high_pct"] <= -0.5]["lists"].sum() == 17
+    lists = pd.DataFrame(
+        {
+            "list_id": [f"L{i:03d}" for i in range(231)],
+            "practice_kommune": "1001",
+            "kommune_name": "Small",
+            "centrality": 6,
+            "persons": 100,
+        }
+    )
+    result = build_result(
+        lists=lists,
+        baseline_nok=np.full(231, 100_000.0),
+        scenario_nok=100_000.0 * (1 + change / 100),
+        top_n=5,
+        tolerance_nok=0.5,
+        scenario=Scenario(),
+        baseline_model="1",
+        scenario_model="1",
+        phase_in_from=None,
+        baseline_rate_nok=1.0,
+        scenario_rate_nok=1.0,
+        scenario_scheme=SchemeParameters(),
+        target_total_nok=None,
+    )
+    assert result.histogram_outliers["list_id"].tolist() == ["L230"]
+    assert result.histogram["lists"].sum() + len(result.histogram_outliers) == 231
+
+
+def test_identical_changes_are_not_outliers():
+    change = np.array([-0.8] * 50 + [-0.8000001] * 3)
+    assert not outlier_mask(change).any()
+
+
+def test_the_baseline_pays_the_2026_strengthened_centrality_like_the_grants():
+    # Enough persons that every kommune has a list: class 5-6 lists get U's supplement.
+    dataset = validate_dataset(synthesise(400_000, seed=3), training=True)
+    bundle = calibrate(dataset, name="model_2026").bundle
+    assert bundle.scheme.centrality_strengthening_nok
+    engine = WhatIfEngine(dataset.persons, dataset.lists, dataset.kommuner, bundle)
+    result = engine.run(Scenario())
+    expected = person_grants(bundle, dataset).groupby("list_id", observed=True)["grant_nok"].sum()
+    baseline = result.lists.set_index("list_id")["baseline_nok"]
+    np.testing.assert_allclose(baseline[expected.index], expected, atol=0.01)
+    assert abs(result.baseline_total_nok - expected.sum()) < 1.0

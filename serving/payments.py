@@ -1,0 +1,171 @@
+"""The whole basistilskudd in payment answers: which model pays on a date, and the three lines.
+
+A payment date (``scheme_date``, default today) decides the legislated rule
+(``features.rule_for``): before 1 July 2026 model 0 pays PTB, with utjamningstilskudd beside
+it, and the ``incumbent`` alias names that model; from then on the 2026 rule pays, served by
+the serving model. A model whose rule is not the date's is refused for a payment answer, so a
+list is never paid the 2026 PTB with the 2023 utjamningstilskudd; so is a challenger that is not
+the champion (served or pinned by any other name), as only a documented promotion makes it pay.
+No HTTP here.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from features import (
+    RuleMismatchError,
+    UnpromotedChallengerError,
+    dataset_payments,
+    is_challenger,
+    list_payments,
+    model_rule,
+    round_nok,
+    rule_for,
+)
+from serving.dependencies import resolve_model
+from serving.model_store import LoadedModel
+from serving.schemas import Basistilskudd
+from serving.snapshot import Snapshot, SnapshotGrants
+from serving.state import ServingState
+
+INCUMBENT = "incumbent"  # the registry alias of the newest model-0 (2023 rule) version
+CHAMPION = "champion"
+KEEP_DATES = 4
+
+
+async def payment_model(
+    state: ServingState, ref: str | int | None, scheme_date: date
+) -> LoadedModel:
+    """The model that pays on ``scheme_date``: the one asked for, or the rule's own.
+
+    Without ``ref``, a date under the 2023 rule is paid by the ``incumbent`` alias and a date
+    under the 2026 rule by the serving model. Raises ``RuleMismatchError`` when the model does
+    not implement the date's rule.
+    """
+    rule = rule_for(scheme_date)
+    if ref is None and rule == "model0_2023":
+        ref = INCUMBENT
+    model = await resolve_model(state, ref)
+    if model_rule(model.name) != rule:
+        raise RuleMismatchError(model.version, model.name, rule, scheme_date.isoformat())
+    if is_challenger(model.name) and model.alias != CHAMPION:
+        # Only ``ptb promote --unlegislated-reason`` moves champion to a challenger.
+        raise UnpromotedChallengerError(model.version, model.name)
+    return model
+
+
+def _basistilskudd(row: pd.Series, scheme_date: date) -> dict:
+    """The answer's fields from one row of ``features.list_payments``, rounded to øre."""
+
+    def money(value: float) -> float | None:
+        return None if np.isnan(value) else float(round_nok(float(value)))
+
+    total = money(row["total_nok"])
+    return {
+        "scheme_date": scheme_date,
+        "rule": rule_for(scheme_date),
+        "ptb_grant_nok": money(row["ptb_grant_nok"]),
+        "grunntilskudd_nok": money(row["grunntilskudd_nok"]),
+        "utjamningstilskudd_nok": money(row["utjamningstilskudd_nok"]),
+        "basistilskudd_nok": total,
+        "basistilskudd_monthly_nok": None
+        if total is None
+        else float(round_nok(float(row["total_nok"]) / 12.0)),
+        "not_computable": [r for r in str(row["not_computable"]).split("; ") if r],
+    }
+
+
+def snapshot_payments(
+    snapshot: Snapshot,
+    model: LoadedModel,
+    grants: SnapshotGrants,
+    scheme_date: date,
+    average_grant_nok: float | None = None,
+) -> pd.DataFrame:
+    """Every list's ``PAYMENT_COLUMNS`` in the snapshot's list order; kept per date on the
+    loaded model (a version and a snapshot never change).
+
+    ``average_grant_nok`` is the period's national average rate (the snapshot's release's,
+    ``Pricing.period_scheme``); default the model's."""
+    views = model.views
+    key = (id(snapshot), scheme_date)
+    with views.lock:
+        kept = views.payments.get(key)
+        if kept is not None:
+            views.payments.move_to_end(key)
+            return kept[1]
+    found = dataset_payments(
+        snapshot.dataset,
+        grants.list_total_nok,
+        grants.list_persons,
+        scheme_date=scheme_date,
+        average_grant_nok=average_grant_nok or model.bundle.scheme.average_grant_nok,
+    )
+    with views.lock:
+        views.payments[key] = (snapshot, found)  # holds the snapshot: its id is not reused
+        while len(views.payments) > KEEP_DATES:
+            views.payments.popitem(last=False)
+    return found
+
+
+def snapshot_basistilskudd(payments: pd.DataFrame, position: int, scheme_date: date) -> dict:
+    """One snapshot list's basistilskudd fields."""
+    return _basistilskudd(payments.iloc[position], scheme_date)
+
+
+def posted_basistilskudd(
+    *,
+    practice_kommune: str,
+    persons: int,
+    ptb_grant_nok: float,
+    facts: dict,
+    snapshot: Snapshot | None,
+    scheme_date: date,
+    average_grant_nok: float,
+) -> dict:
+    """A posted list's basistilskudd fields. Its kommune's average list length and population
+    come from the snapshot; without one, utjamningstilskudd is not computable."""
+    lists = pd.DataFrame(
+        {
+            "practice_kommune": [practice_kommune],
+            "persons": [persons],
+            "form_of_practice": [facts.get("form_of_practice")],
+            "list_cap": pd.array([facts.get("list_cap")], dtype="Int64"),
+            "agreement_start": pd.Series([facts.get("agreement_start")], dtype=object),
+        }
+    )
+    population, average = None, pd.Series(dtype="float64")
+    if snapshot is not None:
+        dataset = snapshot.dataset
+        kommuner = dataset.kommuner.set_index("kommune")
+        if "population" in kommuner.columns:
+            population = kommuner["population"]
+        counts = np.bincount(snapshot.table.list_codes, minlength=snapshot.n_lists)
+        average = (
+            pd.Series(counts, index=pd.Index(snapshot.table.practice_kommune))
+            .groupby(level=0)
+            .mean()
+        )
+    paid = list_payments(
+        lists,
+        np.array([ptb_grant_nok]),
+        population=population,
+        scheme_date=scheme_date,
+        average_grant_nok=average_grant_nok,
+        kommune_average=average,
+    )
+    return _basistilskudd(paid.iloc[0], scheme_date)
+
+
+__all__ = [
+    "Basistilskudd",
+    "RuleMismatchError",
+    "payment_model",
+    "posted_basistilskudd",
+    "snapshot_basistilskudd",
+    "snapshot_payments",
+]
