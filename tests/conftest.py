@@ -28,6 +28,8 @@ SMALL_DATA_GATE = {
     "gate": GateBounds(min_level_persons=0),
     "reason": "test on small synthetic data",
 }
+# The same, as options of ``ptb train`` and ``ptb promote``.
+SMALL_DATA_ARGS = ("--min-level-persons", "0", "--reason", "test on small synthetic data")
 # Training in tests: two folds, no challengers, the small-data gate; what the registry and serving
 # tests need.
 FAST_TRAINING = TrainingOptions(folds=2, challengers=False, **SMALL_DATA_GATE)

@@ -16,6 +16,7 @@ from features.errors import PromotionRefused
 from features.indicators import PERSON_FIELDS
 from serving.app import create_app
 from serving.model_store import ModelStore
+from tests.conftest import SMALL_DATA_ARGS
 from tests.integration.conftest import registry_state, run_ptb
 from training.gate import GateBounds
 from training.promote import promote
@@ -24,7 +25,6 @@ from training.registry import CHAMPION
 pytestmark = pytest.mark.slow
 
 VERSION_LINE = re.compile(r"registered model ptb version (\d+) \((\w+) candidate\)")
-SMALL_DATA = ("--min-level-persons", "0", "--reason", "test on small synthetic data")
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,15 @@ def cli_training(mlflow_server, first_training, tiny_data_dir, tmp_path_factory)
     """``python -m ptb train`` with ``MLFLOW_TRACKING_URI`` at the server, after the first."""
     before = registry_state(mlflow_server.url)
     code, out, err = run_ptb(
-        *("train", "--data", str(tiny_data_dir), "--folds", "2", "--no-challengers", *SMALL_DATA),
+        *(
+            "train",
+            "--data",
+            str(tiny_data_dir),
+            "--folds",
+            "2",
+            "--no-challengers",
+            *SMALL_DATA_ARGS,
+        ),
         tracking_uri=mlflow_server.url,
         cwd=tmp_path_factory.mktemp("cli"),
     )

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from features.contract import Dataset
+from tests.conftest import SMALL_DATA_ARGS
 from tests.integration.geography import SPLIT_OLD, write_year, year_2023, year_2024
 from tests.integration.served import ptb_serve
 from tests.ptb.test_cli import run_ptb
@@ -28,7 +29,9 @@ def years(tmp_path_factory):
     this_year, changes = year_2024(40_000, 42)
     write_year(last_year, root / "y2023", "registry-2023")
     write_year(this_year, root / "y2024", "registry-2024", changes)
-    trained = run_ptb("train", "--data", "y2023", "--folds", "2", "--no-challengers", cwd=root)
+    trained = run_ptb(
+        "train", "--data", "y2023", "--folds", "2", "--no-challengers", *SMALL_DATA_ARGS, cwd=root
+    )
     assert trained.returncode == 0, trained.stderr[-3000:]
     return root, last_year, this_year, changes
 

@@ -14,6 +14,7 @@ from features.indicators import derive_features, persons_with_practice
 from features.releases import Release
 from features.synth import synthesise
 from serving.model_store import ModelStore
+from tests.conftest import SMALL_DATA_ARGS
 from tests.integration.geography import without_counties, write_year
 from tests.integration.served import ptb_serve
 from tests.ptb.test_cli import run_ptb
@@ -30,7 +31,9 @@ def place(tmp_path_factory):
     second = without_counties(synthesise(40_000, 32), ("18",))
     write_year(first, root / "a", "registry-a")
     write_year(second, root / "b", "registry-b")
-    trained = run_ptb("train", "--data", "a", "--folds", "2", "--no-challengers", cwd=root)
+    trained = run_ptb(
+        "train", "--data", "a", "--folds", "2", "--no-challengers", *SMALL_DATA_ARGS, cwd=root
+    )
     assert trained.returncode == 0, trained.stderr[-3000:]
     return root, first, second
 

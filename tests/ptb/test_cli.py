@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from features.contract import load_dataset, write_dataset
+from tests.conftest import SMALL_DATA_ARGS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
 # The tiny data set cannot fill every paid level: the gate's minimum is loosened, with a reason.
-SMALL_DATA = ("--min-level-persons", "0", "--reason", "test on small synthetic data")
 
 
 def run_ptb(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -40,7 +40,7 @@ def trained(tmp_path_factory, tiny_dataset) -> Path:
     root = tmp_path_factory.mktemp("cli")
     write_dataset(tiny_dataset, root / "data")
     result = run_ptb(
-        "train", "--data", "data", "--folds", "2", "--no-challengers", *SMALL_DATA, cwd=root
+        "train", "--data", "data", "--folds", "2", "--no-challengers", *SMALL_DATA_ARGS, cwd=root
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return root
@@ -125,7 +125,7 @@ def test_promote_refuses_an_unknown_version_listing_those_that_exist(trained):
 
 
 def test_promote_moves_the_champion_through_the_gate(trained):
-    result = run_ptb("promote", "1", "--snapshot", "data", *SMALL_DATA, cwd=trained)
+    result = run_ptb("promote", "1", "--snapshot", "data", *SMALL_DATA_ARGS, cwd=trained)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "champion is now ptb version 1 (was 1)" in result.stdout
     assert "snapshot_pricing: pass" in result.stdout
