@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from features import AuditChainError, AuditLogError, Settings
+from ptb.errors import fail
 
 audit_app = typer.Typer(
     help="The service's audit log, chained and sealed with the audit key.", no_args_is_help=True
 )
 console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 
 KeyFileOption = Annotated[
@@ -36,13 +36,7 @@ def _audit_key(key_file: Path | None) -> bytes | None:
     try:
         return read_request_key(key_path)
     except AuditLogError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
-
-
-def _refuse(message: str) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(1)
+        fail(str(exc), exc)
 
 
 @audit_app.command("verify")
@@ -66,13 +60,12 @@ def verify(
     path = file or Settings().audit_log
     key = _audit_key(key_file)
     if key is None and (checkpoint is not None or not unkeyed):
-        _refuse(f"{NEEDS_KEY} (--unkeyed only for a development log written without one)")
+        fail(f"{NEEDS_KEY} (--unkeyed only for a development log written without one)")
     try:
         head = read_checkpoint(checkpoint, key) if checkpoint and key else None
         summary = verify_log(path, key, head)
     except AuditChainError as exc:
-        errors.print(f"[bold red]error:[/] audit log broken: {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+        fail(f"audit log broken: {exc}", exc)
     span = f", {summary.first_time} to {summary.last_time}" if summary.records else ""
     kind = "sealed with the audit key" if summary.keyed else "UNKEYED: anyone could rewrite it"
     console.print(
@@ -97,14 +90,13 @@ def checkpoint(
     path = file or Settings().audit_log
     key = _audit_key(key_file)
     if key is None:
-        _refuse(NEEDS_KEY)
+        fail(NEEDS_KEY)
     try:
         head = export_checkpoint(path, key, out)
     except AuditChainError as exc:
-        errors.print(f"[bold red]error:[/] audit log broken: {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+        fail(f"audit log broken: {exc}", exc)
     except FileExistsError:
-        _refuse(f"{out} exists already; a checkpoint is never overwritten")
+        fail(f"{out} exists already; a checkpoint is never overwritten")
     console.print(
         f"checkpoint {out}: record {head.seq} of {path}, head {head.head}; keep it apart from "
         "the log and check it later with `ptb audit verify --checkpoint`",
@@ -122,8 +114,7 @@ def new_key(
     try:
         path = write_request_key(out)
     except AuditLogError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+        fail(str(exc), exc)
     console.print(
         f"created {path}: set PTB_AUDIT_KEY_FILE={path} for the service and keep a copy "
         "with the auditors; without it, logged requests cannot be matched",
@@ -149,7 +140,6 @@ def digest(
         key = read_request_key(key_path) if key_path is not None else None
         content = body.read_bytes() if body is not None else b""
     except (AuditLogError, OSError) as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+        fail(str(exc), exc)
     found = request_digest(method.upper(), path, query.encode(), content, key=key)
     console.print(f"{digest_field(key)}: {found.hexdigest()}", highlight=False)

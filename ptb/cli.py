@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import date, datetime
-from functools import wraps
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,7 +17,6 @@ from rich.table import Table
 from features import (
     MIN_LEVEL_PERSONS,
     ContractError,
-    PtbError,
     Settings,
     write_dataset,
 )
@@ -27,8 +24,9 @@ from ptb.audit import audit_app
 from ptb.build import build as build_command
 from ptb.build import synth_extracts
 from ptb.compare import register_compare
+from ptb.errors import errors, fail, registry_command, reports_errors
 from ptb.keys import keys_app
-from ptb.lifecycle import lifecycle_errors, register_lifecycle, report_release
+from ptb.lifecycle import register_lifecycle, report_release
 from ptb.lifecycle import train as train_command
 from ptb.serve_dirs import instance_dir, shared_metrics_dir
 
@@ -38,7 +36,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-errors = Console(stderr=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 register_lifecycle(app)
@@ -69,34 +66,6 @@ DataOption = Annotated[Path, typer.Option("--data", help="data set directory (da
 ModelOption = Annotated[
     str | None, typer.Option("--model", help="model alias or version (default: champion)")
 ]
-
-
-def reports_errors(command: Callable) -> Callable:
-    """Print the product's errors, and a tracking store that fails, plainly; exit 1."""
-
-    @wraps(command)
-    def run(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except PtbError as exc:
-            _print_error(str(exc))
-            raise typer.Exit(1) from exc
-        except Exception as exc:
-            # Imported here, not first: MLflow warns on import, before `ptb serve` set up its logs.
-            from mlflow.exceptions import MlflowException
-
-            if not isinstance(exc, MlflowException):
-                raise
-            uri = _settings().tracking_uri
-            _print_error(f"MLflow tracking store {uri} failed: {exc.message}")
-            raise typer.Exit(1) from exc
-
-    return run
-
-
-def _print_error(message: str) -> None:
-    errors.print("[bold red]error:[/] ", end="")
-    errors.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def _settings() -> Settings:
@@ -152,8 +121,7 @@ def validate(
             where = f"{v.table}.{v.column}" if v.column else v.table
             table.add_row(where, v.rule, f"{v.n_rows:,}", ", ".join(map(str, v.example_rows)))
         errors.print(table)
-        errors.print(f"[bold red]error:[/] {len(exc.violations)} contract rules broken")
-        raise typer.Exit(1) from exc
+        fail(f"{len(exc.violations)} contract rules broken", exc)
     counts = ", ".join(f"{n:,} {table}" for table, n in priced.dataset.row_counts.items())
     console.print(f"[green]valid[/]: {counts}")
     report_release(priced.release, priced.code_changes)
@@ -393,7 +361,7 @@ def demo(
     validate(data=out, training=True)
     # A demo smaller than the country cannot fill every paid level; it says so on the version.
     small = persons is not None
-    lifecycle_errors(train_command)(
+    registry_command(train_command)(
         data=out,
         min_level_persons=0 if small else MIN_LEVEL_PERSONS,
         reason=f"demo on {persons:,} synthetic persons" if small else None,

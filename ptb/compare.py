@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 
 from features import Settings
-from ptb.lifecycle import SnapshotOption, lifecycle_errors, snapshot_of
+from ptb.errors import registry_command
+from ptb.lifecycle import SnapshotOption, snapshot_of
 
 console = Console(soft_wrap=True)
 
@@ -43,4 +44,4 @@ def compare(
 
 
 def register_compare(app: typer.Typer) -> None:
-    app.command("compare")(lifecycle_errors(compare))
+    app.command("compare")(registry_command(compare))

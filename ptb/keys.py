@@ -11,13 +11,13 @@ from rich.table import Table
 
 from features import KeyFileError, Settings
 from ptb.accounts import unreadable_by
+from ptb.errors import errors, fail
 
 keys_app = typer.Typer(
     help="API keys of the service: each has an id and a role (payment, policy, admin).",
     no_args_is_help=True,
 )
 console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 FileOption = Annotated[
     Path | None,
@@ -38,8 +38,7 @@ ServiceUserOption = Annotated[
 def _key_file(file: Path | None) -> Path:
     found = file or Settings().api_keys_file
     if found is None:
-        errors.print("[bold red]error:[/] no keys file: pass --file PATH or set PTB_API_KEYS_FILE")
-        raise typer.Exit(1)
+        fail("no keys file: pass --file PATH or set PTB_API_KEYS_FILE")
     return found
 
 
@@ -76,8 +75,7 @@ def add(
         _service_can_read(path, service_user)
         key = add_key(path, key_id, role)
     except KeyFileError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+        fail(str(exc), exc)
     errors.print(
         f"added key {key_id!r} (role {role}) to {path}. It is shown this once; store it now:",
         highlight=False,
@@ -94,8 +92,7 @@ def list_keys(file: FileOption = None) -> None:
     try:
         records = read_key_file(path)
     except KeyFileError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+        fail(str(exc), exc)
     table = Table("id", "role", "created", "revoked", title=str(path))
     for record in records:
         table.add_row(record.key_id, record.role, record.created, record.revoked or "")
@@ -116,6 +113,5 @@ def revoke(
         _service_can_read(path, service_user)
         record = revoke_key(path, key_id)
     except KeyFileError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+        fail(str(exc), exc)
     console.print(f"revoked key {record.key_id!r} (role {record.role}) at {record.revoked}")

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable
-from functools import wraps
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,15 +21,13 @@ from features import (
     AuditLogError,
     CodeChange,
     Dataset,
-    PtbError,
     Release,
     Settings,
     load_with_release,
 )
+from ptb.errors import registry_command
 
 console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
-INTERRUPTED_EXIT = 130
 
 ReasonOption = Annotated[
     str | None,
@@ -49,37 +46,6 @@ MinLevelOption = Annotated[
 MinShareOption = Annotated[
     float, typer.Option(min=0, help="least share of the champion's persons the data must hold")
 ]
-
-
-def lifecycle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Print the product's errors and a failing tracking store plainly; exit 1 (130: signal)."""
-
-    @wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        from mlflow.exceptions import MlflowException
-
-        from training.interrupt import TrainingInterrupted
-        from training.registry import bounded_registry_calls
-
-        bounded_registry_calls()
-        try:
-            return command(*args, **kwargs)
-        except PtbError as exc:
-            _error(str(exc))
-            raise typer.Exit(1) from exc
-        except MlflowException as exc:
-            _error(f"MLflow tracking store {Settings().tracking_uri} failed: {exc.message}")
-            raise typer.Exit(1) from exc
-        except TrainingInterrupted as exc:
-            _error(str(exc))
-            raise typer.Exit(INTERRUPTED_EXIT) from exc
-
-    return run
-
-
-def _error(message: str) -> None:
-    errors.print("[bold red]error:[/] ", end="")
-    errors.print(message, highlight=False, markup=False)
 
 
 def snapshot_of(snapshot: Path | None, settings: Settings) -> Dataset | None:
@@ -284,6 +250,6 @@ def history(
 
 def register_lifecycle(app: typer.Typer) -> None:
     """Add the lifecycle commands to the ``ptb`` application."""
-    app.command("train")(lifecycle_errors(train))
-    app.command("promote")(lifecycle_errors(promote))
-    app.command("history")(lifecycle_errors(history))
+    app.command("train")(registry_command(train))
+    app.command("promote")(registry_command(promote))
+    app.command("history")(registry_command(history))
