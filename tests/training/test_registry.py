@@ -16,7 +16,7 @@ from features.contract import write_dataset
 from features.errors import ModelNotFoundError, PromotionRefused
 from features.indicators import PERSON_FIELDS
 from tests.conftest import FAST_TRAINING
-from training import pipeline
+from training import pipeline, run_records
 from training.fit import calibrate
 from training.gate import GateBounds
 from training.pipeline import train_and_register
@@ -173,7 +173,7 @@ def test_a_failed_run_registers_nothing_and_moves_no_alias(
     def broken_plot(*args, **kwargs):
         raise RuntimeError("plotting failed")
 
-    monkeypatch.setattr(pipeline, "plot_weights", broken_plot)
+    monkeypatch.setattr(run_records, "plot_weights", broken_plot)
     with pytest.raises(RuntimeError, match="plotting failed"):
         train_and_register(tiny_dataset, options=FAST, **store)
     assert _versions(store["tracking_uri"]) == before_versions
