@@ -149,8 +149,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ptb-bench")
     args = parser.parse_args()
 
+    from serving.access import add_key
     from serving.access.audit import write_request_key
-    from serving.access.keys import add_key
 
     data, _ = national_data(args.persons, 2026, args.cache)
     uri, versions = registry(data, data.parent / "registry")

@@ -224,9 +224,9 @@ def main() -> None:
         sys.exit("wrk not found: apt-get install -y wrk")
     mix = parse_mix(args.mix)
 
+    from serving.access import add_key
     from serving.access.audit import read_request_key, write_request_key
     from serving.access.audit_check import verify
-    from serving.access.keys import add_key
 
     data, _ = national_data(args.persons, 2026, args.cache)
     uri, versions = registry(data, data.parent / "registry")

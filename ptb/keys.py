@@ -48,7 +48,7 @@ def _service_can_read(path: Path, service_user: str | None) -> None:
     The written file keeps the owner, group and mode of the one it replaces (a new one is the
     writer's, in the directory's group, 0640); this checks those against the account.
     """
-    from serving.access.keys import key_file_ownership
+    from serving.access import key_file_ownership
 
     account = service_user or Settings().service_user
     if account is None:
@@ -68,7 +68,7 @@ def add(
     service_user: ServiceUserOption = None,
 ) -> None:
     """Create a key and print it once; only its scrypt hash is stored."""
-    from serving.access.keys import add_key
+    from serving.access import add_key
 
     path = _key_file(file)
     try:
@@ -86,7 +86,7 @@ def add(
 @keys_app.command("list")
 def list_keys(file: FileOption = None) -> None:
     """The keys' ids, roles and dates; never a key or a hash."""
-    from serving.access.keys import read_key_file
+    from serving.access import read_key_file
 
     path = _key_file(file)
     try:
@@ -106,7 +106,7 @@ def revoke(
     service_user: ServiceUserOption = None,
 ) -> None:
     """Revoke a key; a running service refuses it within a second."""
-    from serving.access.keys import revoke_key
+    from serving.access import revoke_key
 
     path = _key_file(file)
     try:

@@ -13,7 +13,8 @@ Where things live:
 - ``whatif``: scenarios priced against the current scheme (no HTTP inside);
 - ``state``: the serving state's life cycle (start-up, retries, switch);
 - ``dependencies``: what handlers depend on (the state, the model, the snapshot);
-- ``model_store``: model versions from the MLflow registry, with a local cache;
+- ``model_store``: model versions from the MLflow registry, by alias or version, offline too;
+- ``bundle_cache``: the store's verified bundles on disk and the index of what it resolved last;
 - ``reload``: checking and switching to a new model version, and the alias watch;
 - ``snapshot``: the registry snapshot of persons and lists, and its grants per version;
 - ``observability``: metrics, request facts and the structured access log.

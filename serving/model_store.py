@@ -4,10 +4,10 @@ Convention (set by ``training``): registered model ``ptb``; a version's source r
 bundle files under the artifact path ``bundle/``; aliases ``champion`` and ``challenger``.
 
 A version never changes, so a loaded version is kept in memory for the life of the process and,
-with a ``cache_dir``, on disk: a restart while the tracking server is down still serves the last
-model it resolved, verified against the bundle's own SHA-256 checksums. An alias can move, so an
-alias is resolved again after ``alias_ttl_seconds``; the version it pointed to last is remembered
-on disk for the same offline restart.
+with a ``cache_dir``, on disk (``serving.bundle_cache``): a restart while the tracking server is
+down still serves the last model it resolved, verified against the bundle's own SHA-256
+checksums. An alias can move, so an alias is resolved again after ``alias_ttl_seconds``; the
+version it pointed to last is remembered on disk for the same offline restart.
 
 When the registry fails to answer, the store stops asking it for ``offline_seconds``: aliases
 resolve to the version they pointed to last (memory, then disk) and versions come from memory
@@ -19,11 +19,9 @@ error says so. MLflow's own HTTP client retries for minutes by default:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
-import shutil
 import tempfile
 import threading
 import time
@@ -40,12 +38,12 @@ from mlflow.exceptions import MlflowException
 from features import (
     BUNDLE_ARTIFACT,
     MODEL_TAG,
-    BundleError,
     ModelBundle,
     ModelNotFoundError,
     PersonScorer,
     RegistryUnavailableError,
 )
+from serving.bundle_cache import BundleCache
 
 if TYPE_CHECKING:  # the API's models; serving.schemas imports this module's LoadedModel
     import pandas as pd
@@ -58,7 +56,6 @@ PricingKey = tuple[str, str]
 
 logger = logging.getLogger(__name__)
 
-CACHE_INDEX = "index.json"
 ALIAS_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 # A service must fail over to its cache in seconds, not after MLflow's default back-off (7
@@ -147,11 +144,11 @@ class ModelStore:
         self.tracking_uri = tracking_uri
         self.model_name = model_name
         self.cache_dir = Path(cache_dir) / model_name if cache_dir is not None else None
+        self._bundle_cache = BundleCache(self.cache_dir) if self.cache_dir is not None else None
         self.alias_ttl_seconds = alias_ttl_seconds
         self.offline_seconds = offline_seconds
         self._offline_until = 0.0
         self._offline_reason: str | None = None
-        self._refused: dict[str, str] = {}  # version -> why its cached copy was refused
         self._client: MlflowClient | None = None
         self._models: dict[str, LoadedModel] = {}
         self._aliases: dict[str, tuple[str, float]] = {}
@@ -213,15 +210,7 @@ class ModelStore:
 
         Returns what was checked, or None without a disk copy.
         """
-        if self.cache_dir is None or not (self.cache_dir / f"v{version}").is_dir():
-            return None
-        directory = self.cache_dir / f"v{version}"
-        try:
-            ModelBundle.load(directory)
-        except BundleError as exc:
-            self._quarantine(version, exc)
-            raise
-        return f"cached copy {directory} re-verified"
+        return None if self._bundle_cache is None else self._bundle_cache.verify(version)
 
     def cached(self, ref: str | int | None) -> LoadedModel | None:
         """A version already in memory, or an alias resolved within its TTL; no I/O."""
@@ -247,7 +236,9 @@ class ModelStore:
                     self._went_offline(exc)
             except Exception as exc:  # noqa: BLE001 - offline: what the caches know
                 self._went_offline(exc)
-        known = set(self._read_index().get("versions", {})) | set(self._models)
+        known = set(self._models)
+        if self._bundle_cache is not None:
+            known |= self._bundle_cache.versions()
         return sorted(known, key=int)
 
     @property
@@ -284,7 +275,8 @@ class ModelStore:
             version = self._offline_alias(alias, exc)
         else:
             self._back_online()
-            self._remember(aliases={alias: str(version)})
+            if self._bundle_cache is not None:
+                self._bundle_cache.remember(aliases={alias: str(version)})
         self._aliases[alias] = (str(version), time.monotonic())
         return str(version)
 
@@ -292,8 +284,8 @@ class ModelStore:
         """Where an alias pointed last: in memory (even past its TTL), else on disk."""
         entry = self._aliases.get(alias)
         version = entry[0] if entry is not None else None
-        if version is None:
-            version = self._read_index().get("aliases", {}).get(alias)
+        if version is None and self._bundle_cache is not None:
+            version = self._bundle_cache.alias_version(alias)
         if version is None:
             raise self._unavailable(f"no cached {alias!r}", exc)
         if exc is not None:
@@ -355,10 +347,12 @@ class ModelStore:
             return self._from_cache(version, exc)
         self._back_online()
         run_id = str(found.run_id)
-        bundle = self._cached_bundle(version, run_id)
+        cache = self._bundle_cache
+        bundle = cache.bundle(version, run_id) if cache is not None else None
         if bundle is None:
             bundle = self._download(version, run_id)
-        self._remember(versions={version: {"run_id": run_id, "name": bundle.name}})
+        if cache is not None:
+            cache.remember(versions={version: {"run_id": run_id, "name": bundle.name}})
         return LoadedModel.build(bundle, version, run_id)
 
     def _download(self, version: str, run_id: str) -> ModelBundle:
@@ -370,62 +364,18 @@ class ModelStore:
                 tracking_uri=self.tracking_uri,
             )
             bundle = ModelBundle.load(local)
-            if self.cache_dir is not None:
-                try:
-                    self._keep(local, version, run_id)
-                except OSError as exc:  # serve all the same; /readyz names the cache
-                    logger.error("model cache %s not written: %s", self.cache_dir, exc)
+            if self._bundle_cache is not None:
+                self._bundle_cache.keep(local, version, run_id)
         logger.info("loaded model version %s (run %s) from the registry", version, run_id)
         return bundle
 
-    # -- disk cache ---------------------------------------------------------------------------
-
-    def _keep(self, local: str, version: str, run_id: str) -> None:
-        assert self.cache_dir is not None
-        target = self.cache_dir / f"v{version}"
-        staging = self.cache_dir / f".v{version}.{run_id}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(local, staging)
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)  # whole or not at all
-
-    def _cached_bundle(self, version: str, run_id: str | None) -> ModelBundle | None:
-        if self.cache_dir is None:
-            return None
-        entry = self._read_index().get("versions", {}).get(version)
-        directory = self.cache_dir / f"v{version}"
-        if entry is None or not directory.is_dir():
-            return None
-        if run_id is not None and entry.get("run_id") != run_id:
-            return None
-        try:
-            bundle = ModelBundle.load(directory)
-        except BundleError as exc:
-            self._quarantine(version, exc)
-            return None
-        self._refused.pop(version, None)
-        return bundle
-
-    def _quarantine(self, version: str, exc: BundleError) -> None:
-        """Move a cached copy that failed its checksums aside, for inspection; never serve it."""
-        if self.cache_dir is None:
-            return
-        directory = self.cache_dir / f"v{version}"
-        target = self.cache_dir / f".v{version}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
-        logger.error(
-            "cached copy of model version %s refused and moved to %s: %s", version, target, exc
-        )
-        try:
-            directory.rename(target)
-        except OSError:
-            shutil.rmtree(directory, ignore_errors=True)
-        self._refused[version] = str(exc)
-
     def _from_cache(self, version: str, exc: Exception | None) -> LoadedModel:
-        entry = self._read_index().get("versions", {}).get(version)
-        bundle = self._cached_bundle(version, None) if entry else None
-        if bundle is None:
-            refused = self._refused.get(version)
+        """A version from the disk copy while the registry cannot be asked; else why not."""
+        cache = self._bundle_cache
+        run_id = cache.run_id(version) if cache is not None else None
+        bundle = cache.bundle(version) if cache is not None and run_id else None
+        if bundle is None or run_id is None:
+            refused = cache.refusal(version) if cache is not None else None
             what = (
                 f"the cached copy of version {version} was refused: {refused}"
                 if refused
@@ -437,27 +387,4 @@ class ModelStore:
             exc or self._offline_reason,
             version,
         )
-        return LoadedModel.build(bundle, version, entry["run_id"])
-
-    def _read_index(self) -> dict:
-        if self.cache_dir is None:
-            return {}
-        try:
-            return json.loads((self.cache_dir / CACHE_INDEX).read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def _remember(self, *, aliases: dict | None = None, versions: dict | None = None) -> None:
-        if self.cache_dir is None:
-            return
-        with self._lock:
-            index = self._read_index()
-            index.setdefault("aliases", {}).update(aliases or {})
-            index.setdefault("versions", {}).update(versions or {})
-            try:
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
-                staging = self.cache_dir / f".{CACHE_INDEX}.partial"
-                staging.write_text(json.dumps(index, indent=2, sort_keys=True))
-                staging.replace(self.cache_dir / CACHE_INDEX)
-            except OSError as exc:  # serve all the same; /readyz names the cache
-                logger.error("model cache %s not written: %s", self.cache_dir, exc)
+        return LoadedModel.build(bundle, version, run_id)

@@ -1,7 +1,10 @@
 """Who may call what: API keys, the route-to-role rule, the per-request key check, and the
 audit log every API request is recorded in.
 
-- ``keys``: roles, the keys file and ``KeyRing``, which checks a key;
+- ``credentials``: what a key is: its form, its role and the scrypt hash stored for it;
+- ``key_file``: the keys file, read and validated whole, written whole with its ownership kept
+  (``add_key``, ``revoke_key``);
+- ``keys``: ``KeyRing``, which checks a presented key at request time;
 - ``rules``: which role each path needs (``ACCESS``);
 - ``guard``: ``require_role``, the dependency that checks the key and the query of a request;
 - ``deployment``: what a deployment outside development must have (keys, audit log, audit key);
@@ -23,18 +26,12 @@ from serving.access.audit_check import (
     verify,
 )
 from serving.access.audit_trail import AuditTrail
+from serving.access.credentials import ROLES, Role
 from serving.access.deployment import refuse_open_deployment
 from serving.access.gate import AccessGate, route_role
 from serving.access.guard import require_role
-from serving.access.keys import (
-    ROLES,
-    Caller,
-    KeyRing,
-    Role,
-    add_key,
-    read_key_file,
-    revoke_key,
-)
+from serving.access.key_file import add_key, key_file_ownership, read_key_file, revoke_key
+from serving.access.keys import Caller, KeyRing
 from serving.access.rules import ACCESS, path_role, refuse_unguarded_routes, router_role
 
 __all__ = [
@@ -53,6 +50,7 @@ __all__ = [
     "KeyRing",
     "Role",
     "add_key",
+    "key_file_ownership",
     "path_role",
     "read_key_file",
     "read_request_key",

@@ -31,7 +31,8 @@ from features import (
     TooManyKeyChecksError,
 )
 from serving.access.attempts import FailedAttempts
-from serving.access.keys import Caller, KeyRing, Role, allows, key_id_of
+from serving.access.credentials import Role, allows, key_id_of
+from serving.access.keys import Caller, KeyRing
 from serving.observability import note_caller
 
 CALLER_STATE = "ptb_caller"

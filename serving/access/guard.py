@@ -20,8 +20,9 @@ from features import (
     RepeatedQueryError,
     UnknownQueryError,
 )
+from serving.access.credentials import ROLES, Role, allows
 from serving.access.gate import gate_caller
-from serving.access.keys import OPEN_CALLER, ROLES, Caller, KeyRing, Role, allows
+from serving.access.keys import OPEN_CALLER, Caller, KeyRing
 from serving.observability import note_caller
 
 bearer = HTTPBearer(

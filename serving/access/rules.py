@@ -13,7 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from features import ConfigurationError
-from serving.access.keys import Role
+from serving.access.credentials import Role
 from serving.schemas.errors import ErrorBody, Responses
 
 # Path prefix -> the role it needs (None: open). The first match wins; see the module docstring.

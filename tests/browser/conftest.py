@@ -117,8 +117,8 @@ def production_policy_service(
     policy_registry: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
     """The same service as production runs it (keys on, keyed audit log); URL and a policy key."""
+    from serving.access import KeyRing, add_key
     from serving.access.audit import AuditLog, read_request_key, write_request_key
-    from serving.access.keys import KeyRing, add_key
 
     uri, data_dir = policy_registry
     root = tmp_path_factory.mktemp("policy-production")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from serving.access.keys import KeyRing, read_key_file
+from serving.access import KeyRing, read_key_file
 
 
 def test_add_prints_the_key_once_and_stores_only_its_hash(ptb, tmp_path):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.access.keys import KeyRing
+from serving.access import KeyRing
 from tests.mlflow_server import environment_without_settings
 from tests.system_accounts import ensure_account, read_as
 

@@ -23,8 +23,8 @@ from mlflow import MlflowClient
 from features.bundle import MODEL_TAG, ModelBundle
 from features.contract import Dataset
 from features.scheme import SchemeParameters
+from serving.access import KeyRing
 from serving.access.audit import AuditLog
-from serving.access.keys import KeyRing
 from serving.app import create_app
 from serving.model_store import ModelStore
 from serving.snapshot import Snapshot

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from features import Dataset, write_dataset
+from serving.access import add_key
 from serving.access.audit import write_request_key
-from serving.access.keys import add_key
 from tests.processes import free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]

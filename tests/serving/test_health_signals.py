@@ -66,8 +66,8 @@ def flags_until(url: str, check: str, value: float, timeout: float = 20) -> dict
 
 @pytest.fixture
 def production(tmp_path: Path, registry, tiny_dataset):
+    from serving.access import add_key
     from serving.access.audit import write_request_key
-    from serving.access.keys import add_key
 
     keys_file = tmp_path / "etc" / "keys.json"
     payment = add_key(keys_file, "settlement", "payment")

@@ -17,8 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from features import write_dataset
+from serving.access import KeyRing, add_key
 from serving.access import keys as keys_module
-from serving.access.keys import QUEUED_CHECKS, KeyRing, add_key
+from serving.access.keys import QUEUED_CHECKS
 from serving.snapshot import Snapshot
 from serving.whatif import Scenario
 from serving.whatif.scenario import parse_scenario

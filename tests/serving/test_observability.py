@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from serving.access.keys import KeyRing, add_key
+from serving.access import KeyRing, add_key
 from serving.observability import JsonFormatter
 from tests.serving.conftest import list_body, person_body, production_app
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
-from serving.access.keys import KeyRing, add_key
+from serving.access import KeyRing, add_key
 from serving.app import create_app
 from serving.model_store import ModelStore
 from serving.reload import ModelWatch

@@ -25,8 +25,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from serving.access import KeyRing, add_key
 from serving.access.attempts import FailedAttempts
-from serving.access.keys import KeyRing, add_key
 from serving.model_store import ModelStore
 from serving.request_bodies import DEFAULT_LIMITS, BodyLimit
 from tests.serving.conftest import production_app

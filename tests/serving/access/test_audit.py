@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from features.errors import AuditChainError
 from features.settings import Settings
+from serving.access import KeyRing, add_key
 from serving.access.audit import GENESIS, AuditLog, line_hash, request_digest
 from serving.access.audit_check import verify
-from serving.access.keys import KeyRing, add_key
 from tests.serving.conftest import (
     AUDIT_KEY,
     list_body,
