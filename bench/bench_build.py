@@ -4,8 +4,9 @@ Prints, for the national synthetic extracts (``ptb synth --extracts``, 5.55 mill
 about 37 million claim lines a year, T = 2025 and T - 1 = 2024):
 
 - generating the extracts (once; reused from ``--extracts`` when already there);
-- ``ptb build`` with DuckDB: wall time and peak memory (targets: under 60 s and 8 GB);
+- ``ptb build`` with DuckDB: wall time, CPU time and peak memory (targets: under 60 s and 8 GB);
 - the same build with Spark ``local[2]``: wall time and its ratio to DuckDB;
+- the machine's load average at the end, since wall times on a shared machine depend on it;
 - end to end, ``ptb build`` then ``ptb train`` (in-memory and ``--engine duckdb``).
 
 Each ``ptb`` command runs as its own process, measured with ``os.wait4``: peak memory is the
@@ -121,6 +122,8 @@ def main() -> None:
             rows.append(("build + train, end to end", f"{duck_s + train_s:.1f} s"))
             engine_s, engine_gb, _ = run_ptb(*train, "--engine", "duckdb", env=env)
             rows.append(("train --engine duckdb", f"{engine_s:.1f} s, peak {engine_gb:.2f} GB"))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    rows.append(("machine load (1, 5, 15 min)", f"{load} on {os.cpu_count()} cores"))
     width = max(len(name) for name, _ in rows)
     print(f"ptb build benchmark: {options.persons or 'national'} persons, T = {options.year}")
     for name, value in rows:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from features.contract import COLUMNS as DATASET_COLUMNS
@@ -28,14 +27,12 @@ from features.extracts.checks import check_extracts
 from features.extracts.contract import (
     EXTRACT_TABLES,
     EXTRACTS_VERSION,
-    ICPC2_CHAPTERS,
     REFERENCE_TABLES,
 )
 from features.extracts.engines.base import Engine, open_engine
 from features.extracts.lineage import Lineage, digest_files
 from features.extracts.rules import (
     BuildParameters,
-    chapter_column,
     render,
     rules_digest,
     steps,
@@ -135,19 +132,6 @@ def _dataset_lists(lists: pd.DataFrame) -> pd.DataFrame:
     return lists.loc[:, list(mapping)].rename(columns=mapping)
 
 
-def _chapters_long(wide: pd.DataFrame) -> pd.DataFrame:
-    """One row per person and ICPC-2 chapter seen, with the number of claim lines."""
-    counts = wide[[chapter_column(c) for c in ICPC2_CHAPTERS]].to_numpy("int64")
-    row, chapter = np.nonzero(counts)
-    return pd.DataFrame(
-        {
-            "person_id": wide["person_id"].astype("string").to_numpy()[row],
-            "chapter": np.array(list(ICPC2_CHAPTERS))[chapter],
-            "claims": counts[row, chapter],
-        }
-    ).astype({"person_id": "string", "chapter": "string", "claims": "int64"})
-
-
 def run_build(
     engine: Engine, files: ExtractFiles, parameters: BuildParameters
 ) -> tuple[Dataset, pd.DataFrame, pd.DataFrame]:
@@ -168,7 +152,9 @@ def run_build(
     reconcile.check_claims_balance(reconciliation, lines_in, nok_in)
     persons = engine.fetch("SELECT * FROM persons ORDER BY person_id")
     lists = engine.fetch("SELECT * FROM lists ORDER BY list_id")
-    chapters = _chapters_long(engine.fetch("SELECT * FROM icpc2_chapters ORDER BY person_id"))
+    chapters = engine.fetch("SELECT * FROM icpc2_chapters ORDER BY person_id, chapter").astype(
+        {"person_id": "string", "chapter": "string", "claims": "int64"}
+    )
     dataset = Dataset(
         persons=persons,
         lists=_dataset_lists(lists),

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from importlib import resources
 
 from features.errors import BuildError
-from features.extracts.contract import ICPC2_CHAPTERS
 
 
 @dataclass(frozen=True)
@@ -61,19 +60,7 @@ class BuildParameters:
             "year_start": dt.date(self.year, 1, 1).isoformat(),
             "year_end": dt.date(self.year, 12, 31).isoformat(),
             "previous_year_start": dt.date(self.year - 1, 1, 1).isoformat(),
-            "icpc2_chapters": ICPC2_CHAPTERS,
-            "icpc2_chapter_counts": ",\n  ".join(
-                f"CAST(SUM(CASE WHEN icpc2_chapter = {i} THEN 1 ELSE 0 END) AS BIGINT) "
-                f"AS {chapter_column(letter)}"
-                for i, letter in enumerate(ICPC2_CHAPTERS, start=1)
-            ),
-            "icpc2_chapter_columns": ", ".join(map(chapter_column, ICPC2_CHAPTERS)),
         }
-
-
-def chapter_column(letter: str) -> str:
-    """The column counting a person's claim lines in one ICPC-2 chapter."""
-    return f"icpc2_{letter.lower()}"
 
 
 def steps() -> list[Step]:
