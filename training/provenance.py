@@ -26,9 +26,10 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.data.pandas_dataset import from_pandas
+from mlflow.models import infer_signature
 
 from features import CONTRACT_VERSION, Dataset
+from training.lineage import ProfiledDataset
 
 PACKAGE = "ptb"
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +50,7 @@ PYFUNC_REQUIREMENTS = (
 )
 AGE_BANDS = (0, 6, 16, 40, 60, 80, 120)
 COPAYMENT_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
+SCHEMA_SAMPLE = 1_000  # rows the persons' column types are read from
 
 
 @dataclass(frozen=True)
@@ -167,13 +169,14 @@ def log_data_input(
     dataset: Dataset, data_fingerprint: str, data_path: str | None, profile: dict
 ) -> None:
     """The training persons as an MLflow dataset input, with the profile as its input tags."""
-    source_uri = str(Path(data_path).resolve()) if data_path else "in-memory"
+    source_uri = Path(data_path).resolve().as_uri() if data_path else "in-memory"
     frame = dataset.persons
-    logged = from_pandas(
-        frame,
+    logged = ProfiledDataset(
         source=source_uri,
         name=f"persons {data_fingerprint[:12]}",
         digest=data_fingerprint[:36],
+        profile={"num_rows": len(frame), "num_elements": int(frame.size)},
+        schema=infer_signature(frame.head(SCHEMA_SAMPLE)).inputs,  # the columns and types
     )
     tags = {
         "fingerprint": data_fingerprint,
