@@ -93,7 +93,10 @@ def page_config(
     bundle = model.bundle
     snapshot = state.snapshot
     return {
-        "keys_required": request.app.state.keyring is not None,
+        # The page asks for a key only when keys are on and none came with the page itself: a
+        # deployment whose proxy signs analysts in adds the key to every request, this one too.
+        "keys_required": request.app.state.keyring is not None
+        and "authorization" not in request.headers,
         "whatif_url": _path(request, "whatif", "/v1/whatif"),
         "lists_csv_url": _path(request, "whatif_lists_csv", "/v1/whatif/lists.csv"),
         "reform_url": _path(request, "reform_waterfall", "/v1/whatif/reform"),

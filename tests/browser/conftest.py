@@ -45,9 +45,13 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
-    """Headless Debian Chromium driven by Playwright, for the whole session."""
+    """Headless Debian Chromium driven by Playwright, for the browser tests.
+
+    Package scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+    thread while it is open, and later tests that run a loop of their own (or Playwright again)
+    would find it there."""
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         _unavailable(f"chromium not found at {CHROMIUM}: run .ci/setup-browser.sh")
     try:

@@ -132,6 +132,12 @@ def test_the_policy_page_never_builds_urls_from_the_host_header(client):
     assert 'name="api-key"' not in page.text  # a nameless input is never submitted in a URL
 
 
+def test_behind_a_proxy_that_adds_the_key_the_page_does_not_ask_for_one(client, keys):
+    _, by_role = keys
+    page = client.get("/policy", headers={"Authorization": f"Bearer {by_role['policy']}"})
+    assert page.status_code == 200 and '"keys_required": false' in page.text
+
+
 # -- strict JSON on every POST route -------------------------------------------------------------
 
 

