@@ -23,7 +23,7 @@ from mlflow import MlflowClient
 from features.bundle import MODEL_TAG, ModelBundle
 from features.contract import Dataset
 from features.scheme import SchemeParameters
-from serving.access import KeyRing
+from serving.access import KeyRing, add_key
 from serving.access.audit import AuditLog
 from serving.app import create_app
 from serving.model_store import ModelStore
@@ -115,6 +115,22 @@ AUDIT_KEY = bytes.fromhex("5e" * 32)  # the tests' audit key; a deployment makes
 def keyed_audit(path: Path) -> AuditLog:
     """An audit log as production keeps it: request digests keyed with ``AUDIT_KEY``."""
     return AuditLog(path, request_key=AUDIT_KEY)
+
+
+# One key per role, with the ids an operator would give them.
+KEY_IDS = {"payment": "settlement", "policy": "analyst", "admin": "operator"}
+
+
+def keys_for_roles(path: Path, roles: tuple[str, ...] = tuple(KEY_IDS)) -> dict[str, str]:
+    """A keys file at ``path`` with one key per role; the keys by role."""
+    return {role: add_key(path, KEY_IDS[role], role) for role in roles}
+
+
+@pytest.fixture(scope="module")
+def role_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A keys file with a payment, a policy and an admin key: its path and the keys by role."""
+    path = tmp_path_factory.mktemp("keys") / "keys.json"
+    return path, keys_for_roles(path)
 
 
 def production_app(

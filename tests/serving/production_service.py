@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from features import Dataset, write_dataset
-from serving.access import add_key
 from serving.access.audit import write_request_key
 from tests.processes import free_port, wait_until_ready
+from tests.serving.conftest import keys_for_roles
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,11 +49,7 @@ def production_service(
     """``uvicorn serving.app:create_app_from_env --factory`` with PTB_ENVIRONMENT=production."""
     data_dir = write_dataset(dataset, work / "snapshot")
     keys_file = work / "keys.json"
-    keys = {
-        "payment": add_key(keys_file, "settlement", "payment"),
-        "policy": add_key(keys_file, "analyst", "policy"),
-        "admin": add_key(keys_file, "operator", "admin"),
-    }
+    keys = keys_for_roles(keys_file)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PTB_"))}
     env.update(
         PTB_TRACKING_URI=tracking_uri,

@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from features.contract import write_dataset
-from tests.serving.conftest import person_body
+from tests.serving.conftest import keys_for_roles, person_body
 from tests.serving.test_server_process import running_service
 
 pytestmark = pytest.mark.slow
@@ -66,12 +66,10 @@ def flags_until(url: str, check: str, value: float, timeout: float = 20) -> dict
 
 @pytest.fixture
 def production(tmp_path: Path, registry, tiny_dataset):
-    from serving.access import add_key
     from serving.access.audit import write_request_key
 
     keys_file = tmp_path / "etc" / "keys.json"
-    payment = add_key(keys_file, "settlement", "payment")
-    add_key(keys_file, "ops", "admin")
+    payment = keys_for_roles(keys_file, ("payment", "admin"))["payment"]
     write_request_key(tmp_path / "etc" / "audit.key")
     settings = {
         "PTB_ENVIRONMENT": "production",

@@ -11,13 +11,12 @@ import io
 import json
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from features import write_dataset
-from serving.access import KeyRing, add_key
+from serving.access import KeyRing
 from serving.access import keys as keys_module
 from serving.access.keys import QUEUED_CHECKS
 from serving.snapshot import Snapshot
@@ -31,16 +30,6 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
 }
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    path = tmp_path_factory.mktemp("hardening-keys") / "keys.json"
-    return path, {
-        "payment": add_key(path, "settlement", "payment"),
-        "policy": add_key(path, "analyst", "policy"),
-        "admin": add_key(path, "operator", "admin"),
-    }
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +51,9 @@ def hostile_snapshot(tiny_dataset, tmp_path_factory) -> Snapshot:
 
 
 @pytest.fixture(scope="module")
-def client(store, hostile_snapshot, keys, tmp_path_factory) -> Iterator[TestClient]:
+def client(store, hostile_snapshot, role_keys, tmp_path_factory) -> Iterator[TestClient]:
     audit = tmp_path_factory.mktemp("hardening-audit") / "audit.jsonl"
-    app = production_app(store, KeyRing.load(keys[0]), audit, snapshot=hostile_snapshot)
+    app = production_app(store, KeyRing.load(role_keys[0]), audit, snapshot=hostile_snapshot)
 
     @app.get("/v1/model/boom", include_in_schema=False)
     async def boom() -> None:
@@ -74,25 +63,25 @@ def client(store, hostile_snapshot, keys, tmp_path_factory) -> Iterator[TestClie
         yield started
 
 
-def auth(keys, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {keys[1][role]}"}
+def auth(role_keys, role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {role_keys[1][role]}"}
 
 
 # -- headers -----------------------------------------------------------------------------------
 
 
-def test_every_answer_carries_the_security_headers(client, keys, tiny_dataset):
+def test_every_answer_carries_the_security_headers(client, role_keys, tiny_dataset):
     answers = [
         client.get("/healthz"),
-        client.get("/v1/model", headers=auth(keys, "payment")),  # 200
+        client.get("/v1/model", headers=auth(role_keys, "payment")),  # 200
         client.get("/v1/model"),  # 401
-        client.post("/v1/admin/reload", headers=auth(keys, "payment")),  # 403
+        client.post("/v1/admin/reload", headers=auth(role_keys, "payment")),  # 403
         client.get("/no/such/page"),  # 404
-        client.post("/v1/grants/person", content=b"{", headers=auth(keys, "payment")),  # 422
+        client.post("/v1/grants/person", content=b"{", headers=auth(role_keys, "payment")),  # 422
         client.post(
-            "/v1/grants/person", content=b"x" * 10_000, headers=auth(keys, "payment")
+            "/v1/grants/person", content=b"x" * 10_000, headers=auth(role_keys, "payment")
         ),  # 413
-        client.get("/v1/model/boom", headers=auth(keys, "payment")),  # 500
+        client.get("/v1/model/boom", headers=auth(role_keys, "payment")),  # 500
         client.get("/policy"),
         client.get("/docs"),
         client.get("/static/policy.js"),
@@ -132,8 +121,8 @@ def test_the_policy_page_never_builds_urls_from_the_host_header(client):
     assert 'name="api-key"' not in page.text  # a nameless input is never submitted in a URL
 
 
-def test_behind_a_proxy_that_adds_the_key_the_page_does_not_ask_for_one(client, keys):
-    _, by_role = keys
+def test_behind_a_proxy_that_adds_the_key_the_page_does_not_ask_for_one(client, role_keys):
+    _, by_role = role_keys
     page = client.get("/policy", headers={"Authorization": f"Bearer {by_role['policy']}"})
     assert page.status_code == 200 and '"keys_required": false' in page.text
 
@@ -152,9 +141,9 @@ def test_behind_a_proxy_that_adds_the_key_the_page_does_not_ask_for_one(client, 
     ],
     ids=["duplicate key", "NaN", "Infinity", "deep"],
 )
-def test_every_post_route_refuses_json_that_is_not_strict(client, keys, path, body, found):
+def test_every_post_route_refuses_json_that_is_not_strict(client, role_keys, path, body, found):
     answer = client.post(
-        path, content=body, headers={**auth(keys, "admin"), "content-type": "application/json"}
+        path, content=body, headers={**auth(role_keys, "admin"), "content-type": "application/json"}
     )
     assert answer.status_code in (413, 422), answer.text
     if answer.status_code == 422:
@@ -162,40 +151,40 @@ def test_every_post_route_refuses_json_that_is_not_strict(client, keys, path, bo
         assert found in answer.json()["message"]
 
 
-def test_a_duplicated_key_in_a_person_is_refused_not_last_wins(client, keys, tiny_dataset):
+def test_a_duplicated_key_in_a_person_is_refused_not_last_wins(client, role_keys, tiny_dataset):
     person = person_body(tiny_dataset, sex="F")
     text = json.dumps(person)[:-1] + ', "sex": "M"}'  # the last one would win
     answer = client.post(
         "/v1/grants/person",
         content=text.encode(),
-        headers={**auth(keys, "payment"), "content-type": "application/json"},
+        headers={**auth(role_keys, "payment"), "content-type": "application/json"},
     )
     assert answer.status_code == 422
     assert 'duplicate key "sex"' in answer.json()["message"]
 
 
 @pytest.mark.parametrize("copayment", [1e300, 1_000_000.01])
-def test_an_absurd_copayment_is_refused(client, keys, tiny_dataset, copayment):
+def test_an_absurd_copayment_is_refused(client, role_keys, tiny_dataset, copayment):
     person = client.post(
         "/v1/grants/person",
         json=person_body(tiny_dataset, copayment_prev_year=copayment),
-        headers=auth(keys, "payment"),
+        headers=auth(role_keys, "payment"),
     )
     assert person.status_code == 422
     assert person.json()["details"][0]["rule"] == "less_than_equal"
     list_id = str(tiny_dataset.lists["list_id"].iloc[1])
     listed = list_body(tiny_dataset, list_id)
     listed["persons"][0]["copayment_prev_year"] = copayment
-    answer = client.post("/v1/grants/list", json=listed, headers=auth(keys, "payment"))
+    answer = client.post("/v1/grants/list", json=listed, headers=auth(role_keys, "payment"))
     assert answer.status_code == 422
     assert answer.json()["field"] == "persons.0.copayment_prev_year"
 
 
-def test_a_query_parameter_given_twice_is_refused(client, keys, tiny_dataset):
+def test_a_query_parameter_given_twice_is_refused(client, role_keys, tiny_dataset):
     list_id = str(tiny_dataset.lists["list_id"].iloc[1])
     answer = client.get(
         f"/v1/grants/lists/{list_id}?model_version=1&model_version=2",
-        headers=auth(keys, "payment"),
+        headers=auth(role_keys, "payment"),
     )
     assert answer.status_code == 422
     assert answer.json()["details"][0] == {
@@ -203,7 +192,9 @@ def test_a_query_parameter_given_twice_is_refused(client, keys, tiny_dataset):
         "rule": "repeated_parameter",
         "message": "given more than once",
     }
-    once = client.get(f"/v1/grants/lists/{list_id}?model_version=1", headers=auth(keys, "payment"))
+    once = client.get(
+        f"/v1/grants/lists/{list_id}?model_version=1", headers=auth(role_keys, "payment")
+    )
     assert once.status_code == 200
 
 
@@ -222,22 +213,22 @@ def test_a_query_parameter_given_twice_is_refused(client, keys, tiny_dataset):
         (b'{"budget_neutral": 1}', "application/json", "budget_neutral"),
     ],
 )
-def test_what_if_refuses_what_the_grant_routes_refuse(client, keys, body, content_type, field):
+def test_what_if_refuses_what_the_grant_routes_refuse(client, role_keys, body, content_type, field):
     for no_cache in ({}, {"Cache-Control": "no-cache"}):
         answer = client.post(
             "/v1/whatif",
             content=body,
-            headers={**auth(keys, "policy"), "content-type": content_type, **no_cache},
+            headers={**auth(role_keys, "policy"), "content-type": content_type, **no_cache},
         )
         assert answer.status_code == 422, answer.text
         assert answer.json()["field"] == field
 
 
-def test_what_if_infinity_is_not_answered_as_the_baseline(client, keys):
+def test_what_if_infinity_is_not_answered_as_the_baseline(client, role_keys):
     answer = client.post(
         "/v1/whatif",
         content=b'{"refugee_rate_nok": Infinity}',
-        headers={**auth(keys, "policy"), "content-type": "application/json"},
+        headers={**auth(role_keys, "policy"), "content-type": "application/json"},
     )
     assert answer.status_code == 422
     assert answer.json()["error"] == "invalid_json"
@@ -257,8 +248,8 @@ def test_the_cache_key_is_the_canonical_validated_scenario():
 # -- CSV exports ----------------------------------------------------------------------------------
 
 
-def test_the_settlement_csv_is_quoted_and_defused(client, keys, hostile_snapshot):
-    answer = client.get("/v1/grants/lists?format=csv", headers=auth(keys, "payment"))
+def test_the_settlement_csv_is_quoted_and_defused(client, role_keys, hostile_snapshot):
+    answer = client.get("/v1/grants/lists?format=csv", headers=auth(role_keys, "payment"))
     assert answer.status_code == 200
     rows = list(csv.reader(io.StringIO(answer.text)))
     assert len(rows) == 1 + hostile_snapshot.n_lists  # no forged or split rows
@@ -268,9 +259,9 @@ def test_the_settlement_csv_is_quoted_and_defused(client, keys, hostile_snapshot
     assert not any(cell.startswith(("=", "+", "@")) for row in rows for cell in row)
 
 
-def test_the_what_if_csv_is_quoted_and_defused(client, keys, hostile_snapshot):
+def test_the_what_if_csv_is_quoted_and_defused(client, role_keys, hostile_snapshot):
     answer = client.post(
-        "/v1/whatif/lists.csv", json={"dampening": 0.5}, headers=auth(keys, "policy")
+        "/v1/whatif/lists.csv", json={"dampening": 0.5}, headers=auth(role_keys, "policy")
     )
     assert answer.status_code == 200, answer.text
     rows = list(csv.reader(io.StringIO(answer.text)))
@@ -283,8 +274,8 @@ def test_the_what_if_csv_is_quoted_and_defused(client, keys, hostile_snapshot):
 # -- key checks -----------------------------------------------------------------------------------
 
 
-def test_an_unknown_key_id_costs_one_hash_as_a_known_one_does(keys, monkeypatch):
-    ring = KeyRing.load(keys[0])
+def test_an_unknown_key_id_costs_one_hash_as_a_known_one_does(role_keys, monkeypatch):
+    ring = KeyRing.load(role_keys[0])
     hashed: list[str] = []
     real = keys_module.check_secret
     monkeypatch.setattr(
@@ -297,10 +288,10 @@ def test_an_unknown_key_id_costs_one_hash_as_a_known_one_does(keys, monkeypatch)
     assert len(hashed) == 2  # the unknown id was hashed against a decoy, as long as the known
 
 
-def test_keys_are_hashed_off_the_pool_that_serves_requests(keys, monkeypatch):
+def test_keys_are_hashed_off_the_pool_that_serves_requests(role_keys, monkeypatch):
     import asyncio
 
-    ring = KeyRing.load(keys[0])
+    ring = KeyRing.load(role_keys[0])
     threads: list[str] = []
     real = KeyRing.authenticate
 
@@ -309,16 +300,16 @@ def test_keys_are_hashed_off_the_pool_that_serves_requests(keys, monkeypatch):
         return real(self, key)
 
     monkeypatch.setattr(KeyRing, "authenticate", recording)
-    caller = asyncio.run(ring.authenticate_off_loop(keys[1]["payment"]))
+    caller = asyncio.run(ring.authenticate_off_loop(role_keys[1]["payment"]))
     assert caller.key_id == "settlement"
     assert threads and threads[0].startswith("ptb-key-check")
 
 
-def test_a_flood_of_unverified_keys_is_refused_rather_than_queued(keys):
+def test_a_flood_of_unverified_keys_is_refused_rather_than_queued(role_keys):
     import asyncio
 
-    ring = KeyRing.load(keys[0])
-    ring._queued = QUEUED_CHECKS  # as many keys waiting for a hashing thread as are allowed
+    ring = KeyRing.load(role_keys[0])
+    ring._queued = QUEUED_CHECKS  # as many role_keys waiting for a hashing thread as are allowed
     with pytest.raises(keys_module.AuthenticationError) as refused:
         asyncio.run(ring.authenticate_off_loop("ptb.settlement.another-guess"))
     assert refused.value.reason == "busy"

@@ -11,16 +11,15 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from serving.access import KeyRing, add_key
+from serving.access import KeyRing
 from serving.observability import JsonFormatter
 from tests.serving.conftest import list_body, person_body, production_app
 
 
 @pytest.fixture(scope="module")
-def key(tmp_path_factory) -> tuple[KeyRing, str]:
-    path = tmp_path_factory.mktemp("obs-keys") / "keys.json"
-    secret = add_key(path, "ops", "admin")
-    return KeyRing.load(path), secret
+def key(role_keys) -> tuple[KeyRing, str]:
+    path, by_role = role_keys
+    return KeyRing.load(path), by_role["admin"]
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +131,7 @@ def test_one_json_line_per_request_with_route_status_duration_key_and_model(
         "POST",
         200,
     )
-    assert (person["key_id"], person["model_version"]) == ("ops", "1")
+    assert (person["key_id"], person["model_version"]) == ("operator", "1")
     assert person["duration_ms"] > 0 and person["response_bytes"] > 0
     assert person["logger"] == "ptb.access" and person["level"] == "INFO"
     assert (listed["route"], listed["model_version"]) == ("/v1/grants/lists/{list_id}", "2")

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
-from serving.access import KeyRing, add_key
+from serving.access import KeyRing
 from serving.app import create_app
 from serving.model_store import ModelStore
 from serving.reload import ModelWatch
@@ -41,23 +41,17 @@ def registry(tmp_path_factory, bundle, dampened_bundle) -> Registry:
     return found
 
 
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    path = tmp_path_factory.mktemp("reload-keys") / "keys.json"
-    return path, {role: add_key(path, f"{role}-ops", role) for role in ("payment", "admin")}
-
-
 @pytest.fixture
-def service(registry, snapshot, keys, tmp_path) -> Iterator[TestClient]:
+def service(registry, snapshot, role_keys, tmp_path) -> Iterator[TestClient]:
     """A fresh service on the champion (version 1) for each test, so none inherits a switch."""
     registry.client.set_registered_model_alias(MODEL, "champion", "1")
     app = production_app(
         ModelStore(registry.uri, cache_dir=tmp_path / "cache"),
-        KeyRing.load(keys[0]),
+        KeyRing.load(role_keys[0]),
         tmp_path / "audit.jsonl",
         snapshot=snapshot,
     )
-    with TestClient(app, headers={"Authorization": f"Bearer {keys[1]['admin']}"}) as client:
+    with TestClient(app, headers={"Authorization": f"Bearer {role_keys[1]['admin']}"}) as client:
         yield client
 
 
@@ -197,11 +191,11 @@ def test_a_second_reload_while_one_runs_is_409(service):
     assert response.json()["error"] == "reload_in_progress"
 
 
-def test_only_an_admin_key_may_reload(service, keys):
+def test_only_an_admin_key_may_reload(service, role_keys):
     response = service.post(
         "/v1/admin/reload",
         json={"model": "challenger"},
-        headers={"Authorization": f"Bearer {keys[1]['payment']}"},
+        headers={"Authorization": f"Bearer {role_keys[1]['payment']}"},
     )
     assert response.status_code == 403
     assert service.app.state.serving.model.version == "1"

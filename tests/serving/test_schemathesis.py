@@ -25,7 +25,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from serving.access import KeyRing, add_key
+from serving.access import KeyRing
 from serving.access.attempts import FailedAttempts
 from serving.model_store import ModelStore
 from serving.request_bodies import DEFAULT_LIMITS, BodyLimit
@@ -35,10 +35,9 @@ MAX_EXAMPLES = 100
 
 
 @pytest.fixture(scope="module")
-def admin_key(tmp_path_factory) -> tuple[KeyRing, str]:
-    path = tmp_path_factory.mktemp("schema-keys") / "keys.json"
-    key = add_key(path, "fuzzer", "admin")
-    return KeyRing.load(path), key
+def admin_key(role_keys) -> tuple[KeyRing, str]:
+    path, by_role = role_keys
+    return KeyRing.load(path), by_role["admin"]
 
 
 @pytest.fixture(scope="module")
