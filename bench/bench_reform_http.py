@@ -34,27 +34,14 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 from bench_http import free_port, registry, service, service_env, uvicorn_command  # noqa: E402
+from bench_scoring import national_dataset  # noqa: E402
+from bench_whatif_http import timed  # noqa: E402
 
-from features import PersonTable, load_dataset, reform_waterfall, synthesise, write_dataset  # noqa: E402
-
-
-def national(persons: int | None, seed: int, root: Path) -> Path:
-    data = root / f"national-{persons or 'all'}-seed{seed}" / "data"
-    if not (data / "persons.parquet").exists():
-        started = time.perf_counter()
-        write_dataset(synthesise(persons, seed), data)
-        print(f"synthesised and wrote {data} in {time.perf_counter() - started:.1f} s")
-    return data
+from features import PersonTable, load_dataset, reform_waterfall  # noqa: E402
 
 
 def timed_get(client: httpx.Client, params: dict) -> tuple[float, dict, int]:
-    started = time.perf_counter()
-    response = client.get("/v1/whatif/reform", params=params)
-    answer = response.json()
-    seconds = time.perf_counter() - started
-    if response.status_code != 200:
-        raise RuntimeError(f"{response.status_code}: {answer}")
-    return seconds, answer, len(response.content)
+    return timed(lambda: client.get("/v1/whatif/reform", params=params))
 
 
 def main() -> None:
@@ -67,7 +54,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    data = national(args.persons, args.seed, args.cache)
+    data = national_dataset(args.persons, args.seed, args.cache)
     uri, _ = registry(data, data.parent / "registry", models=("model_2026",))
     from serving.model_store import ModelStore
 

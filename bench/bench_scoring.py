@@ -22,14 +22,20 @@ from features.grants import PersonColumns, PersonScorer, list_grants, person_gra
 from serving.snapshot import Snapshot
 
 
-def national_data(persons: int | None, seed: int, root: Path) -> tuple[Path, Path]:
-    """The data set directory and bundle directory, built on first use and then reused."""
-    name = f"national-{persons or 'all'}-seed{seed}"
-    data, bundle = root / name / "data", root / name / "bundle"
+def national_dataset(persons: int | None, seed: int, root: Path) -> Path:
+    """The synthetic data set directory, written on first use and then reused."""
+    data = root / f"national-{persons or 'all'}-seed{seed}" / "data"
     if not (data / "persons.parquet").exists():
         started = time.perf_counter()
         write_dataset(synthesise(persons, seed), data)
         print(f"synthesised and wrote {data} in {time.perf_counter() - started:.1f} s")
+    return data
+
+
+def national_data(persons: int | None, seed: int, root: Path) -> tuple[Path, Path]:
+    """The data set directory and bundle directory, built on first use and then reused."""
+    data = national_dataset(persons, seed, root)
+    bundle = data.parent / "bundle"
     if not (bundle / "bundle.json").exists():
         from training.fit import calibrate  # the bench may train; serving never does
 

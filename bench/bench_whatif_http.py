@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -86,21 +87,28 @@ def service_app():
 FRESH = {"Cache-Control": "no-cache"}  # price anew: the service keeps results of a scenario
 
 
-def timed_post(
-    client: httpx.Client, body: dict, params: dict, fresh: bool = True
-) -> tuple[float, dict, int]:
+def timed(send: Callable[[], httpx.Response]) -> tuple[float, dict, int]:
+    """Seconds from sending to the parsed answer, the answer and its bytes; non-200 raises."""
     started = time.perf_counter()
-    response = client.post(
-        "/v1/whatif",
-        json=body,
-        params={**PAGE_PARAMS, **params},
-        headers=FRESH if fresh else None,
-    )
+    response = send()
     answer = response.json()
     seconds = time.perf_counter() - started
     if response.status_code != 200:
         raise RuntimeError(f"{response.status_code}: {answer}")
     return seconds, answer, len(response.content)
+
+
+def timed_post(
+    client: httpx.Client, body: dict, params: dict, fresh: bool = True
+) -> tuple[float, dict, int]:
+    return timed(
+        lambda: client.post(
+            "/v1/whatif",
+            json=body,
+            params={**PAGE_PARAMS, **params},
+            headers=FRESH if fresh else None,
+        )
+    )
 
 
 def main() -> None:
