@@ -11,6 +11,7 @@ is complete (the commit point), a late signal no longer undoes it: the training 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,11 +36,14 @@ class Interruption:
         self.deferring = False
         self.committed = False
         self._previous: dict[int, object] = {}
+        self._previous_unraisable_hook = sys.unraisablehook
 
     def __enter__(self) -> Interruption:
         if threading.current_thread() is threading.main_thread():
             for signum in SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._handle)
+            self._previous_unraisable_hook = sys.unraisablehook
+            sys.unraisablehook = self._unraisable
         return self
 
     def __exit__(
@@ -47,6 +51,8 @@ class Interruption:
     ) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)  # type: ignore[arg-type]
+        if self._previous:
+            sys.unraisablehook = self._previous_unraisable_hook
         self._previous.clear()
         # A signal can break a library mid-call (matplotlib drawing, say) into an error of its
         # own; the cause is still the signal, so report it as one, never as a crash.
@@ -62,6 +68,14 @@ class Interruption:
         self.received = signum
         if not self.deferring:
             raise TrainingInterrupted(signum)
+
+    def _unraisable(self, unraisable: sys.UnraisableHookArgs) -> None:
+        # A signal that lands in a finaliser or weakref callback cannot propagate; it is
+        # remembered, and the next check() raises it, so its "Exception ignored" traceback
+        # would only tell the user of a crash that did not happen.
+        if isinstance(unraisable.exc_value, TrainingInterrupted):
+            return
+        self._previous_unraisable_hook(unraisable)
 
     def check(self) -> None:
         """Raise if a signal arrived (even one whose exception was swallowed) before the commit."""
