@@ -8,6 +8,8 @@ features. Band edges and thresholds live in ``IndicatorConfig``, which travels w
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -96,9 +98,16 @@ PRESETS = ("model_2026", "model0_2023", "model_2026_fine_bands")
 
 
 def preset_spec(name: str) -> dict:
-    """The preset file of a model (``features/reference/<name>.yaml``) as a mapping."""
+    """The preset file of a model (``features/reference/<name>.yaml``) as a mapping (a copy
+    the caller may change)."""
     if name not in PRESETS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PRESETS)}")
+    return copy.deepcopy(_parsed_preset(name))
+
+
+@functools.cache
+def _parsed_preset(name: str) -> dict:
+    # Read once per process: payment answers ask for a model's rule on every request.
     text = resources.files("features").joinpath("reference", f"{name}.yaml").read_text()
     return dict(yaml.safe_load(text))
 

@@ -140,16 +140,7 @@ def posted_basistilskudd(
     )
     population, average = None, pd.Series(dtype="float64")
     if snapshot is not None:
-        dataset = snapshot.dataset
-        kommuner = dataset.kommuner.set_index("kommune")
-        if "population" in kommuner.columns:
-            population = kommuner["population"]
-        counts = np.bincount(snapshot.table.list_codes, minlength=snapshot.n_lists)
-        average = (
-            pd.Series(counts, index=pd.Index(snapshot.table.practice_kommune))
-            .groupby(level=0)
-            .mean()
-        )
+        population, average = snapshot.kommune_population, snapshot.kommune_average_list_length
     paid = list_payments(
         lists,
         np.array([ptb_grant_nok]),

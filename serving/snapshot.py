@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from features import (
     CodeChange,
@@ -74,6 +75,15 @@ class Snapshot:
         counts = np.bincount(self.table.list_codes, minlength=self.n_lists)
         self._order = np.argsort(self.table.list_codes, kind="stable")
         self._offsets = np.concatenate([[0], np.cumsum(counts)])
+        # A posted list's utjamningstilskudd reads its kommune's average list length and
+        # population; worked out once here, not on every request.
+        self.kommune_average_list_length: pd.Series = (
+            pd.Series(counts, index=pd.Index(self.table.practice_kommune)).groupby(level=0).mean()
+        )
+        kommuner = dataset.kommuner.set_index("kommune")
+        self.kommune_population: pd.Series | None = (
+            kommuner["population"] if "population" in kommuner.columns else None
+        )
         self._keep = keep_versions
         self._grants: OrderedDict[str, SnapshotGrants] = OrderedDict()
         self._lock = threading.Lock()
