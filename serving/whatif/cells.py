@@ -40,7 +40,10 @@ class SnapshotCells:
     education_share: np.ndarray
     person_cell: np.ndarray
     list_cells: sparse.csr_matrix
-    _by_threshold: dict[float, np.ndarray] = field(default_factory=dict, repr=False)
+    list_of_person: np.ndarray
+    _by_threshold: dict[float, tuple[np.ndarray, sparse.csr_matrix]] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def build(
@@ -67,32 +70,47 @@ class SnapshotCells:
         columns["education"] = np.tile(np.array([0, 1], dtype="int16"), n_base)
         cells = pd.DataFrame(columns)
         person_cell = (2 * base + features["education"].to_numpy(dtype="int64")).astype("int32")
-        list_cells = sparse.csr_matrix(
-            (np.ones(len(persons)), (list_of_person, person_cell)), shape=(n_lists, len(cells))
-        )
-        list_cells.sum_duplicates()
         return cls(
             indicators=bundle.indicators,
             cells=cells,
             person_base=base.astype("int32"),
             education_share=features["education_share"].to_numpy(dtype="float64"),
             person_cell=person_cell,
-            list_cells=list_cells,
+            list_cells=_list_cells(list_of_person, person_cell, n_lists, len(cells)),
+            list_of_person=list_of_person,
         )
 
     def cell_of_person(self, indicators: IndicatorConfig) -> np.ndarray:
         """Each person's cell under ``indicators`` (only the education threshold may differ)."""
-        threshold = indicators.education_threshold
+        return self._at_threshold(indicators.education_threshold)[0]
+
+    def list_cells_at(self, indicators: IndicatorConfig) -> sparse.csr_matrix:
+        """Persons per list and cell under ``indicators``: a list total is one product with it."""
+        return self._at_threshold(indicators.education_threshold)[1]
+
+    def _at_threshold(self, threshold: float) -> tuple[np.ndarray, sparse.csr_matrix]:
         if threshold == self.indicators.education_threshold:
-            return self.person_cell
-        cell = self._by_threshold.get(threshold)
-        if cell is None:
+            return self.person_cell, self.list_cells
+        found = self._by_threshold.get(threshold)
+        if found is None:
             education = education_level(self.education_share, threshold)
             cell = (2 * self.person_base + education).astype("int32")
+            n_lists, n_cells = self.list_cells.shape
+            found = (cell, _list_cells(self.list_of_person, cell, n_lists, n_cells))
             if len(self._by_threshold) >= 2:  # a policy team tries a threshold, then the next
                 self._by_threshold.pop(next(iter(self._by_threshold)), None)
-            self._by_threshold[threshold] = cell
-        return cell
+            self._by_threshold[threshold] = found
+        return found
+
+
+def _list_cells(
+    list_of_person: np.ndarray, person_cell: np.ndarray, n_lists: int, n_cells: int
+) -> sparse.csr_matrix:
+    counts = sparse.csr_matrix(
+        (np.ones(len(person_cell)), (list_of_person, person_cell)), shape=(n_lists, n_cells)
+    )
+    counts.sum_duplicates()
+    return counts
 
 
 @dataclass(frozen=True)
@@ -108,12 +126,9 @@ class PricedModel:
     cell_supplement_nok: np.ndarray
     snapshot: SnapshotCells
 
-    def per_list(self, values: np.ndarray, list_of_person: np.ndarray, n_lists: int) -> np.ndarray:
+    def per_list(self, values: np.ndarray) -> np.ndarray:
         """Per-cell values summed over each list's persons."""
-        if self.indicators.education_threshold == self.snapshot.indicators.education_threshold:
-            return self.snapshot.list_cells @ values
-        cell = self.snapshot.cell_of_person(self.indicators)
-        return np.bincount(list_of_person, weights=values[cell], minlength=n_lists)
+        return self.snapshot.list_cells_at(self.indicators) @ values
 
     def per_person(self, values: np.ndarray) -> np.ndarray:
         return values[self.snapshot.cell_of_person(self.indicators)]

@@ -140,7 +140,7 @@ class WhatIfEngine:
             return self._snapshots[key][1]
 
     def _per_list(self, model: PricedModel, values: np.ndarray) -> np.ndarray:
-        return model.per_list(values, self.list_of_person, self.n_lists)
+        return model.per_list(values)
 
     def _models(
         self,

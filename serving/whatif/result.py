@@ -90,25 +90,37 @@ class WhatIfResult:
 
 
 def _group_table(lists: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    table = (
-        lists.assign(
-            winners=lists["outcome"] == "gains",
-            losers=lists["outcome"] == "loses",
-            unchanged=lists["outcome"] == "unchanged",
-        )
-        .groupby(by, sort=True)
-        .agg(
-            lists=("list_id", "size"),
-            persons=("persons", "sum"),
-            **{money: (money, "sum") for money in MONEY},
-            winners=("winners", "sum"),
-            losers=("losers", "sum"),
-            unchanged=("unchanged", "sum"),
-        )
-        .reset_index()
+    """Lists summed per value of ``by[0]``, in its order; the other ``by`` columns are facts of
+    it (a kommune's name and centrality class) and carried along.
+
+    Summed with ``np.bincount`` over one factorisation: a pandas named aggregation took most of
+    a national what-if's time.
+    """
+    codes, keys = pd.factorize(lists[by[0]], sort=True)
+    groups = len(keys)
+    first = np.full(groups, len(lists), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(lists)))
+
+    def total(values: np.ndarray | pd.Series) -> np.ndarray:
+        return np.bincount(codes, weights=np.asarray(values, dtype="float64"), minlength=groups)
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(codes[mask], minlength=groups).astype("int64")
+
+    outcome = lists["outcome"].to_numpy()
+    table = pd.DataFrame(
+        {
+            **{column: lists[column].iloc[first].reset_index(drop=True) for column in by},
+            "lists": np.bincount(codes, minlength=groups).astype("int64"),
+            "persons": total(lists["persons"]).round().astype("int64"),
+            **{money: total(lists[money]) for money in MONEY},
+        }
     )
-    table.insert(len(by) + 5, "change_pct", 100.0 * table["change_nok"] / table["baseline_nok"])
-    table.insert(len(by) + 6, "change_per_person_nok", table["change_nok"] / table["persons"])
+    table["change_pct"] = 100.0 * table["change_nok"] / table["baseline_nok"]
+    table["change_per_person_nok"] = table["change_nok"] / table["persons"]
+    table["winners"] = count(outcome == "gains")
+    table["losers"] = count(outcome == "loses")
+    table["unchanged"] = count(outcome == "unchanged")
     return table
 
 
