@@ -150,6 +150,14 @@ def service_env(**settings: str) -> dict[str, str]:
     return {**env, **settings}
 
 
+def instance_settings(work: Path, workers: int) -> dict[str, str]:
+    """What ``ptb serve --workers N`` sets for its workers: one instance directory, so they serve
+    one model and ``/readyz`` waits for all of them."""
+    if workers < 2:
+        return {}
+    return {"PTB_INSTANCE_DIR": str(work / "instance"), "PTB_INSTANCE_WORKERS": str(workers)}
+
+
 def uvicorn_command(factory: str, port: int, *options: str) -> list[str]:
     """``uvicorn FACTORY --factory`` on 127.0.0.1, logging only what the service logs itself."""
     command = [sys.executable, "-m", "uvicorn", factory, "--factory"]
@@ -258,7 +266,10 @@ def main() -> None:
     files = request_files(data, work)
     script = BENCH / "bench_http.lua"
     env = service_env(
-        PTB_TRACKING_URI=uri, PTB_MODEL=version, PTB_MODEL_CACHE_DIR=str(work / "cache")
+        PTB_TRACKING_URI=uri,
+        PTB_MODEL=version,
+        PTB_MODEL_CACHE_DIR=str(work / "cache"),
+        **instance_settings(work, args.workers),
     )
     if not args.no_snapshot:
         env["PTB_DATA_DIR"] = str(data)

@@ -3,6 +3,7 @@
 Run by hand (needs ``wrk``: ``apt-get install -y wrk``)::
 
     .venv/bin/python bench/load_test.py --duration 600 [--rate 500] [--mix person=60,...]
+        [--workers 2] [--whatif-process] [--whatif-apart]
 
 Builds (once, cached under ``$TMPDIR/ptb-bench``, shared with ``bench_http.py``) the national
 data set and a registry with ``model_2026``, then starts the service as production runs it:
@@ -46,6 +47,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from bench_http import (  # noqa: E402
     free_port,
+    instance_settings,
     national_data,
     registry,
     service,
@@ -151,11 +153,24 @@ def sample_memory(pid: int, every: float, stop: threading.Event, out: list) -> N
             return
 
 
-def run_wrk(url: str, lines: Path, key: str, args, seconds: int) -> dict:
-    """``args.rate`` requests/s in all, arriving at random (Poisson), over one wrk thread."""
+def post_whatifs(url: str, key: str, rate: float, stop: threading.Event, out: list) -> None:
+    """What-ifs arriving at random at ``rate`` a second, each timed by the client (seconds)."""
+    arrivals = random.Random(11)
+    headers = {"Authorization": f"Bearer {key}", "Cache-Control": "no-cache"}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        while not stop.wait(arrivals.expovariate(rate)):
+            begun = time.perf_counter()
+            answer = client.post(
+                f"/v1/whatif{WHATIF_QUERY}", json=arrivals.choice(WHATIF_SCENARIOS)
+            )
+            out.append((answer.status_code, time.perf_counter() - begun))
+
+
+def run_wrk(url: str, lines: Path, key: str, args, seconds: int, rate: float) -> dict:
+    """``rate`` requests/s, arriving at random (Poisson), over one wrk thread."""
     command = ["wrk", "-t", "1", "-c", str(args.connections)]
     command += ["-d", f"{seconds}s", "--timeout", "10s", "-s", str(BENCH / "load_test.lua")]
-    command += [url, "--", str(lines), str(args.rate), key]
+    command += [url, "--", str(lines), str(rate), key]
     # From bench/, where the script finds the poisson_arrivals module.
     done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=BENCH)
     found = [
@@ -218,11 +233,24 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=10, help="seconds of load not reported")
     parser.add_argument("--persons", type=int, default=None, help="default: the whole country")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--whatif-process",
+        action="store_true",
+        help="price what-ifs in a child process of each worker (PTB_WHATIF_PROCESS)",
+    )
+    parser.add_argument(
+        "--whatif-apart",
+        action="store_true",
+        help="send the what-ifs from a client of their own, so wrk's latency is the grant "
+        "routes' alone",
+    )
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ptb-bench")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
     mix = parse_mix(args.mix)
+    whatif_rate = args.rate * mix.pop("whatif", 0.0) if args.whatif_apart else 0.0
+    wrk_rate = args.rate - whatif_rate
 
     from serving.access import add_key
     from serving.access.audit import read_request_key, write_request_key
@@ -247,6 +275,8 @@ def main() -> None:
         PTB_AUDIT_KEY_FILE=str(write_request_key(work / "audit.key")),
         # Every worker's requests in one scrape, as ``ptb serve --workers`` arranges it.
         PROMETHEUS_MULTIPROC_DIR=str(work / "metrics"),
+        **instance_settings(work, args.workers),
+        PTB_WHATIF_PROCESS=str(args.whatif_process).lower(),
     )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -265,6 +295,7 @@ def main() -> None:
             for body in WHATIF_SCENARIOS:  # the what-if engine is built on first use
                 client.post(f"/v1/whatif{WHATIF_QUERY}", json=body).raise_for_status()
         samples: list[tuple[float, float]] = []
+        whatifs: list[tuple[int, float]] = []
         stop = threading.Event()
         sampler = threading.Thread(
             target=sample_memory, args=(process.pid, args.sample, stop, samples), daemon=True
@@ -272,8 +303,14 @@ def main() -> None:
         sampler.start()
         try:
             if args.warm_up > 0:
-                run_wrk(url, lines, key, args, args.warm_up)
-            result = run_wrk(url, lines, key, args, args.duration)
+                run_wrk(url, lines, key, args, args.warm_up, wrk_rate)
+            if whatif_rate > 0:
+                threading.Thread(
+                    target=post_whatifs,
+                    args=(url, key, whatif_rate, stop, whatifs),
+                    daemon=True,
+                ).start()
+            result = run_wrk(url, lines, key, args, args.duration, wrk_rate)
         finally:
             stop.set()
             sampler.join()
@@ -291,7 +328,7 @@ def main() -> None:
     )
     print(f"statuses: {result['statuses']}")
     print(
-        "latency (all requests): "
+        f"latency ({'grant routes' if whatif_rate else 'all requests'}, wrk): "
         + "  ".join(
             f"{name} {result[key_] / 1e3:.2f} ms"
             for name, key_ in (
@@ -303,6 +340,14 @@ def main() -> None:
             )
         )
     )
+    if whatifs:
+        seconds = np.array([s for _, s in whatifs]) * 1e3
+        statuses = {str(c): sum(1 for code, _ in whatifs if code == c) for c, _ in whatifs}
+        print(
+            f"what-if ({whatif_rate:g}/s from a client of their own): {len(whatifs)} requests "
+            f"{statuses}  p50 {np.percentile(seconds, 50):.1f} ms  "
+            f"p99 {np.percentile(seconds, 99):.1f} ms  max {seconds.max():.1f} ms"
+        )
     print("\nper route, from the service's /metrics (p50/p99: histogram bucket bounds):")
     for route, figures in sorted(route_figures(metrics_text).items()):
         print(

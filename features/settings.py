@@ -113,6 +113,20 @@ class Settings(BaseSettings):
         "when running `uvicorn --workers N` yourself)",
     )
 
+    instance_workers: int = Field(
+        default=0,
+        ge=0,
+        description="worker processes in the instance: `/readyz` answers 503 until every one has "
+        "loaded (`ptb serve --workers N` sets it; 0 checks only the workers that have started)",
+    )
+
+    whatif_process: bool = Field(
+        default=False,
+        description="price what-ifs in a child process of each worker, niced, so they never "
+        "delay a grant in an instance that serves both audiences (a second copy of the snapshot "
+        "in memory per worker)",
+    )
+
     # -- access, audit, operations (docs/security.md) --------------------------------------------
     api_keys_file: Path | None = Field(
         default=None,

@@ -217,6 +217,7 @@ def serve(
     # model and this snapshot (checked above, then left to the workers to hold).
     del snapshot, release
     os.environ["PTB_MODEL"] = served
+    os.environ["PTB_INSTANCE_WORKERS"] = str(workers)
     if data is not None:
         os.environ["PTB_DATA_DIR"] = str(data)
     with shared_metrics_dir(), instance_dir():

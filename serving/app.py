@@ -92,6 +92,8 @@ def create_app(
     startup_retry_seconds: float = 0.0,
     reference: Release | str | Path | None = None,
     instance_dir: str | Path | None = None,
+    instance_workers: int = 0,
+    whatif_process: bool = False,
     body_limits: Mapping[str, BodyLimit] | None = None,
     key_attempts: FailedAttempts | None = None,
 ) -> FastAPI:
@@ -121,6 +123,9 @@ def create_app(
         snapshot, its own tables are the release.
     instance_dir : shared with the other workers of this instance, so that all serve one
         model and switch together (``serving.instance``); None for a single worker.
+    instance_workers : the workers of the instance; ``/readyz`` is 503 until all are ready.
+    whatif_process : price what-ifs in a child process (``serving.whatif.process``), so a
+        national scenario never holds the interpreter a grant request waits for.
     body_limits : the most a request body may hold per path (``serving.request_bodies``).
     key_attempts : the limits on failed key checks (``serving.access.attempts``); default
         10 per key id and 20 per address a minute.
@@ -141,6 +146,7 @@ def create_app(
             prepare=lambda version, ref: prepare_model(state, version, ref),
             switch=lambda model, ref: state.switch(model, default_ref=ref),
             status=state.worker_status,
+            expected_workers=instance_workers,
         )
     state.readiness = lambda: readiness_problems(api_keys, audit, store)
     app_metrics = Metrics(state)
@@ -159,6 +165,7 @@ def create_app(
     app.state.keyring = api_keys
     app.state.metrics = app_metrics
     app.state.audit = audit
+    app.state.whatif_process = whatif_process
     _include_routers(app, routers, metrics_public)
     if whatif.router in routers:
         state.warmers.append(partial(whatif.warm, app))
@@ -228,6 +235,9 @@ def _lifespan(
             if watch is not None:
                 watch.stop()
             state.stop()
+            engines = getattr(app.state, "whatif_engines", None)
+            if engines is not None:
+                engines.close()
             if audit is not None:
                 audit.close()
             forget_worker()
@@ -290,6 +300,8 @@ def create_app_from_settings(settings: Settings, **overrides) -> FastAPI:
         "model_watch_seconds": settings.model_watch_seconds,
         "startup_retry_seconds": settings.startup_retry_seconds,
         "instance_dir": settings.instance_dir,
+        "instance_workers": settings.instance_workers,
+        "whatif_process": settings.whatif_process,
         "body_limits": configured_limits(settings.body_limits),
     }
     return create_app(store, **{**options, **overrides})

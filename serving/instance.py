@@ -88,8 +88,10 @@ class InstanceModel:
         switch: Callable[[LoadedModel, str], object],
         status: Callable[[], dict[str, Any]],
         prepare_seconds: float = 120.0,
+        expected_workers: int = 0,
     ):
         self.directory = Path(directory)
+        self.expected_workers = expected_workers
         self._prepare = prepare
         self._switch = switch
         self._status = status
@@ -292,6 +294,20 @@ class InstanceModel:
         state = {"pid": self.pid, "worker": self.worker, "generation": self.generation}
         with contextlib.suppress(OSError):
             _write_json(self.directory / "workers" / f"{self.pid}.json", state | self._status())
+
+    def unready_workers(self) -> list[str]:
+        """Why the instance as a whole cannot answer yet: a worker still loading or failed, or
+        fewer workers started than expected. A request may reach any worker, so a load balancer
+        must not send any before all are ready."""
+        found = self.workers()
+        problems = [
+            f"worker {state.get('worker')}: {state.get('status')}"
+            for state in found
+            if state.get("status") not in ("ready", "degraded")
+        ]
+        if len(found) < self.expected_workers:
+            problems.append(f"workers: {len(found)} of {self.expected_workers} have started")
+        return problems
 
     def workers(self) -> list[dict[str, Any]]:
         """Every live worker's last published state, by worker number."""

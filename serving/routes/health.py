@@ -29,6 +29,8 @@ async def readyz(state: StateDep, response: Response) -> Readiness:
             status=state.status, error=state.error, problems=state.problems(), workers=workers
         )
     problems = state.problems()
+    if state.instance is not None:
+        problems += state.instance.unready_workers()
     if problems:
         response.status_code = 503
     snapshot = state.snapshot

@@ -39,6 +39,7 @@ from serving.whatif import (
     TOP_N,
     Scenario,
     WhatIfEngines,
+    WhatIfProcess,
     parse_scenario,
     run_scenario,
 )
@@ -55,7 +56,12 @@ def engines_of(app: FastAPI) -> WhatIfEngines:
         found = getattr(app.state, "whatif_engines", None)
         if found is None:
             state: ServingState = app.state.serving
-            found = app.state.whatif_engines = WhatIfEngines(pricing=lambda: state.pricing)
+            source = state.snapshot.source if state.snapshot is not None else ""
+            separate = getattr(app.state, "whatif_process", False) and source
+            found = app.state.whatif_engines = WhatIfEngines(
+                pricing=lambda: state.pricing,
+                process=WhatIfProcess(source) if separate else None,
+            )
         return found
 
 
@@ -67,7 +73,7 @@ def warm(app: FastAPI, model: LoadedModel) -> None:
     """
     state: ServingState = app.state.serving
     if state.snapshot is not None:
-        engines_of(app).get(state.snapshot, model)
+        engines_of(app).warm(state.snapshot, model)
 
 
 router = APIRouter(prefix="/v1/whatif", tags=["what-if"])

@@ -8,6 +8,7 @@ No HTTP here; the API route (``serving.routes.whatif``), ``ptb whatif`` and the 
 - ``result``: ``WhatIfResult``, what a run found, in tables;
 - ``report``: the CSV files and charts of ``ptb whatif``;
 - ``cache``: engines and results kept per snapshot and model versions for the API;
+- ``process``: the engines in a child process of their own, away from the grant routes;
 - ``waterfall_report``: the reform waterfall's CSV files and chart (``ptb whatif --reform``).
 """
 
@@ -19,6 +20,7 @@ from serving.whatif.engine import (
     list_rule_factor,
     run_whatif,
 )
+from serving.whatif.process import WhatIfProcess
 from serving.whatif.report import summary_table, write_report
 from serving.whatif.result import HISTOGRAM_BINS, WhatIfResult, build_result, change_histogram
 from serving.whatif.scenario import (
@@ -39,6 +41,7 @@ __all__ = [
     "Scenario",
     "WhatIfEngine",
     "WhatIfEngines",
+    "WhatIfProcess",
     "WhatIfResult",
     "build_result",
     "change_histogram",

@@ -3,7 +3,8 @@
 Setting up a ``WhatIfEngine`` derives the features of every person in the snapshot (about 4 s for
 the country); a scenario then costs tens of milliseconds. ``WhatIfEngines`` builds one engine per
 (snapshot, baseline version), once, while concurrent requests for the same key wait for that one
-build, and keeps the few used last; it also keeps the results of the last scenarios.
+build, and keeps the few used last; it also keeps the results of the last scenarios. With a
+``WhatIfProcess`` the engines live in that child process instead (``serving.whatif.process``).
 ``run_scenario`` resolves a scenario's models and answers it. No HTTP here.
 """
 
@@ -18,6 +19,7 @@ from serving.model_store import LoadedModel, ModelStore
 from serving.pricing import Pricing
 from serving.snapshot import Snapshot
 from serving.whatif.engine import WhatIfEngine
+from serving.whatif.process import PricedBundle, WhatIfProcess
 from serving.whatif.result import WhatIfResult
 from serving.whatif.scenario import Scenario
 
@@ -37,9 +39,11 @@ class WhatIfEngines:
         keep: int = KEEP_ENGINES,
         keep_results: int = KEEP_RESULTS,
         pricing: Callable[[], Pricing | None] = lambda: None,
+        process: WhatIfProcess | None = None,
     ):
         # The release and rate the service prices with; None prices with the models as trained.
         self.pricing = pricing
+        self.process = process
         self._keep = keep
         self._keep_results = keep_results
         self._engines: OrderedDict[tuple[int, str], tuple[Snapshot, WhatIfEngine]] = OrderedDict()
@@ -79,6 +83,24 @@ class WhatIfEngines:
                     while len(self._engines) > self._keep:
                         self._engines.popitem(last=False)
         return found
+
+    def warm(self, snapshot: Snapshot, baseline: LoadedModel) -> None:
+        """Build the baseline's engine (here or in the what-if process), blocking."""
+        if self.process is None:
+            self.get(snapshot, baseline)
+        else:
+            self.process.warm(self.priced(baseline))
+
+    def priced(self, model: LoadedModel, release: str | None = None) -> PricedBundle:
+        """The model priced on the service's release (or ``release``), named for the what-if
+        process, which keeps bundles and engines by that name: version and release."""
+        pricing = self.pricing()
+        on = release or ("" if pricing is None else pricing.release.name)
+        return f"{model.version}@{on}", self.bundle_of(model, release)
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.close()
 
     def bundle_of(self, model: LoadedModel, release: str | None = None) -> ModelBundle:
         """The model priced on the service's release, or on the named ``release``."""
@@ -151,11 +173,22 @@ def run_scenario(
     # The scenario prices on the service's release unless it names another one.
     scenario_bundle = engines.bundle_of(scenario_model, scenario.reference_release)
 
+    phase_in_from = engines.bundle_of(old) if old is not None else None
+
     def compute() -> WhatIfResult:
+        if engines.process is not None:
+            return engines.process.run(
+                engines.priced(baseline),
+                scenario,
+                scenario_bundle=engines.priced(scenario_model, scenario.reference_release),
+                phase_in_from=None if old is None else engines.priced(old),
+                top_n=top_n,
+                tolerance_nok=tolerance_nok,
+            )
         return engines.get(snapshot, baseline).run(
             scenario,
             scenario_bundle=scenario_bundle,
-            phase_in_from=engines.bundle_of(old) if old is not None else None,
+            phase_in_from=phase_in_from,
             top_n=top_n,
             tolerance_nok=tolerance_nok,
         )

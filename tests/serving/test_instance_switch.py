@@ -85,7 +85,11 @@ def own_registry(tmp_path, bundle, dampened_bundle):
 def test_admin_reload_switches_every_worker_at_once(own_registry, tiny_dataset, tmp_path):
     data_dir = write_dataset(tiny_dataset, tmp_path / "snapshot")
     with running_service(own_registry, data_dir, tmp_path / "cache", workers=2) as url:
-        before = workers_on(url, "1", 2)
+        # Ready means every worker is: a request may reach either.
+        ready = httpx.get(f"{url}/readyz", timeout=10)
+        before = ready.json()["workers"]
+        assert ready.status_code == 200, ready.text
+        assert [w["model_version"] for w in before] == ["1", "1"], before
         assert {w["worker"] for w in before} == {0, 1} and len({w["pid"] for w in before}) == 2
         stop, answers, threads = firing(url, person_body(tiny_dataset, 3))
         time.sleep(1.0)
