@@ -10,6 +10,9 @@ which then only reads it back.
 Keys are checked so that guessing stays slow and cannot starve the service:
 
 - a key that verified before is found by its SHA-256 in the key ring at once;
+- requests that present the same key while it is being checked wait for that one check: a
+  payment system opening 50 connections at once costs one hash, and is never taken for 50
+  guesses;
 - any other key is hashed (scrypt) on the key ring's own threads, never on the pool that runs
   the routes, and after too many failures for its key id or address it is refused with 429
   and ``Retry-After`` without hashing (``serving.access.attempts``).
@@ -17,6 +20,8 @@ Keys are checked so that guessing stays slow and cannot starve the service:
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import Callable
 
 from starlette.requests import Request
@@ -90,6 +95,8 @@ class AccessGate:
         self.answer = answer
         self.attempts = attempts or FailedAttempts()
         self.on_refusal = on_refusal
+        # Checks running now, by the SHA-256 of the key they check (the event loop's alone).
+        self._checking: dict[bytes, asyncio.Future[Caller]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,6 +130,35 @@ class AccessGate:
         client = (scope.get("client") or (None,))[0]
         if key_id is None:  # missing or malformed: refused at once, nothing to hash
             return self.keyring.authenticate(key)
+        assert key is not None
+        digest = hashlib.sha256(key.encode()).digest()
+        running = self._checking.get(digest)
+        if running is not None:
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                if not running.cancelled():
+                    raise  # this request itself was cancelled
+                # the request that ran the check went away: check the key here
+        check = self._checking[digest] = asyncio.get_running_loop().create_future()
+        try:
+            caller = await self._checked(key, key_id, client)
+        except asyncio.CancelledError:
+            check.cancel()
+            raise
+        except Exception as refused:
+            check.set_exception(refused)
+            check.exception()  # retrieved: no "never retrieved" warning when no one waited
+            raise
+        else:
+            check.set_result(caller)
+            return caller
+        finally:
+            if self._checking.get(digest) is check:
+                del self._checking[digest]
+
+    async def _checked(self, key: str, key_id: str, client: str | None) -> Caller:
+        """One key hashed and checked, counted against the failure limits."""
         wait = self.attempts.retry_after(key_id, client)
         if wait is not None:
             raise TooManyKeyChecksError(

@@ -4,6 +4,7 @@ failed key checks limited. These depend on a real server reading a real socket."
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -155,6 +156,23 @@ def test_a_grant_is_answered_only_once_its_record_is_written(
     statuses = [r["status"] for r in audit_records(service)]
     assert statuses == [200]  # the new file: the refused requests were never answered 200
     assert refused.headers["x-request-id"] not in moved.read_text()
+
+
+def test_a_burst_with_a_key_not_yet_checked_is_one_check_not_many_guesses(
+    registry, tiny_dataset, tmp_path
+):
+    """A payment system that opens 40 connections at once, on a worker that has not seen its
+    key yet: every request is answered, none refused as a guess (429)."""
+
+    async def burst(running: ProductionService) -> list[httpx.Response]:
+        async with httpx.AsyncClient(
+            base_url=running.url, headers=running.headers("payment"), timeout=30
+        ) as client:
+            return await asyncio.gather(*(client.get("/v1/model") for _ in range(40)))
+
+    with production_service(registry.tracking_uri, tiny_dataset, tmp_path) as running:
+        answers = asyncio.run(burst(running))
+    assert [a.status_code for a in answers] == [200] * 40, [a.text for a in answers][-1]
 
 
 def test_failed_keys_are_rate_limited_per_key_id_with_retry_after(service: ProductionService):
