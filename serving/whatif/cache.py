@@ -171,24 +171,23 @@ def run_scenario(
             raise exc.for_field("phase_in.from_version") from None
 
     # The scenario prices on the service's release unless it names another one.
-    scenario_bundle = engines.bundle_of(scenario_model, scenario.reference_release)
-
-    phase_in_from = engines.bundle_of(old) if old is not None else None
+    scenario_priced = engines.priced(scenario_model, scenario.reference_release)
+    old_priced = engines.priced(old) if old is not None else None
 
     def compute() -> WhatIfResult:
         if engines.process is not None:
             return engines.process.run(
                 engines.priced(baseline),
                 scenario,
-                scenario_bundle=engines.priced(scenario_model, scenario.reference_release),
-                phase_in_from=None if old is None else engines.priced(old),
+                scenario_bundle=scenario_priced,
+                phase_in_from=old_priced,
                 top_n=top_n,
                 tolerance_nok=tolerance_nok,
             )
         return engines.get(snapshot, baseline).run(
             scenario,
-            scenario_bundle=scenario_bundle,
-            phase_in_from=phase_in_from,
+            scenario_bundle=scenario_priced[1],
+            phase_in_from=old_priced[1] if old_priced is not None else None,
             top_n=top_n,
             tolerance_nok=tolerance_nok,
         )

@@ -115,8 +115,8 @@ class WhatIfEngine:
         self._lock = threading.Lock()
         base = price(baseline, self.snapshot_of(baseline), Scenario())
         self._baseline_model = base
-        self.baseline_weight = self._per_list(base, base.cell_weight)
-        self.baseline_supplement_nok = self._per_list(base, base.cell_supplement_nok)
+        self.baseline_weight = base.per_list(base.cell_weight)
+        self.baseline_supplement_nok = base.per_list(base.cell_supplement_nok)
         self.baseline_nok = person_grant(
             self.baseline_weight, baseline.rate_nok, self.baseline_supplement_nok
         )
@@ -138,9 +138,6 @@ class WhatIfEngine:
                 )
                 self._snapshots[key] = (bundle, snapshot)
             return self._snapshots[key][1]
-
-    def _per_list(self, model: PricedModel, values: np.ndarray) -> np.ndarray:
-        return model.per_list(values)
 
     def _models(
         self,
@@ -180,7 +177,7 @@ class WhatIfEngine:
         self, new: PricedModel, old: PricedModel | None, share: float, per: str
     ) -> tuple[np.ndarray, np.ndarray]:
         def total(model: PricedModel, values: np.ndarray) -> np.ndarray:
-            return self._per_list(model, values) if per == "list" else model.per_person(values)
+            return model.per_list(values) if per == "list" else model.per_person(values)
 
         weight = total(new, new.cell_weight)
         supplement = total(new, new.cell_supplement_nok)

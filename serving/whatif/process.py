@@ -6,8 +6,8 @@ process per worker instead, started with ``spawn`` (never ``fork``: the worker h
 lowered in priority (``nice``), so the operating system gives the grant workers the cores
 first. The child reads the same snapshot directory as the worker and keeps its own engines per
 baseline; the worker sends it the priced bundles (a few KB) and the scenario, and gets the
-result's tables back. It costs a second copy of the snapshot in memory (see
-``docs/operations.md``, sizing). No HTTP here.
+result's tables back. It costs a second copy of the snapshot in memory (``docs/operations.md``,
+``PTB_WHATIF_PROCESS``). No HTTP here.
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ import multiprocessing
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from features import Dataset, ModelBundle, load_with_release
 from serving.whatif.engine import WhatIfEngine
@@ -28,6 +26,7 @@ from serving.whatif.scenario import Scenario
 
 NICE = 10  # below the grant workers: the scheduler serves them first
 KEEP_ENGINES = 2
+PricedBundle = tuple[str, ModelBundle]  # (version@release, the bundle priced on that release)
 
 
 class WhatIfProcess:
@@ -47,11 +46,14 @@ class WhatIfProcess:
             initargs=(self.data_dir, nice),
         )
         self._sent: set[str] = set()
-        self._lock = threading.Lock()  # a key is marked sent and its task queued in one step
+        # A key is marked sent and its task queued in one step: the queue keeps that order.
+        self._lock = threading.Lock()
 
     def warm(self, baseline: PricedBundle) -> None:
         """Build the baseline's engine in the child now (blocking), so a first what-if is fast."""
-        self._submit(_warm, baseline).result()
+        with self._lock:
+            future = self._pool.submit(_warm, self._shipped(baseline))
+        future.result()
 
     def run(
         self,
@@ -64,17 +66,20 @@ class WhatIfProcess:
         tolerance_nok: float,
     ) -> WhatIfResult:
         """``WhatIfEngine.run`` in the child (blocking); its errors are raised here."""
-        return self._submit(
-            _run, baseline, scenario_bundle, phase_in_from, scenario, top_n, tolerance_nok
-        ).result()
+        with self._lock:
+            future = self._pool.submit(
+                _run,
+                self._shipped(baseline),
+                None if scenario_bundle is None else self._shipped(scenario_bundle),
+                None if phase_in_from is None else self._shipped(phase_in_from),
+                scenario,
+                top_n,
+                tolerance_nok,
+            )
+        return future.result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _submit(self, task: Callable, *args: Any) -> Future:
-        with self._lock:
-            shipped = [self._shipped(arg) if isinstance(arg, tuple) else arg for arg in args]
-            return self._pool.submit(task, *shipped)
 
     def _shipped(self, priced: PricedBundle) -> tuple[str, ModelBundle | None]:
         key, bundle = priced
@@ -83,8 +88,6 @@ class WhatIfProcess:
         self._sent.add(key)
         return key, bundle
 
-
-PricedBundle = tuple[str, ModelBundle]  # (version@release, the bundle priced on that release)
 
 # -- in the child --------------------------------------------------------------------------------
 

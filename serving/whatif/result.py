@@ -98,8 +98,7 @@ def _group_table(lists: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """
     codes, keys = pd.factorize(lists[by[0]], sort=True)
     groups = len(keys)
-    first = np.full(groups, len(lists), dtype=np.int64)
-    np.minimum.at(first, codes, np.arange(len(lists)))
+    first = np.unique(codes, return_index=True)[1]  # each group's first list
 
     def total(values: np.ndarray | pd.Series) -> np.ndarray:
         return np.bincount(codes, weights=np.asarray(values, dtype="float64"), minlength=groups)
