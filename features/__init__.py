@@ -70,6 +70,7 @@ from features.cost_model import (
     load_parameters,
 )
 from features.csv_cells import csv_chunks, neutralise, neutralise_frame
+from features.education_fallback import EducationFallback
 from features.errors import (
     AccessDeniedError,
     AuditChainError,
@@ -140,7 +141,6 @@ from features.reform import (
 )
 from features.releases import (
     SHIPPED_RELEASE,
-    EducationFallback,
     PricedDataset,
     Release,
     load_with_release,

@@ -1,4 +1,5 @@
-"""Reference releases: the shipped one, a data set's own, the education fallback, code changes."""
+"""Reference releases: the shipped one, a data set's own, the bydel share model 0 reads, code
+changes."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ from features.indicators import Coded, PersonColumns, in_release, indicator_leve
 from features.releases import (
     SHIPPED_RELEASE,
     Release,
-    education_shares,
     load_with_release,
     shipped_releases,
 )
+from tests.features.test_education_fallback import grunnkretser_with_shares
 
 
 def test_the_shipped_release_has_every_kommune_with_population_and_bydeler():
@@ -53,44 +54,11 @@ def test_an_unknown_release_name_is_refused_naming_the_shipped_ones():
         Release.named("1999")
 
 
-def _grunnkretser(shares, bydeler=None) -> pd.DataFrame:
-    codes = ["03010101", "03010102", "03010201", "03010202", "11010101", "11010102"]
-    frame = pd.DataFrame({"grunnkrets": codes, "primary_only_share": shares})
-    if bydeler is not None:
-        frame["bydel"] = pd.array(bydeler, dtype="string")
-    return frame
-
-
-def test_a_suppressed_share_falls_back_to_its_bydel_person_weighted():
-    frame = _grunnkretser(
-        [np.nan, 0.10, 0.30, 0.50, np.nan, 0.40],
-        ["030101", "030101", "030102", "030102", None, None],
-    )
-    residents = np.array([5, 100, 100, 300, 7, 50])
-    shares, kommune, bydel, fallback = education_shares(frame, residents)
-    assert shares["03010101"] == pytest.approx(0.10)  # its bydel has one share: 0.10
-    assert bydel["030102"] == pytest.approx((0.30 * 100 + 0.50 * 300) / 400)
-    assert kommune["0301"] == pytest.approx((0.10 * 100 + 0.30 * 100 + 0.50 * 300) / 500)
-    assert shares["11010101"] == pytest.approx(0.40)  # no bydel: the kommune's share
-    assert (fallback.grunnkretser_bydel, fallback.persons_bydel) == (1, 5)
-    assert (fallback.grunnkretser_kommune, fallback.persons_kommune) == (1, 7)
-
-
-def test_a_bydel_without_any_share_falls_back_to_the_kommune():
-    frame = _grunnkretser(
-        [np.nan, np.nan, 0.30, 0.50, 0.2, 0.4],
-        ["030101", "030101", "030102", "030102", None, None],
-    )
-    shares, kommune, _, fallback = education_shares(frame, np.array([1, 1, 100, 300, 10, 10]))
-    assert shares["03010101"] == pytest.approx(kommune["0301"]) == pytest.approx(0.45)
-    assert fallback.grunnkretser_kommune == 2 and fallback.grunnkretser_bydel == 0
-
-
 def test_model0_reads_the_bydel_share_of_the_release_in_use_after_the_fallback():
     """The 2023 rule's "kommune or bydel" education area is looked up in the release of the
     period being paid: a bydel's person-weighted share, else the kommune's; an unknown
     grunnkrets names the release."""
-    grunnkretser = _grunnkretser(
+    grunnkretser = grunnkretser_with_shares(
         [np.nan, 0.10, 0.30, 0.50, np.nan, 0.40],
         ["030101", "030101", "030102", "030102", None, None],
     ).assign(residents=[5, 100, 100, 300, 7, 50])
@@ -122,12 +90,6 @@ def test_model0_reads_the_bydel_share_of_the_release_in_use_after_the_fallback()
     assert own["education_share"][0] == pytest.approx(0.30)
     with pytest.raises(UnknownCodeError, match="03019999 in reference release period 2025"):
         indicator_levels(person("03019999"), reference, config)
-
-
-def test_a_kommune_with_no_share_at_all_is_refused():
-    frame = _grunnkretser([0.1, 0.2, 0.3, 0.4, np.nan, np.nan])
-    with pytest.raises(ReleaseError, match="kommune 1101 has no grunnkrets with an education"):
-        education_shares(frame, np.ones(6), "test")
 
 
 def test_the_indicators_read_the_release_in_use_not_the_training_one(tiny_dataset: Dataset):
