@@ -6,10 +6,16 @@ So the handler also *remembers* the signal. The training checks that memory befo
 registers anything and between every registry step; while registering, signals are only
 remembered (deferred), and a remembered one rolls the registration back. Once the registration
 is complete (the commit point), a late signal no longer undoes it: the training has finished.
+
+A signal can also break a library call into errors of the library's own: an MLflow store call
+cut mid-commit leaves SQLite locked, and MLflow logs the next call's failure with a traceback.
+Those are consequences of the signal, not crashes, so once a signal is received the guard
+silences error logs until it exits; the command says "interrupted" once.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -37,6 +43,7 @@ class Interruption:
         self.committed = False
         self._previous: dict[int, object] = {}
         self._previous_unraisable_hook = sys.unraisablehook
+        self._previous_log_disable: int | None = None
 
     def __enter__(self) -> Interruption:
         if threading.current_thread() is threading.main_thread():
@@ -54,6 +61,9 @@ class Interruption:
         if self._previous:
             sys.unraisablehook = self._previous_unraisable_hook
         self._previous.clear()
+        if self._previous_log_disable is not None:
+            logging.disable(self._previous_log_disable)
+            self._previous_log_disable = None
         # A signal can break a library mid-call (matplotlib drawing, say) into an error of its
         # own; the cause is still the signal, so report it as one, never as a crash.
         interrupted = self.received is not None and not self.committed
@@ -66,8 +76,14 @@ class Interruption:
             self.received = self.received or signum
             return
         self.received = signum
+        self._silence_error_logs()
         if not self.deferring:
             raise TrainingInterrupted(signum)
+
+    def _silence_error_logs(self) -> None:
+        if self._previous_log_disable is None:
+            self._previous_log_disable = logging.root.manager.disable
+            logging.disable(logging.ERROR)
 
     def _unraisable(self, unraisable: sys.UnraisableHookArgs) -> None:
         # A signal that lands in a finaliser or weakref callback cannot propagate; it is

@@ -32,14 +32,19 @@ except TrainingInterrupted as interrupted:
 """
 
 
-def test_a_signal_inside_a_finaliser_is_raised_at_the_next_check_without_a_traceback():
-    run = subprocess.run(
-        [sys.executable, "-c", SIGNAL_IN_A_FINALISER],
+def run_plain(script: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a plain interpreter at the repository root."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         cwd=Path(__file__).resolve().parents[2],
         timeout=60,
     )
+
+
+def test_a_signal_inside_a_finaliser_is_raised_at_the_next_check_without_a_traceback():
+    run = run_plain(SIGNAL_IN_A_FINALISER)
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [
         "went on after the finaliser",
@@ -69,3 +74,36 @@ def test_the_guard_puts_back_the_hooks_it_replaced():
         pass
     assert sys.unraisablehook is before_hook
     assert signal.getsignal(signal.SIGINT) is before_handler
+
+
+# MLflow logs a store error it caught with ``_logger.exception``; after a signal, such an error
+# is the signal's doing (a commit cut short leaves SQLite locked for the next call).
+LIBRARY_ERROR_AFTER_A_SIGNAL = """
+import logging, signal
+from training.interrupt import Interruption, TrainingInterrupted
+
+logging.basicConfig()
+library = logging.getLogger("mlflow.store.db.utils")
+try:
+    with Interruption() as interruption:
+        library.error("before the signal")
+        with interruption.deferred():
+            signal.raise_signal(signal.SIGINT)
+            try:
+                raise RuntimeError("database is locked")
+            except RuntimeError:
+                library.exception("SQLAlchemy database error")
+        interruption.check()
+except TrainingInterrupted as interrupted:
+    print("interrupted:", interrupted)
+library.error("after the guard")
+"""
+
+
+def test_library_errors_after_a_signal_are_not_shown_as_tracebacks():
+    run = run_plain(LIBRARY_ERROR_AFTER_A_SIGNAL)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "interrupted: interrupted by SIGINT; nothing was registered"
+    assert "Traceback" not in run.stderr and "database error" not in run.stderr
+    # Errors before the signal, and after the guard exited, are still logged.
+    assert "before the signal" in run.stderr and "after the guard" in run.stderr
