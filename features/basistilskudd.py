@@ -20,6 +20,7 @@ reach whatever the missing fact (a list of 800 persons for grunntilskudd) is com
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
@@ -51,10 +52,122 @@ def rule_for(scheme_date: date) -> Rule:
     return "model_2026" if scheme_date >= REFORM_DATE else "model0_2023"
 
 
-def _missing(lists: pd.DataFrame, column: str) -> np.ndarray:
-    if column not in lists.columns:
-        return np.ones(len(lists), dtype=bool)
-    return lists[column].isna().to_numpy(dtype=bool)
+@dataclass(frozen=True)
+class ListFacts:
+    """What the two list-level rules read, one array entry per list.
+
+    Arrays, not a frame: a posted list in a payment answer is priced by the same rules as a
+    data set's lists without building a one-row DataFrame on every request.
+    """
+
+    persons: np.ndarray  # persons on the list
+    list_cap: np.ndarray  # float; NaN where unknown
+    start_year: np.ndarray  # float; the agreement's start, NaN where unknown
+    start_month: np.ndarray
+    form_known: np.ndarray  # bool: form_of_practice is given
+    self_employed: np.ndarray  # bool
+    kommune_average: np.ndarray  # float: the practice kommune's average list length
+    inhabitants: np.ndarray  # float: the practice kommune's inhabitants, NaN where unknown
+
+    @classmethod
+    def of_lists(
+        cls,
+        lists: pd.DataFrame,
+        population: pd.Series | None = None,
+        kommune_average: pd.Series | None = None,
+    ) -> ListFacts:
+        """From a lists table with ``persons`` and, where known, ``practice_kommune``,
+        ``form_of_practice``, ``list_cap`` and ``agreement_start``.
+
+        ``population`` is inhabitants by kommune; ``kommune_average`` (average list length by
+        kommune) is for lists priced outside their data set, by default the average over
+        ``lists`` itself.
+        """
+        n = len(lists)
+        unknown = np.full(n, np.nan)
+        kommune = lists["practice_kommune"] if "practice_kommune" in lists.columns else None
+        if kommune is None:
+            average = unknown
+        elif kommune_average is None:
+            average = kommune_average_list(lists).to_numpy(dtype="float64")
+        else:
+            average = kommune.map(kommune_average).to_numpy(dtype="float64")
+        inhabitants = (
+            kommune.map(population).to_numpy(dtype="float64")
+            if kommune is not None and population is not None
+            else unknown
+        )
+        form = lists["form_of_practice"] if "form_of_practice" in lists.columns else None
+        year, month = (
+            _start_year_month(lists["agreement_start"])
+            if "agreement_start" in lists.columns
+            else (unknown, unknown)
+        )
+        return cls(
+            persons=lists["persons"].to_numpy(),
+            list_cap=lists["list_cap"].to_numpy(dtype="float64", na_value=np.nan)
+            if "list_cap" in lists.columns
+            else unknown,
+            start_year=year,
+            start_month=month,
+            form_known=np.zeros(n, dtype=bool) if form is None else form.notna().to_numpy(bool),
+            self_employed=np.zeros(n, dtype=bool)
+            if form is None
+            else (form == "self_employed").fillna(False).to_numpy(dtype=bool),
+            kommune_average=average,
+            inhabitants=inhabitants,
+        )
+
+    @classmethod
+    def of_one(
+        cls,
+        *,
+        persons: int,
+        list_cap: int | None,
+        agreement_start: date | None,
+        form_of_practice: str | None,
+        kommune_average: float | None,
+        inhabitants: float | None,
+    ) -> ListFacts:
+        """One list's facts (a posted list); None where a fact is unknown."""
+
+        def known(value: float | None) -> np.ndarray:
+            return np.array([np.nan if value is None else float(value)])
+
+        start = agreement_start
+        return cls(
+            persons=np.array([persons]),
+            list_cap=known(list_cap),
+            start_year=known(start.year if start else None),
+            start_month=known(start.month if start else None),
+            form_known=np.array([pd.notna(form_of_practice)]),
+            self_employed=np.array([form_of_practice == "self_employed"]),
+            kommune_average=known(kommune_average),
+            inhabitants=known(inhabitants),
+        )
+
+    def __len__(self) -> int:
+        return len(self.persons)
+
+    def agreement_month(self, scheme_date: date) -> np.ndarray:
+        """The month of the agreement a payment date falls in: 1 in the month it starts."""
+        return (
+            (scheme_date.year - self.start_year) * 12 + (scheme_date.month - self.start_month) + 1
+        )
+
+
+def _start_year_month(agreement_start: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Year and month of each start (NaN where missing). The column holds datetimes (a data
+    set's) or dates (a request's, which may lie outside pandas' nanosecond range)."""
+    if pd.api.types.is_datetime64_any_dtype(agreement_start):
+        return (
+            agreement_start.dt.year.to_numpy(dtype="float64", na_value=np.nan),
+            agreement_start.dt.month.to_numpy(dtype="float64", na_value=np.nan),
+        )
+    starts = [d if isinstance(d, date) else None for d in agreement_start]
+    year = np.array([d.year if d else np.nan for d in starts], dtype="float64")
+    month = np.array([d.month if d else np.nan for d in starts], dtype="float64")
+    return year, month
 
 
 def kommune_average_list(lists: pd.DataFrame) -> pd.Series:
@@ -63,94 +176,80 @@ def kommune_average_list(lists: pd.DataFrame) -> pd.Series:
 
 
 def utjamningstilskudd(
-    lists: pd.DataFrame,
-    population: pd.Series | None,
-    average_grant_nok: float,
+    lists: pd.DataFrame | ListFacts,
+    population: pd.Series | None = None,
+    average_grant_nok: float = np.nan,
     kommune_average: pd.Series | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Annual utjamningstilskudd per list under the 2023 rule (NaN where not computable).
 
-    ``lists`` has ``practice_kommune``, ``persons`` and, if the data set has it,
-    ``form_of_practice``; ``population`` is inhabitants by kommune (None if unknown).
-    ``kommune_average`` (average list length by kommune) is for lists priced outside their
-    data set, such as a posted list; by default the average is over ``lists`` itself.
-    Returns the amounts and the reasons some could not be computed.
+    ``lists``: a lists table (see ``ListFacts.of_lists``, with ``population`` and
+    ``kommune_average``) or the facts themselves. Returns the amounts and the reasons some
+    could not be computed.
     """
-    if kommune_average is None:
-        average = kommune_average_list(lists).to_numpy()
-    else:
-        average = lists["practice_kommune"].map(kommune_average).to_numpy(dtype="float64")
-    inhabitants = (
-        lists["practice_kommune"].map(population).to_numpy(dtype="float64")
-        if population is not None
-        else np.full(len(lists), np.nan)
+    facts = (
+        lists
+        if isinstance(lists, ListFacts)
+        else ListFacts.of_lists(lists, population, kommune_average)
     )
+    amounts, why = _utjamning(facts, average_grant_nok)
+    return amounts, _named(why)
+
+
+def _named(why: dict[str, np.ndarray]) -> list[str]:
+    """The reasons that hold for at least one list."""
+    return [reason for reason, lists in why.items() if lists.any()]
+
+
+def _utjamning(
+    facts: ListFacts, average_grant_nok: float
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Utjamningstilskudd per list, and per reason the lists it makes not computable."""
+    average, inhabitants = facts.kommune_average, facts.inhabitants
     short = average < UTJAMNING_LIST_LENGTH
     small = inhabitants < SMALL_KOMMUNE_INHABITANTS
+    large = inhabitants >= SMALL_KOMMUNE_INHABITANTS
     average_unknown = np.isnan(average)
     population_unknown = np.isnan(inhabitants) & (short | average_unknown)
-    form_unknown = (
-        _missing(lists, "form_of_practice")
-        & (short | average_unknown)
-        & ~(inhabitants >= SMALL_KOMMUNE_INHABITANTS)
-    )
-    average_unknown &= ~(inhabitants >= SMALL_KOMMUNE_INHABITANTS)
-    self_employed = (
-        (lists["form_of_practice"] == "self_employed").fillna(False).to_numpy(dtype=bool)
-        if "form_of_practice" in lists.columns
-        else np.zeros(len(lists), dtype=bool)
-    )
+    form_unknown = ~facts.form_known & (short | average_unknown) & ~large
+    average_unknown &= ~large
     amount = np.where(
-        short & small & self_employed,
+        short & small & facts.self_employed,
         average_grant_nok * (UTJAMNING_LIST_LENGTH - average),
         0.0,
     )
     unknown = population_unknown | form_unknown | average_unknown
-    reasons = []
-    if average_unknown.any():
-        reasons.append("utjamningstilskudd: the practice kommune's average list is unknown")
-    if population_unknown.any():
-        reasons.append("utjamningstilskudd: kommuner.population is missing")
-    if form_unknown.any():
-        reasons.append("utjamningstilskudd: lists.form_of_practice is missing")
-    return np.where(unknown, np.nan, amount), reasons
-
-
-def agreement_month(agreement_start: pd.Series, scheme_date: date) -> np.ndarray:
-    """The month of the agreement a payment date falls in: 1 in the month it starts.
-
-    ``agreement_start`` holds datetimes (a data set's column) or dates (a request's, which
-    may lie outside the nanosecond range pandas timestamps cover); a missing start is NaN.
-    """
-    if pd.api.types.is_datetime64_any_dtype(agreement_start):
-        year = agreement_start.dt.year.to_numpy(dtype="float64", na_value=np.nan)
-        month = agreement_start.dt.month.to_numpy(dtype="float64", na_value=np.nan)
-    else:
-        starts = [d if isinstance(d, date) else None for d in agreement_start]
-        year = np.array([d.year if d else np.nan for d in starts], dtype="float64")
-        month = np.array([d.month if d else np.nan for d in starts], dtype="float64")
-    return (scheme_date.year - year) * 12 + (scheme_date.month - month) + 1
+    why = {
+        "utjamningstilskudd: the practice kommune's average list is unknown": average_unknown,
+        "utjamningstilskudd: kommuner.population is missing": population_unknown,
+        "utjamningstilskudd: lists.form_of_practice is missing": form_unknown,
+    }
+    return np.where(unknown, np.nan, amount), why
 
 
 def grunntilskudd(
-    lists: pd.DataFrame, ptb_grant_nok: np.ndarray, scheme_date: date, average_grant_nok: float
+    lists: pd.DataFrame | ListFacts,
+    ptb_grant_nok: np.ndarray,
+    scheme_date: date,
+    average_grant_nok: float,
 ) -> tuple[np.ndarray, list[str]]:
     """Annual grunntilskudd per list (NaN where not computable) and why some are not.
 
-    ``lists`` has ``persons`` and, if the data set has them, ``list_cap`` and
-    ``agreement_start``; ``ptb_grant_nok`` is each list's PTB grant under the same rule.
+    ``lists``: a lists table with ``persons`` and, if the data set has them, ``list_cap``
+    and ``agreement_start``, or the facts themselves; ``ptb_grant_nok`` is each list's PTB
+    grant under the same rule.
     """
-    short = lists["persons"].to_numpy() < GRUNNTILSKUDD_PERSONS
-    cap = (
-        lists["list_cap"].to_numpy(dtype="float64", na_value=np.nan)
-        if "list_cap" in lists.columns
-        else np.full(len(lists), np.nan)
-    )
-    month = (
-        agreement_month(lists["agreement_start"], scheme_date)
-        if "agreement_start" in lists.columns
-        else np.full(len(lists), np.nan)
-    )
+    facts = lists if isinstance(lists, ListFacts) else ListFacts.of_lists(lists)
+    amounts, why = _grunntilskudd(facts, ptb_grant_nok, scheme_date, average_grant_nok)
+    return amounts, _named(why)
+
+
+def _grunntilskudd(
+    facts: ListFacts, ptb_grant_nok: np.ndarray, scheme_date: date, average_grant_nok: float
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Grunntilskudd per list, and per reason the lists it makes not computable."""
+    short = facts.persons < GRUNNTILSKUDD_PERSONS
+    cap, month = facts.list_cap, facts.agreement_month(scheme_date)
     cap_unknown = short & np.isnan(cap)
     start_unknown = short & np.isnan(month) & ~(cap < GRUNNTILSKUDD_PERSONS)
     qualifies = (
@@ -158,12 +257,42 @@ def grunntilskudd(
     )
     floor = GRUNNTILSKUDD_PERSONS * average_grant_nok
     amount = np.where(qualifies, np.maximum(floor - np.asarray(ptb_grant_nok), 0.0), 0.0)
-    reasons = []
-    if cap_unknown.any():
-        reasons.append("grunntilskudd: lists.list_cap is missing")
-    if start_unknown.any():
-        reasons.append("grunntilskudd: lists.agreement_start is missing")
-    return np.where(cap_unknown | start_unknown, np.nan, amount), reasons
+    why = {
+        "grunntilskudd: lists.list_cap is missing": cap_unknown,
+        "grunntilskudd: lists.agreement_start is missing": start_unknown,
+    }
+    return np.where(cap_unknown | start_unknown, np.nan, amount), why
+
+
+def payment_lines(
+    facts: ListFacts,
+    ptb_grant_nok: np.ndarray,
+    *,
+    scheme_date: date,
+    average_grant_nok: float,
+    rule: Rule | None = None,
+) -> dict[str, np.ndarray | list[str]]:
+    """``PAYMENT_COLUMNS`` as arrays (see ``list_payments``); ``not_computable`` names, per
+    list, the facts that list lacks."""
+    ptb = np.asarray(ptb_grant_nok, dtype="float64")
+    grunn, why = _grunntilskudd(facts, ptb, scheme_date, average_grant_nok)
+    if (rule or rule_for(scheme_date)) == "model0_2023":
+        utjamning, utjamning_why = _utjamning(facts, average_grant_nok)
+        why = {**why, **utjamning_why}
+    else:
+        utjamning = np.zeros(len(facts))
+    # Each list names only the facts it lacks, in the rules' order.
+    reasons = [""] * len(facts)
+    for reason, lists in why.items():
+        for i in np.flatnonzero(lists):
+            reasons[i] = f"{reasons[i]}; {reason}" if reasons[i] else reason
+    return {
+        "ptb_grant_nok": ptb,
+        "grunntilskudd_nok": grunn,
+        "utjamningstilskudd_nok": utjamning,
+        "total_nok": ptb + grunn + utjamning,
+        "not_computable": reasons,
+    }
 
 
 def list_payments(
@@ -185,29 +314,12 @@ def list_payments(
     1 July 2026), their total (NaN when a part is not computable) and ``not_computable`` (the
     reasons, "; "-joined, empty when everything was computed).
     """
-    ptb = np.asarray(ptb_grant_nok, dtype="float64")
-    grunn, grunn_reasons = grunntilskudd(lists, ptb, scheme_date, average_grant_nok)
-    if (rule or rule_for(scheme_date)) == "model0_2023":
-        utjamning, utjamning_reasons = utjamningstilskudd(
-            lists, population, average_grant_nok, kommune_average
-        )
-    else:
-        utjamning, utjamning_reasons = np.zeros(len(lists)), []
-    reasons = [""] * len(lists)
-    for found, amounts in ((grunn_reasons, grunn), (utjamning_reasons, utjamning)):
-        text = "; ".join(found)
-        for i in np.flatnonzero(np.isnan(amounts)):
-            reasons[i] = f"{reasons[i]}; {text}" if reasons[i] else text
-    return pd.DataFrame(
-        {
-            "ptb_grant_nok": ptb,
-            "grunntilskudd_nok": grunn,
-            "utjamningstilskudd_nok": utjamning,
-            "total_nok": ptb + grunn + utjamning,
-            "not_computable": reasons,
-        },
-        index=lists.index,
-    )
+    facts = ListFacts.of_lists(lists, population, kommune_average)
+    lines = payment_lines(
+        facts, ptb_grant_nok, scheme_date=scheme_date, average_grant_nok=average_grant_nok,
+        rule=rule,
+    )  # fmt: skip
+    return pd.DataFrame(lines, index=lists.index)
 
 
 def list_facts(lists: pd.DataFrame, persons_per_list: pd.Series) -> pd.DataFrame:

@@ -11,18 +11,22 @@ No HTTP here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from features import (
+    PAYMENT_COLUMNS,
+    ListFacts,
     RuleMismatchError,
     UnpromotedChallengerError,
     dataset_payments,
     is_challenger,
-    list_payments,
     model_rule,
+    payment_lines,
     round_nok,
     rule_for,
 )
@@ -58,8 +62,8 @@ async def payment_model(
     return model
 
 
-def _basistilskudd(row: pd.Series, scheme_date: date) -> dict:
-    """The answer's fields from one row of ``features.list_payments``, rounded to øre."""
+def _basistilskudd(row: Mapping[str, Any], scheme_date: date) -> dict:
+    """The answer's fields from one list's ``PAYMENT_COLUMNS``, rounded to øre."""
 
     def money(value: float) -> float | None:
         return None if np.isnan(value) else float(round_nok(float(value)))
@@ -114,7 +118,9 @@ def snapshot_payments(
 
 def snapshot_basistilskudd(payments: pd.DataFrame, position: int, scheme_date: date) -> dict:
     """One snapshot list's basistilskudd fields."""
-    return _basistilskudd(payments.iloc[position], scheme_date)
+    return _basistilskudd(
+        {column: payments[column].iat[position] for column in PAYMENT_COLUMNS}, scheme_date
+    )
 
 
 def posted_basistilskudd(
@@ -129,27 +135,26 @@ def posted_basistilskudd(
 ) -> dict:
     """A posted list's basistilskudd fields. Its kommune's average list length and population
     come from the snapshot; without one, utjamningstilskudd is not computable."""
-    lists = pd.DataFrame(
-        {
-            "practice_kommune": [practice_kommune],
-            "persons": [persons],
-            "form_of_practice": [facts.get("form_of_practice")],
-            "list_cap": pd.array([facts.get("list_cap")], dtype="Int64"),
-            "agreement_start": pd.Series([facts.get("agreement_start")], dtype=object),
-        }
-    )
-    population, average = None, pd.Series(dtype="float64")
+    average = inhabitants = None
     if snapshot is not None:
-        population, average = snapshot.kommune_population, snapshot.kommune_average_list_length
-    paid = list_payments(
-        lists,
+        average = snapshot.kommune_average_list_length.get(practice_kommune)
+        population = snapshot.kommune_population
+        inhabitants = None if population is None else population.get(practice_kommune)
+    one_list = ListFacts.of_one(
+        persons=persons,
+        list_cap=facts.get("list_cap"),
+        agreement_start=facts.get("agreement_start"),
+        form_of_practice=facts.get("form_of_practice"),
+        kommune_average=average,
+        inhabitants=inhabitants,
+    )
+    paid = payment_lines(
+        one_list,
         np.array([ptb_grant_nok]),
-        population=population,
         scheme_date=scheme_date,
         average_grant_nok=average_grant_nok,
-        kommune_average=average,
     )
-    return _basistilskudd(paid.iloc[0], scheme_date)
+    return _basistilskudd({column: values[0] for column, values in paid.items()}, scheme_date)
 
 
 __all__ = [

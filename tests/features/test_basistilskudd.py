@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 
 from features.basistilskudd import (
+    ListFacts,
     grunntilskudd,
     list_payments,
+    payment_lines,
     rule_for,
     utjamning_money,
     utjamningstilskudd,
@@ -198,3 +200,42 @@ def test_payments_name_what_is_not_computable_and_leave_the_total_empty():
     assert np.isnan(row["total_nok"])
     assert "lists.list_cap is missing" in row["not_computable"]
     assert "lists.form_of_practice is missing" in row["not_computable"]
+
+
+def test_one_list_priced_on_its_own_gets_what_it_gets_in_its_data_set():
+    """A posted list (``ListFacts.of_one``) is priced by the same rules as a data set's lists:
+    with its kommune's average and population, each line equals the data set's."""
+    lists = _lists(
+        [
+            ("A", "1001", 700, "self_employed", 1000, "2010-01-01"),
+            ("B", "1001", 300, "self_employed", 1000, "2025-09-15"),
+            ("C", "1003", 450, None, None, None),
+            ("D", "1004", 200, "salaried", 600, "2026-01-01"),
+            ("E", "9999", 100, "self_employed", 800, None),
+        ]
+    )
+    ptb = np.array([600_000.0, 250_000.0, 380_000.0, 170_000.0, 90_000.0])
+    average = lists.groupby("practice_kommune")["persons"].mean()
+    payday = date(2026, 3, 1)
+    together = list_payments(
+        lists, ptb, population=POPULATION, scheme_date=payday, average_grant_nok=RATE
+    )
+    for i, row in enumerate(lists.itertuples()):
+        start = row.agreement_start
+        alone = payment_lines(
+            ListFacts.of_one(
+                persons=row.persons,
+                list_cap=None if pd.isna(row.list_cap) else int(row.list_cap),
+                agreement_start=None if pd.isna(start) else start.date(),
+                form_of_practice=row.form_of_practice,
+                kommune_average=average.get(row.practice_kommune),
+                inhabitants=POPULATION.get(row.practice_kommune),
+            ),
+            ptb[i : i + 1],
+            scheme_date=payday,
+            average_grant_nok=RATE,
+        )
+        assert alone.pop("not_computable") == [together["not_computable"].iloc[i]]
+        for column, values in alone.items():
+            expected = together[column].iloc[i]
+            assert values[0] == pytest.approx(expected, nan_ok=True), (row.list_id, column)
