@@ -83,6 +83,19 @@ def _basistilskudd(row: Mapping[str, Any], scheme_date: date) -> dict:
     }
 
 
+def kept_payments(snapshot: Snapshot, model: LoadedModel, scheme_date: date) -> pd.DataFrame | None:
+    """The payments ``snapshot_payments`` worked out already for this date, if any: a
+    request can take them without a trip to the thread pool."""
+    views = model.views
+    key = (id(snapshot), scheme_date)
+    with views.lock:
+        kept = views.payments.get(key)
+        if kept is None:
+            return None
+        views.payments.move_to_end(key)
+        return kept[1]
+
+
 def snapshot_payments(
     snapshot: Snapshot,
     model: LoadedModel,
@@ -95,13 +108,9 @@ def snapshot_payments(
 
     ``average_grant_nok`` is the period's national average rate (the snapshot's release's,
     ``Pricing.period_scheme``); default the model's."""
-    views = model.views
-    key = (id(snapshot), scheme_date)
-    with views.lock:
-        kept = views.payments.get(key)
-        if kept is not None:
-            views.payments.move_to_end(key)
-            return kept[1]
+    kept = kept_payments(snapshot, model, scheme_date)
+    if kept is not None:
+        return kept
     found = dataset_payments(
         snapshot.dataset,
         grants.list_total_nok,
@@ -109,6 +118,7 @@ def snapshot_payments(
         scheme_date=scheme_date,
         average_grant_nok=average_grant_nok or model.bundle.scheme.average_grant_nok,
     )
+    views, key = model.views, (id(snapshot), scheme_date)
     with views.lock:
         views.payments[key] = (snapshot, found)  # holds the snapshot: its id is not reused
         while len(views.payments) > KEEP_DATES:
@@ -160,6 +170,7 @@ def posted_basistilskudd(
 __all__ = [
     "Basistilskudd",
     "RuleMismatchError",
+    "kept_payments",
     "payment_model",
     "posted_basistilskudd",
     "snapshot_basistilskudd",

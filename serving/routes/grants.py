@@ -35,6 +35,7 @@ from serving.json_body import json_request_body, read_json_body
 from serving.model_store import LoadedModel
 from serving.openapi import component_ref
 from serving.payments import (
+    kept_payments,
     payment_model,
     posted_basistilskudd,
     snapshot_basistilskudd,
@@ -235,9 +236,11 @@ async def snapshot_list_payments(
     """The snapshot's PTB grants on the release in use and every list's basistilskudd."""
     grants = await snapshot_grants(snapshot, model, pricing)
     average = pricing.period_scheme(model)[2]
-    payments = await run_in_threadpool(
-        snapshot_payments, snapshot, model, grants, scheme_date, average
-    )
+    payments = kept_payments(snapshot, model, scheme_date)
+    if payments is None:
+        payments = await run_in_threadpool(
+            snapshot_payments, snapshot, model, grants, scheme_date, average
+        )
     return grants, payments
 
 
