@@ -25,9 +25,7 @@ import re
 import tempfile
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,18 +42,19 @@ from features import (
     RegistryUnavailableError,
 )
 from serving.bundle_cache import BundleCache
+from serving.snapshot_kept import KeptPerSnapshot
 
 if TYPE_CHECKING:  # the API's models; serving.schemas imports this module's LoadedModel
     import pandas as pd
 
     from serving.schemas.model import SchemeInfo, WeightRow
-    from serving.snapshot import Snapshot
 
 # What a version is priced on: the reference release's name and the rate basis (snapshot or model).
 PricingKey = tuple[str, str]
 
 logger = logging.getLogger(__name__)
 
+KEEP_PAYMENT_DATES = 4  # scheme dates whose snapshot payments a version keeps
 ALIAS_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 # A service must fail over to its cache in seconds, not after MLflow's default back-off (7
@@ -85,9 +84,9 @@ class ModelViews:
     scheme_info: dict[PricingKey, SchemeInfo] = field(default_factory=dict)
     scorers: dict[PricingKey, PersonScorer] = field(default_factory=dict)
     bundles: dict[tuple[str, str, str | None], ModelBundle] = field(default_factory=dict)
-    # (id of the snapshot, scheme date) -> (the snapshot, held so its id is not reused; payments)
-    payments: OrderedDict[tuple[int, date], tuple[Snapshot, pd.DataFrame]] = field(
-        default_factory=OrderedDict
+    # Every list's payments in a snapshot, per scheme date (serving.payments).
+    payments: KeptPerSnapshot[pd.DataFrame] = field(
+        default_factory=lambda: KeptPerSnapshot(KEEP_PAYMENT_DATES)
     )
     lock: threading.Lock = field(default_factory=threading.Lock)
 

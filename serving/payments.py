@@ -38,7 +38,6 @@ from serving.state import ServingState
 
 INCUMBENT = "incumbent"  # the registry alias of the newest model-0 (2023 rule) version
 CHAMPION = "champion"
-KEEP_DATES = 4
 
 
 async def payment_model(
@@ -86,14 +85,7 @@ def _basistilskudd(row: Mapping[str, Any], scheme_date: date) -> dict:
 def kept_payments(snapshot: Snapshot, model: LoadedModel, scheme_date: date) -> pd.DataFrame | None:
     """The payments ``snapshot_payments`` worked out already for this date, if any: a
     request can take them without a trip to the thread pool."""
-    views = model.views
-    key = (id(snapshot), scheme_date)
-    with views.lock:
-        kept = views.payments.get(key)
-        if kept is None:
-            return None
-        views.payments.move_to_end(key)
-        return kept[1]
+    return model.views.payments.cached(snapshot, (scheme_date,))
 
 
 def snapshot_payments(
@@ -108,22 +100,17 @@ def snapshot_payments(
 
     ``average_grant_nok`` is the period's national average rate (the snapshot's release's,
     ``Pricing.period_scheme``); default the model's."""
-    kept = kept_payments(snapshot, model, scheme_date)
-    if kept is not None:
-        return kept
-    found = dataset_payments(
-        snapshot.dataset,
-        grants.list_total_nok,
-        grants.list_persons,
-        scheme_date=scheme_date,
-        average_grant_nok=average_grant_nok or model.bundle.scheme.average_grant_nok,
+    return model.views.payments.get(
+        snapshot,
+        (scheme_date,),
+        lambda: dataset_payments(
+            snapshot.dataset,
+            grants.list_total_nok,
+            grants.list_persons,
+            scheme_date=scheme_date,
+            average_grant_nok=average_grant_nok or model.bundle.scheme.average_grant_nok,
+        ),
     )
-    views, key = model.views, (id(snapshot), scheme_date)
-    with views.lock:
-        views.payments[key] = (snapshot, found)  # holds the snapshot: its id is not reused
-        while len(views.payments) > KEEP_DATES:
-            views.payments.popitem(last=False)
-    return found
 
 
 def snapshot_basistilskudd(payments: pd.DataFrame, position: int, scheme_date: date) -> dict:

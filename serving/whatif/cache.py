@@ -10,14 +10,13 @@ build, and keeps the few used last; it also keeps the results of the last scenar
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 
 from features import ModelBundle, ModelNotFoundError
 from serving.model_store import LoadedModel, ModelStore
 from serving.pricing import Pricing
 from serving.snapshot import Snapshot
+from serving.snapshot_kept import KeptPerSnapshot
 from serving.whatif.engine import WhatIfEngine
 from serving.whatif.process import PricedBundle, WhatIfProcess
 from serving.whatif.result import WhatIfResult
@@ -44,45 +43,24 @@ class WhatIfEngines:
         # The release and rate the service prices with; None prices with the models as trained.
         self.pricing = pricing
         self.process = process
-        self._keep = keep
-        self._keep_results = keep_results
-        self._engines: OrderedDict[tuple[int, str], tuple[Snapshot, WhatIfEngine]] = OrderedDict()
-        # A result per (snapshot, versions, scenario, options); the entry holds the snapshot so
-        # its id is not reused while the result is kept.
-        self._results: OrderedDict[tuple, tuple[Snapshot, WhatIfResult]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._key_locks: dict[tuple[int, str], threading.Lock] = {}
+        self._engines: KeptPerSnapshot[WhatIfEngine] = KeptPerSnapshot(keep)
+        # A result per (snapshot, versions, scenario, options).
+        self._results: KeptPerSnapshot[WhatIfResult] = KeptPerSnapshot(keep_results)
 
     def cached(self, snapshot: Snapshot, baseline: LoadedModel) -> WhatIfEngine | None:
         """The engine for this snapshot and baseline version if built; never builds."""
-        key = (id(snapshot), baseline.version)
-        with self._lock:
-            found = self._engines.get(key)
-            if found is None:
-                return None
-            self._engines.move_to_end(key)
-            return found[1]
+        return self._engines.cached(snapshot, (baseline.version,))
 
     def get(self, snapshot: Snapshot, baseline: LoadedModel) -> WhatIfEngine:
         """The engine for this snapshot and baseline version, built on first use (blocking)."""
-        found = self.cached(snapshot, baseline)
-        if found is not None:
-            return found
-        key = (id(snapshot), baseline.version)  # the entry holds the snapshot: its id stays
-        with self._lock:
-            lock = self._key_locks.setdefault(key, threading.Lock())
-        with lock:
-            found = self.cached(snapshot, baseline)
-            if found is None:
-                dataset = snapshot.dataset
-                found = WhatIfEngine(
-                    dataset.persons, dataset.lists, dataset.kommuner, self.bundle_of(baseline)
-                )
-                with self._lock:
-                    self._engines[key] = (snapshot, found)
-                    while len(self._engines) > self._keep:
-                        self._engines.popitem(last=False)
-        return found
+
+        def build() -> WhatIfEngine:
+            dataset = snapshot.dataset
+            return WhatIfEngine(
+                dataset.persons, dataset.lists, dataset.kommuner, self.bundle_of(baseline)
+            )
+
+        return self._engines.get(snapshot, (baseline.version,), build)
 
     def warm(self, snapshot: Snapshot, baseline: LoadedModel) -> None:
         """Build the baseline's engine (here or in the what-if process), blocking."""
@@ -115,18 +93,10 @@ class WhatIfEngines:
         A version never changes and a run is deterministic, so a kept result is the very result
         a new run gives: paging its lists or asking again costs no national pricing.
         """
-        key = (id(snapshot), *key)
-        with self._lock:
-            found = self._results.get(key)
-            if found is not None:
-                self._results.move_to_end(key)
-                return found[1], True
-        result = compute()
-        with self._lock:
-            self._results[key] = (snapshot, result)
-            while len(self._results) > self._keep_results:
-                self._results.popitem(last=False)
-        return result, False
+        found = self._results.cached(snapshot, key)
+        if found is not None:
+            return found, True
+        return self._results.get(snapshot, key, compute), False
 
     def resolve(self, store: ModelStore, ref: str, baseline: LoadedModel) -> LoadedModel:
         """A scenario's model by version, alias or model name (``model0_2023``), blocking.

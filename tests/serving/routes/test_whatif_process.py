@@ -81,7 +81,8 @@ def test_a_refusal_from_the_child_is_the_same_refusal(in_worker, in_process):
 def test_the_child_runs_niced_below_the_worker(in_process):
     assert in_process.post("/v1/whatif", json={}).status_code == 200
     niced = [os.getpriority(os.PRIO_PROCESS, pid) for pid in children()]
-    assert os.getpriority(os.PRIO_PROCESS, 0) + NICE in niced, niced
+    # Niceness stops at 19: a suite run under `nice` sees the child there.
+    assert min(os.getpriority(os.PRIO_PROCESS, 0) + NICE, 19) in niced, niced
 
 
 def test_the_child_ends_with_the_service(store, snapshot):
