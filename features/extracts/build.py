@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from features.contract import COLUMNS as DATASET_COLUMNS
 from features.contract import Dataset, validate_dataset, write_dataset
@@ -39,6 +41,10 @@ from features.extracts.rules import (
 )
 
 ICPC2_FILE = "icpc2_chapters.parquet"
+# One row per person and chapter, the same types from every engine.
+ICPC2_SCHEMA = pa.schema(
+    [("person_id", pa.string()), ("chapter", pa.string()), ("claims", pa.int64())]
+)
 
 # Columns of the extracts' lists table -> the data set's lists table. The build writes those the
 # data contract (features.contract.COLUMNS["lists"]) declares, so practice form, list cap and
@@ -72,7 +78,7 @@ class BuildOutputs:
 
     dataset: Dataset
     reconciliation: pd.DataFrame
-    icpc2_chapters: pd.DataFrame
+    icpc2_chapters: pa.Table  # Arrow: 22 M rows for the country go to a file, not to pandas
     lineage: Lineage
 
 
@@ -134,7 +140,7 @@ def _dataset_lists(lists: pd.DataFrame) -> pd.DataFrame:
 
 def run_build(
     engine: Engine, files: ExtractFiles, parameters: BuildParameters
-) -> tuple[Dataset, pd.DataFrame, pd.DataFrame]:
+) -> tuple[Dataset, pd.DataFrame, pa.Table]:
     """Check the extracts and run every rule on ``engine``; the outputs, checked, in memory."""
     kommuner, grunnkretser = _read_reference(files)
     engine.register_frame("kommuner", kommuner[["kommune"]].astype(str))
@@ -152,8 +158,8 @@ def run_build(
     reconcile.check_claims_balance(reconciliation, lines_in, nok_in)
     persons = engine.fetch("SELECT * FROM persons ORDER BY person_id")
     lists = engine.fetch("SELECT * FROM lists ORDER BY list_id")
-    chapters = engine.fetch("SELECT * FROM icpc2_chapters ORDER BY person_id, chapter").astype(
-        {"person_id": "string", "chapter": "string", "claims": "int64"}
+    chapters = engine.fetch_arrow("SELECT * FROM icpc2_chapters ORDER BY person_id, chapter").cast(
+        ICPC2_SCHEMA
     )
     dataset = Dataset(
         persons=persons,
@@ -208,7 +214,7 @@ def write_build(outputs: BuildOutputs, out: str | Path) -> Path:
     try:
         write_dataset(outputs.dataset, staging)
         outputs.reconciliation.to_csv(staging / reconcile.RECONCILIATION_FILE, index=False)
-        outputs.icpc2_chapters.to_parquet(staging / ICPC2_FILE, index=False)
+        pq.write_table(outputs.icpc2_chapters, staging / ICPC2_FILE)
         outputs.lineage.write(staging)
         if out.exists():
             old = out.with_name(f".{out.name}.replaced")

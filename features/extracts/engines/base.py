@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import pandas as pd
+import pyarrow as pa
 
 from features.errors import BuildError
 
@@ -43,6 +44,10 @@ class Engine(Protocol):
 
     def fetch(self, sql: str) -> pd.DataFrame:
         """A query's (small) result in Python."""
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        """A query's result as an Arrow table: a large result bound for a file, which pandas
+        would only slow down (22 M rows of ICPC-2 chapters for the country)."""
 
     def stream(self, sql: str, rows: int) -> Iterator[pd.DataFrame]:
         """A query's result in order, ``rows`` at a time, never all in memory at once."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 
 def _file_list(paths: Sequence[Path]) -> str:
@@ -76,9 +77,12 @@ class DuckDBEngine:
 
     def fetch(self, sql: str) -> pd.DataFrame:
         # Through Arrow: decimals stay decimals (to the øre), dates stay dates.
+        return self.fetch_arrow(sql).to_pandas()
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
         table = self.connection.execute(sql).to_arrow_table()
         assert table is not None  # a query always has a result here
-        return table.to_pandas()
+        return table
 
     def stream(self, sql: str, rows: int) -> Iterator[pd.DataFrame]:
         reader = self.connection.execute(sql).to_arrow_reader(rows)

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 from pyspark.sql import SparkSession
 
 _LOCK = threading.Lock()
@@ -98,6 +99,9 @@ class SparkEngine:
 
     def fetch(self, sql: str) -> pd.DataFrame:
         return self.session.sql(sql).toPandas()
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        return self.session.sql(sql).toArrow()
 
     def stream(self, sql: str, rows: int) -> Iterator[pd.DataFrame]:
         buffer: list = []

@@ -91,7 +91,7 @@ def test_lists_are_those_open_on_the_reference_date(scenario_build):
 
 def test_icpc2_chapters_of_t_minus_1_per_person(scenario_build):
     chapters = scenario_build.icpc2_chapters
-    assert chapters.to_dict("records") == [
+    assert chapters.to_pylist() == [
         {"person_id": "P01", "chapter": "K", "claims": 1},
         {"person_id": "P01", "chapter": "L", "claims": 1},
         {"person_id": "P02", "chapter": "R", "claims": 1},
