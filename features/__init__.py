@@ -15,8 +15,7 @@ the model bundle that prices a person, the errors of the product, and the settin
 - ``basistilskudd``: the list-level lines beside PTB (grunntilskudd, utjamningstilskudd) and
   the rule a payment date falls under;
 - ``reform``: the 2026 reform step by step and its waterfall;
-- ``cost_model``, ``synth`` and ``synth_practice``: the synthetic population the demo and the
-  tests run on;
+- ``synth``: the synthetic population the demo and the tests run on, with its cost model;
 - ``gate``: the promotion gate's checks on a bundle, shared by promotion and reload;
 - ``extracts``: registry extracts to a data set (``ptb build``, DuckDB or Spark); imported on
   its own, as it loads an engine;
@@ -63,13 +62,6 @@ from features.contract import (
     read_dataset,
     validate_dataset,
     write_dataset,
-)
-from features.cost_model import (
-    age_cost_curve,
-    by_centrality_class,
-    draw_costs,
-    expected_annual_cost,
-    load_parameters,
 )
 from features.csv_cells import csv_chunks, neutralise, neutralise_frame
 from features.education_fallback import EducationFallback
@@ -156,7 +148,14 @@ from features.scheme import (
     round_nok,
 )
 from features.settings import DEVELOPMENT, Settings
-from features.synth import synthesise
+from features.synth import (
+    age_cost_curve,
+    by_centrality_class,
+    draw_costs,
+    expected_annual_cost,
+    load_parameters,
+    synthesise,
+)
 
 __all__ = [
     "strengthening_supplements",

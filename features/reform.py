@@ -33,7 +33,7 @@ from features.grants import PersonScorer, PersonTable
 from features.indicators import IndicatorConfig, preset, preset_spec
 from features.releases import Release
 from features.scheme import SchemeParameters
-from features.synth_practice import size_band
+from features.synth import size_band
 
 SIZE_BAND_LABELS = ("under 5,000", "5,000-20,000", "over 20,000")
 GROUPINGS = ("kommune", "centrality", "size_band", "form_of_practice")

@@ -24,7 +24,6 @@ import pandas as pd
 import pyarrow as pa
 
 from features.contract import Dataset
-from features.cost_model import load_parameters
 from features.extracts.claim_lines import (
     ADULT_COPAYMENT_SHARE,
     COPAYMENT_PER_LINE,
@@ -37,7 +36,7 @@ from features.extracts.claim_lines import (
     write_excluded_claims,
 )
 from features.extracts.contract import PRACTICE_FORMS
-from features.synth import synthesise
+from features.synth import load_parameters, synthesise
 
 SLICE_PERSONS = 500_000
 

@@ -10,8 +10,7 @@ import pytest
 from features.basistilskudd import list_facts, utjamningstilskudd
 from features.contract import LIST_FACTS, load_dataset, validate_dataset, write_dataset
 from features.errors import ContractError
-from features.synth import synthesise
-from features.synth_practice import size_band
+from features.synth import size_band, synthesise
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])

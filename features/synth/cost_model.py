@@ -12,26 +12,10 @@ tariff's additive supplements can be checked against known NOK.
 
 from __future__ import annotations
 
-from importlib import resources
-from typing import Any
-
 import numpy as np
-import yaml
 from scipy.special import expit
 
-PARAMETERS_FILE = "synth_cost_model.yaml"
-
-
-def load_parameters() -> dict[str, Any]:
-    """The generator's constants, read from the reference YAML file."""
-    path = resources.files("features").joinpath("reference", PARAMETERS_FILE)
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def by_centrality_class(mapping: dict, classes: np.ndarray) -> np.ndarray:
-    """Look up a {centrality class: value} table for an array of classes 1-6."""
-    table = np.array([float(mapping[c]) for c in range(1, 7)])
-    return table[classes - 1]
+from features.synth.parameters import by_centrality_class, load_parameters
 
 
 def _by_sex(mapping: dict, male: np.ndarray) -> np.ndarray:
