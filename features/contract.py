@@ -88,7 +88,9 @@ COLUMNS: dict[str, tuple[ColumnRule, ...]] = {
 
 # C0 and C1 controls, DEL and the Unicode line and paragraph separators: any of them in an id or
 # a code could split or forge a line of an export (a list id holding "\nFAKE,0301,...").
-CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f\u2028\u2029]"
+# The two line separators as characters, not as \u escapes: Arrow's regular expressions (RE2)
+# then run the check, where an escape they do not know sends pandas to Python's, 4 times slower.
+CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f" + "\u2028\u2029" + "]"
 
 _TRUE = {"true", "1", "yes", "t", "y", "ja"}
 _FALSE = {"false", "0", "no", "f", "n", "nei"}
@@ -172,10 +174,12 @@ def _checks(rule: ColumnRule, dataset_tables: dict[str, pd.DataFrame]) -> list[p
             )
         )
     if rule.digits:
-        # \Z, not $: "$" also matches before a trailing line break.
+        # The length and ASCII digits, not "^\d{4}$": "$" also matches before a trailing line
+        # break, and "\d" takes any script's digits in Python's expressions but not in Arrow's.
         checks.append(
-            pa.Check.str_matches(
-                rf"^\d{{{rule.digits}}}\Z", error=f"not a {rule.digits}-digit code"
+            pa.Check(
+                lambda s, n=rule.digits: (s.str.len() == n) & s.str.fullmatch("[0-9]+"),
+                error=f"not a {rule.digits}-digit code",
             )
         )
     if rule.kind == "sex":

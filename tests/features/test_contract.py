@@ -154,9 +154,14 @@ def test_ids_and_codes_with_control_characters_are_refused(
     assert any(rule in v.rule and v.example_rows == (2,) for v in found), found
 
 
-def test_a_code_with_a_trailing_line_break_is_not_a_code(tiny_dataset, tmp_path):
+@pytest.mark.parametrize(
+    "code",
+    ["0301\n", "\u0660\u0663\u0660\u0661", "０３０１"],
+    ids=["trailing line break", "Arabic-Indic digits", "full-width digits"],
+)
+def test_a_code_of_anything_but_its_ascii_digits_is_not_a_code(tiny_dataset, tmp_path, code):
     kommuner = tiny_dataset.kommuner.copy()
-    kommuner.loc[0, "kommune"] = kommuner.loc[0, "kommune"] + "\n"
+    kommuner.loc[0, "kommune"] = code
     write_dataset(replace(tiny_dataset, kommuner=kommuner), tmp_path)
     with pytest.raises(ContractError, match=r"kommuner\.kommune: 1 row not a 4-digit code"):
         load_dataset(tmp_path, training=True)
