@@ -15,6 +15,7 @@ only when reported; a list total is the sum of unrounded person grants, rounded 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import overload
 
@@ -144,6 +145,12 @@ def round_nok(amount: np.ndarray | pd.Series | float) -> np.ndarray | float:
     The amount is first cleaned of binary noise at 1e-6 øre, so 1.005 rounds to 1.01 as a
     person reading the decimal figure expects, not to 1.00 as its float representation would.
     """
+    if isinstance(amount, float | int) and math.isfinite(amount):
+        # One amount (every answer rounds a few): the same arithmetic as below, in Python's
+        # floats, as numpy's round(x, 6) is x * 1e6 rounded half to even, divided by 1e6.
+        scaled = round(float(amount) * 100.0 * 1e6) / 1e6
+        whole = math.floor(abs(scaled) + 0.5)
+        return (-whole if scaled < 0 else whole) / 100.0
     scaled = np.round(np.asarray(amount, dtype="float64") * 100.0, 6)
     rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / 100.0
     return float(rounded) if np.ndim(rounded) == 0 else rounded

@@ -36,3 +36,18 @@ def test_rounding_is_to_ore_half_away_from_zero():
     assert round_nok(0.125) == 0.13
     assert round_nok(-0.125) == -0.13
     assert list(round_nok(np.array([1.004, 1.005, 2.675]))) == [1.0, 1.01, 2.68]
+
+
+def test_one_amount_rounds_to_the_same_ore_as_an_array_of_them():
+    """An answer rounds its few amounts one by one, a settlement rounds arrays: same øre."""
+    rng = np.random.default_rng(7)
+    amounts = np.concatenate(
+        [
+            rng.normal(0, 1e4, 20_000),
+            rng.uniform(-1e9, 1e9, 20_000),
+            np.round(rng.uniform(-1e5, 1e5, 20_000), 3),  # exact halves of an øre
+            [1.005, -1.005, 2.675, 0.005, -0.005, 0.0, -0.0, 1e-9, 5e15, float("nan")],
+        ]
+    )
+    one_by_one = np.array([round_nok(float(amount)) for amount in amounts])
+    np.testing.assert_array_equal(one_by_one, round_nok(amounts))
