@@ -148,9 +148,9 @@ def round_nok(amount: np.ndarray | pd.Series | float) -> np.ndarray | float:
     if isinstance(amount, float | int) and math.isfinite(amount):
         # One amount (every answer rounds a few): the same arithmetic as below, in Python's
         # floats, as numpy's round(x, 6) is x * 1e6 rounded half to even, divided by 1e6.
-        scaled = round(float(amount) * 100.0 * 1e6) / 1e6
-        whole = math.floor(abs(scaled) + 0.5)
-        return (-whole if scaled < 0 else whole) / 100.0
+        ore = round(float(amount) * 100.0 * 1e6) / 1e6
+        whole = math.floor(abs(ore) + 0.5)
+        return (-whole if ore < 0 else whole) / 100.0
     scaled = np.round(np.asarray(amount, dtype="float64") * 100.0, 6)
     rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / 100.0
     return float(rounded) if np.ndim(rounded) == 0 else rounded

@@ -45,8 +45,7 @@ from serving.bundle_cache import BundleCache
 from serving.snapshot_kept import KeptPerSnapshot
 
 if TYPE_CHECKING:  # the API's models; serving.schemas imports this module's LoadedModel
-    import pandas as pd
-
+    from serving.payments import ListPayments
     from serving.schemas.model import SchemeInfo, WeightRow
 
 # What a version is priced on: the reference release's name and the rate basis (snapshot or model).
@@ -85,7 +84,7 @@ class ModelViews:
     scorers: dict[PricingKey, PersonScorer] = field(default_factory=dict)
     bundles: dict[tuple[str, str, str | None], ModelBundle] = field(default_factory=dict)
     # Every list's payments in a snapshot, per scheme date (serving.payments).
-    payments: KeptPerSnapshot[pd.DataFrame] = field(
+    payments: KeptPerSnapshot[ListPayments] = field(
         default_factory=lambda: KeptPerSnapshot(KEEP_PAYMENT_DATES)
     )
     lock: threading.Lock = field(default_factory=threading.Lock)

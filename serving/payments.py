@@ -16,7 +16,6 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from features import (
     PAYMENT_COLUMNS,
@@ -82,7 +81,12 @@ def _basistilskudd(row: Mapping[str, Any], scheme_date: date) -> dict:
     }
 
 
-def kept_payments(snapshot: Snapshot, model: LoadedModel, scheme_date: date) -> pd.DataFrame | None:
+# Every snapshot list's PAYMENT_COLUMNS, in the snapshot's list order: column arrays, so one
+# list's answer reads five cells, not five pandas columns.
+ListPayments = dict[str, np.ndarray]
+
+
+def kept_payments(snapshot: Snapshot, model: LoadedModel, scheme_date: date) -> ListPayments | None:
     """The payments ``snapshot_payments`` worked out already for this date, if any: a
     request can take them without a trip to the thread pool."""
     return model.views.payments.cached(snapshot, (scheme_date,))
@@ -94,29 +98,30 @@ def snapshot_payments(
     grants: SnapshotGrants,
     scheme_date: date,
     average_grant_nok: float | None = None,
-) -> pd.DataFrame:
+) -> ListPayments:
     """Every list's ``PAYMENT_COLUMNS`` in the snapshot's list order; kept per date on the
     loaded model (a version and a snapshot never change).
 
     ``average_grant_nok`` is the period's national average rate (the snapshot's release's,
     ``Pricing.period_scheme``); default the model's."""
-    return model.views.payments.get(
-        snapshot,
-        (scheme_date,),
-        lambda: dataset_payments(
+
+    def work_out() -> ListPayments:
+        found = dataset_payments(
             snapshot.dataset,
             grants.list_total_nok,
             grants.list_persons,
             scheme_date=scheme_date,
             average_grant_nok=average_grant_nok or model.bundle.scheme.average_grant_nok,
-        ),
-    )
+        )
+        return {column: found[column].to_numpy() for column in PAYMENT_COLUMNS}
+
+    return model.views.payments.get(snapshot, (scheme_date,), work_out)
 
 
-def snapshot_basistilskudd(payments: pd.DataFrame, position: int, scheme_date: date) -> dict:
+def snapshot_basistilskudd(payments: ListPayments, position: int, scheme_date: date) -> dict:
     """One snapshot list's basistilskudd fields."""
     return _basistilskudd(
-        {column: payments[column].iat[position] for column in PAYMENT_COLUMNS}, scheme_date
+        {column: values[position] for column, values in payments.items()}, scheme_date
     )
 
 
@@ -157,6 +162,7 @@ def posted_basistilskudd(
 __all__ = [
     "Basistilskudd",
     "RuleMismatchError",
+    "ListPayments",
     "kept_payments",
     "payment_model",
     "posted_basistilskudd",

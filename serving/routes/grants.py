@@ -16,7 +16,6 @@ from datetime import date
 from typing import Annotated, Literal
 
 import numpy as np
-import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +34,7 @@ from serving.json_body import json_request_body, read_json_body
 from serving.model_store import LoadedModel
 from serving.openapi import component_ref
 from serving.payments import (
+    ListPayments,
     kept_payments,
     payment_model,
     posted_basistilskudd,
@@ -232,7 +232,7 @@ async def snapshot_grants(
 
 async def snapshot_list_payments(
     snapshot: Snapshot, model: LoadedModel, pricing: Pricing, scheme_date: date
-) -> tuple[SnapshotGrants, pd.DataFrame]:
+) -> tuple[SnapshotGrants, ListPayments]:
     """The snapshot's PTB grants on the release in use and every list's basistilskudd."""
     grants = await snapshot_grants(snapshot, model, pricing)
     average = pricing.period_scheme(model)[2]
