@@ -26,6 +26,7 @@ from serving.whatif.scenario import Scenario
 
 NICE = 10  # below the grant workers: the scheduler serves them first
 KEEP_ENGINES = 2
+KEEP_BUNDLES = 16  # priced bundles (version@release) the child keeps; a reload adds one or two
 PricedBundle = tuple[str, ModelBundle]  # (version@release, the bundle priced on that release)
 
 
@@ -34,7 +35,9 @@ class WhatIfProcess:
 
     A bundle is named by a key (its version and the release it is priced on) and crosses to
     the child once: the child keeps it, and the baseline's engine, which a new copy of the same
-    bundle on every request would make it derive again.
+    bundle on every request would make it derive again. Both sides keep the ``KEEP_BUNDLES``
+    used last; should the child no longer hold a bundle the worker thinks it sent, the child
+    says so and the worker sends it again.
     """
 
     def __init__(self, data_dir: str | Path, nice: int = NICE):
@@ -45,15 +48,13 @@ class WhatIfProcess:
             initializer=_start,
             initargs=(self.data_dir, nice),
         )
-        self._sent: set[str] = set()
+        self._sent: OrderedDict[str, None] = OrderedDict()
         # A key is marked sent and its task queued in one step: the queue keeps that order.
         self._lock = threading.Lock()
 
     def warm(self, baseline: PricedBundle) -> None:
         """Build the baseline's engine in the child now (blocking), so a first what-if is fast."""
-        with self._lock:
-            future = self._pool.submit(_warm, self._shipped(baseline))
-        future.result()
+        self._call(_warm, (baseline,))
 
     def run(
         self,
@@ -66,33 +67,43 @@ class WhatIfProcess:
         tolerance_nok: float,
     ) -> WhatIfResult:
         """``WhatIfEngine.run`` in the child (blocking); its errors are raised here."""
-        with self._lock:
-            future = self._pool.submit(
-                _run,
-                self._shipped(baseline),
-                None if scenario_bundle is None else self._shipped(scenario_bundle),
-                None if phase_in_from is None else self._shipped(phase_in_from),
-                scenario,
-                top_n,
-                tolerance_nok,
-            )
-        return future.result()
+        bundles = (baseline, scenario_bundle, phase_in_from)
+        return self._call(_run, bundles, scenario, top_n, tolerance_nok)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _shipped(self, priced: PricedBundle) -> tuple[str, ModelBundle | None]:
+    def _call(self, task, bundles: tuple[PricedBundle | None, ...], *rest):
+        """``task(*shipped bundles, *rest)`` in the child (blocking); once more with every
+        bundle in full if the child no longer kept one."""
+        try:
+            return self._submit(task, bundles, rest, resend=False).result()
+        except BundleNotKept:
+            return self._submit(task, bundles, rest, resend=True).result()
+
+    def _submit(self, task, bundles: tuple[PricedBundle | None, ...], rest: tuple, *, resend: bool):
+        with self._lock:
+            shipped = [None if b is None else self._shipped(b, resend) for b in bundles]
+            return self._pool.submit(task, *shipped, *rest)
+
+    def _shipped(self, priced: PricedBundle, resend: bool) -> tuple[str, ModelBundle | None]:
         key, bundle = priced
-        if key in self._sent:
-            return key, None
-        self._sent.add(key)
-        return key, bundle
+        known = key in self._sent and not resend
+        self._sent[key] = None
+        self._sent.move_to_end(key)
+        while len(self._sent) > KEEP_BUNDLES:
+            self._sent.popitem(last=False)
+        return (key, None) if known else (key, bundle)
+
+
+class BundleNotKept(Exception):  # noqa: N818 - a signal between the processes, not a failure
+    """The child was sent a bundle's key without the bundle and no longer keeps it."""
 
 
 # -- in the child --------------------------------------------------------------------------------
 
 _dataset: Dataset | None = None
-_bundles: dict[str, ModelBundle] = {}
+_bundles: OrderedDict[str, ModelBundle] = OrderedDict()
 _engines: OrderedDict[str, WhatIfEngine] = OrderedDict()
 
 
@@ -106,11 +117,16 @@ def _bundle(shipped: tuple[str, ModelBundle | None]) -> tuple[str, ModelBundle]:
     key, bundle = shipped
     if bundle is not None:
         _bundles[key] = bundle
+    if key not in _bundles:
+        raise BundleNotKept(key)
+    _bundles.move_to_end(key)
+    while len(_bundles) > KEEP_BUNDLES:
+        _bundles.popitem(last=False)
     return key, _bundles[key]
 
 
-def _engine(shipped: tuple[str, ModelBundle | None]) -> WhatIfEngine:
-    key, baseline = _bundle(shipped)
+def _engine(kept: tuple[str, ModelBundle]) -> WhatIfEngine:
+    key, baseline = kept
     found = _engines.get(key)
     if found is None:
         assert _dataset is not None, "the what-if process has no snapshot"
@@ -123,7 +139,7 @@ def _engine(shipped: tuple[str, ModelBundle | None]) -> WhatIfEngine:
 
 
 def _warm(baseline: tuple[str, ModelBundle | None]) -> None:
-    _engine(baseline)
+    _engine(_bundle(baseline))
 
 
 def _run(
@@ -134,10 +150,14 @@ def _run(
     top_n: int,
     tolerance_nok: float,
 ) -> WhatIfResult:
-    return _engine(baseline).run(
+    # Every shipped bundle is kept before any work: the worker counts them all as sent.
+    kept_baseline = _bundle(baseline)
+    kept_scenario = None if scenario_bundle is None else _bundle(scenario_bundle)[1]
+    kept_old = None if phase_in_from is None else _bundle(phase_in_from)[1]
+    return _engine(kept_baseline).run(
         scenario,
-        scenario_bundle=None if scenario_bundle is None else _bundle(scenario_bundle)[1],
-        phase_in_from=None if phase_in_from is None else _bundle(phase_in_from)[1],
+        scenario_bundle=kept_scenario,
+        phase_in_from=kept_old,
         top_n=top_n,
         tolerance_nok=tolerance_nok,
     )

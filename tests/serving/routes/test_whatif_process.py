@@ -105,3 +105,15 @@ def test_product_errors_cross_between_processes_whole():
         crossed = pickle.loads(pickle.dumps(error))
         assert type(crossed) is type(error) and str(crossed) == str(error)
         assert crossed.__dict__ == error.__dict__
+
+
+def test_a_bundle_the_child_no_longer_keeps_is_sent_again(in_process):
+    assert in_process.post("/v1/whatif", json={"dampening": 0.5}).status_code == 200
+    process = in_process.app.state.whatif_engines.process
+    # The child forgets every bundle and engine, as its LRU does after enough other versions.
+    forget = "import serving.whatif.process as p; p._bundles.clear(); p._engines.clear()"
+    process._pool.submit(exec, forget).result()
+    again = in_process.post(
+        "/v1/whatif", json={"dampening": 0.4}, headers={"Cache-Control": "no-cache"}
+    )
+    assert again.status_code == 200, again.text
