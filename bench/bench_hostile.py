@@ -4,7 +4,7 @@ Run by hand::
 
     .venv/bin/python bench/bench_hostile.py [--persons 50000] [--repeat 3]
 
-Starts ``uvicorn serving.app:create_app_from_env --factory`` (one worker, production mode:
+Starts ``uvicorn serving.worker:create_app_from_env --factory`` (one worker, production mode:
 API keys, keyed audit log) on a small synthetic snapshot, then sends, over a raw socket so the
 answer is timed as soon as its status line arrives, while the body is still being sent:
 
@@ -167,7 +167,7 @@ def main() -> None:
         PTB_AUDIT_KEY_FILE=str(write_request_key(work / "audit.key")),
     )
     port = free_port()
-    command = uvicorn_command("serving.app:create_app_from_env", port)
+    command = uvicorn_command("serving.worker:create_app_from_env", port)
     payment = {"Authorization": f"Bearer {key}"}
     cases = [
         ("reload, no key, 300 MB, Content-Length", "/v1/admin/reload", {}, "reload", True),

@@ -6,7 +6,7 @@ Run by hand (needs ``wrk``: ``apt-get install -y wrk``)::
 
 Builds (once, cached under ``$TMPDIR/ptb-bench``) the national data set, trains and registers
 ``model_2026`` with ``training.pipeline`` in a local MLflow store, starts
-``uvicorn serving.app:create_app_from_env --factory`` on a free port with the national snapshot,
+``uvicorn serving.worker:create_app_from_env --factory`` on a free port with the national snapshot,
 and drives it with wrk: one thread, requests arriving at random (a Poisson process) at
 ``--rate`` per second over ``--connections`` open connections, as independent payment systems
 would send them. (Connections that each pause a fixed time between requests fall into step and
@@ -282,7 +282,7 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = uvicorn_command(
-        "serving.app:create_app_from_env",
+        "serving.worker:create_app_from_env",
         port,
         "--workers",
         str(args.workers),

@@ -76,7 +76,7 @@ def main() -> None:
     env = service_env(PTB_TRACKING_URI=uri, PTB_DATA_DIR=str(data), PYTHONPATH=str(ROOT))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = uvicorn_command("serving.app:create_app_from_env", port, "--log-level", "warning")
+    command = uvicorn_command("serving.worker:create_app_from_env", port, "--log-level", "warning")
     started = time.perf_counter()
     with (
         service(command, env, f"{url}/readyz", work / "uvicorn.log"),

@@ -7,7 +7,7 @@ Run by hand (needs ``wrk``: ``apt-get install -y wrk``)::
 
 Builds (once, cached under ``$TMPDIR/ptb-bench``, shared with ``bench_http.py``) the national
 data set and a registry with ``model_2026``, then starts the service as production runs it:
-``uvicorn serving.app:create_app_from_env --factory`` with ``PTB_ENVIRONMENT=production``, an API
+``uvicorn serving.worker:create_app_from_env --factory`` with ``PTB_ENVIRONMENT=production``, an API
 keys file, the audit log and JSON access logs (to a file), on 127.0.0.1. wrk (``load_test.lua``)
 sends a mix of requests drawn from a file, arriving at random (a Poisson process, as in
 ``bench_http.py``) at ``--rate`` a second over ``--connections`` connections:
@@ -281,7 +281,7 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = uvicorn_command(
-        "serving.app:create_app_from_env", port, "--workers", str(args.workers)
+        "serving.worker:create_app_from_env", port, "--workers", str(args.workers)
     )
     shares = ", ".join(f"{kind} {share:.0%}" for kind, share in mix.items())
     print(f"model version {version}; {args.workers} uvicorn worker(s); {os.cpu_count()} CPUs")

@@ -2,7 +2,8 @@
 
 Where things live:
 
-- ``app``: the app factory, a composition root (``create_app``, ``create_app_from_env``);
+- ``app``: the app factory, a composition root (``create_app``, ``create_app_from_settings``);
+- ``worker``: the uvicorn factory of a worker process (logs set up first, then the app);
 - ``routes``: the HTTP endpoints, one module per resource (grants, model, whatif, admin, ...);
 - ``schemas``: the request and response models, one module per resource, and the error body;
 - ``error_responses``: the one mapping of product errors to HTTP answers;
@@ -17,6 +18,8 @@ Where things live:
 - ``bundle_cache``: the store's verified bundles on disk and the index of what it resolved last;
 - ``reload``: checking and switching to a new model version, and the alias watch;
 - ``snapshot``: the registry snapshot of persons and lists, and its grants per version;
+- ``snapshot_kept``: what is worked out from a snapshot once and kept (payments, what-ifs);
+- ``payments``: which model pays on a date, and the whole basistilskudd of an answer;
 - ``observability``: metrics, request facts and the structured access log.
 """
 
@@ -25,9 +28,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from serving.app import create_app, create_app_from_env, create_app_from_settings
+    from serving.app import create_app, create_app_from_settings
 
-__all__ = ["create_app", "create_app_from_env", "create_app_from_settings"]
+__all__ = ["create_app", "create_app_from_settings"]
 
 
 def __getattr__(name: str) -> Any:

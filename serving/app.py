@@ -9,8 +9,8 @@ answer (``serving.access.audit_trail``); the key and role checked before any bod
 (``fastapi-offline``), so ``/docs`` works without the internet.
 
 ``create_app(store, snapshot=..., default_model=..., api_keys=..., audit=...)`` builds the
-service from plain values; ``create_app_from_env`` is the uvicorn factory (``uvicorn
-serving.app:create_app_from_env --factory``) that reads them from the one settings object.
+service from plain values; ``create_app_from_settings`` from the one settings object, which
+the uvicorn factory ``serving.worker:create_app_from_env`` reads after setting up the logs.
 Without API keys the service runs open, and only in development.
 """
 
@@ -38,7 +38,7 @@ from serving.access.rules import AUTH_ERRORS, refuse_unguarded_routes, router_ro
 from serving.error_responses import add_error_handlers, error_response
 from serving.instance import InstanceModel
 from serving.model_store import ModelStore, apply_registry_http_defaults
-from serving.observability import Metrics, RequestWatch, configure_logging, forget_worker
+from serving.observability import Metrics, RequestWatch, forget_worker
 from serving.openapi import name_components
 from serving.readiness import problems as readiness_problems
 from serving.reload import ModelWatch, prepare_model
@@ -260,16 +260,6 @@ def _include_routers(app: FastAPI, routers: Sequence[APIRouter], metrics_public:
                 dependencies=[Depends(require_role(role))],
                 responses=AUTH_ERRORS,
             )
-
-
-def create_app_from_env() -> FastAPI:
-    """The uvicorn factory: settings from ``PTB_*`` / ``MLFLOW_TRACKING_URI``.
-
-    Run it with ``--no-access-log``: the ``ptb.access`` log line replaces uvicorn's.
-    """
-    settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
-    return create_app_from_settings(settings)
 
 
 def create_app_from_settings(settings: Settings, **overrides) -> FastAPI:

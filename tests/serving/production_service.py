@@ -46,7 +46,7 @@ class ProductionService:
 def production_service(
     tracking_uri: str, dataset: Dataset, work: Path, **settings: str
 ) -> Iterator[ProductionService]:
-    """``uvicorn serving.app:create_app_from_env --factory`` with PTB_ENVIRONMENT=production."""
+    """``uvicorn serving.worker:create_app_from_env --factory`` with PTB_ENVIRONMENT=production."""
     data_dir = write_dataset(dataset, work / "snapshot")
     keys_file = work / "keys.json"
     keys = keys_for_roles(keys_file)
@@ -64,7 +64,7 @@ def production_service(
     )
     port = free_port()
     log = work / "service.log"
-    command = [sys.executable, "-m", "uvicorn", "serving.app:create_app_from_env", "--factory"]
+    command = [sys.executable, "-m", "uvicorn", "serving.worker:create_app_from_env", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
     with log.open("w") as output:
         process = subprocess.Popen(

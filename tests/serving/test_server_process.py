@@ -32,7 +32,7 @@ def running_service(
     ready: bool = True,
     folder: Path | None = None,
 ) -> Iterator[str]:
-    """``uvicorn serving.app:create_app_from_env --factory`` until the block ends.
+    """``uvicorn serving.worker:create_app_from_env --factory`` until the block ends.
 
     With ``workers``, ``ptb serve --workers N`` instead: the product's own command. Its log
     and audit log go to ``folder`` (default: beside the cache directory).
@@ -49,7 +49,7 @@ def running_service(
     )
     env.update(settings or {})
     if workers is None:
-        command = [sys.executable, "-m", "uvicorn", "serving.app:create_app_from_env"]
+        command = [sys.executable, "-m", "uvicorn", "serving.worker:create_app_from_env"]
         command += ["--factory", "--log-level", "warning"]
     else:
         command = [str(Path(sys.executable).parent / "ptb"), "serve", "--workers", str(workers)]
