@@ -12,17 +12,21 @@ result's tables back. It costs a second copy of the snapshot in memory (``docs/o
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from features import Dataset, ModelBundle, load_with_release
 from serving.whatif.engine import WhatIfEngine
 from serving.whatif.result import WhatIfResult
 from serving.whatif.scenario import Scenario
+
+logger = logging.getLogger(__name__)
 
 NICE = 10  # below the grant workers: the scheduler serves them first
 KEEP_ENGINES = 2
@@ -42,12 +46,8 @@ class WhatIfProcess:
 
     def __init__(self, data_dir: str | Path, nice: int = NICE):
         self.data_dir = str(data_dir)
-        self._pool = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start,
-            initargs=(self.data_dir, nice),
-        )
+        self.nice = nice
+        self._pool = self._started()
         self._sent: OrderedDict[str, None] = OrderedDict()
         # A key is marked sent and its task queued in one step: the queue keeps that order.
         self._lock = threading.Lock()
@@ -75,16 +75,38 @@ class WhatIfProcess:
 
     def _call(self, task, bundles: tuple[PricedBundle | None, ...], *rest):
         """``task(*shipped bundles, *rest)`` in the child (blocking); once more with every
-        bundle in full if the child no longer kept one."""
+        bundle in full if the child no longer kept one, or in a new child if it died."""
+        pool = self._pool  # the one a failing submit tried
         try:
-            return self._submit(task, bundles, rest, resend=False).result()
+            pool, future = self._submit(task, bundles, rest, resend=False)
+            return future.result()
         except BundleNotKept:
-            return self._submit(task, bundles, rest, resend=True).result()
+            return self._submit(task, bundles, rest, resend=True)[1].result()
+        except BrokenProcessPool:
+            # The child died (killed for its memory, say): start another, which keeps nothing.
+            logger.warning("the what-if process ended; starting a new one")
+            self._replace(pool)
+            return self._submit(task, bundles, rest, resend=True)[1].result()
 
     def _submit(self, task, bundles: tuple[PricedBundle | None, ...], rest: tuple, *, resend: bool):
         with self._lock:
             shipped = [None if b is None else self._shipped(b, resend) for b in bundles]
-            return self._pool.submit(task, *shipped, *rest)
+            return self._pool, self._pool.submit(task, *shipped, *rest)
+
+    def _started(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start,
+            initargs=(self.data_dir, self.nice),
+        )
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is broken:  # not replaced yet by another request that saw it die
+                self._pool = self._started()
+                self._sent.clear()
+        broken.shutdown(wait=False, cancel_futures=True)
 
     def _shipped(self, priced: PricedBundle, resend: bool) -> tuple[str, ModelBundle | None]:
         key, bundle = priced

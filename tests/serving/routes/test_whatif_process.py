@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,3 +118,16 @@ def test_a_bundle_the_child_no_longer_keeps_is_sent_again(in_process):
         "/v1/whatif", json={"dampening": 0.4}, headers={"Cache-Control": "no-cache"}
     )
     assert again.status_code == 200, again.text
+
+
+def test_a_what_if_process_that_died_is_started_again(in_process):
+    assert in_process.post("/v1/whatif", json={"dampening": 0.5}).status_code == 200
+    process = in_process.app.state.whatif_engines.process
+    # As the kernel's out-of-memory killer would: the child is gone without a word.
+    child = process._pool.submit(os.getpid).result()
+    os.kill(child, signal.SIGKILL)
+    again = in_process.post(
+        "/v1/whatif", json={"dampening": 0.45}, headers={"Cache-Control": "no-cache"}
+    )
+    assert again.status_code == 200, again.text
+    assert process._pool.submit(os.getpid).result() != child
