@@ -176,22 +176,17 @@ def kommune_average_list(lists: pd.DataFrame) -> pd.Series:
 
 
 def utjamningstilskudd(
-    lists: pd.DataFrame | ListFacts,
-    population: pd.Series | None = None,
-    average_grant_nok: float = np.nan,
+    lists: pd.DataFrame,
+    population: pd.Series | None,
+    average_grant_nok: float,
     kommune_average: pd.Series | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Annual utjamningstilskudd per list under the 2023 rule (NaN where not computable).
 
-    ``lists``: a lists table (see ``ListFacts.of_lists``, with ``population`` and
-    ``kommune_average``) or the facts themselves. Returns the amounts and the reasons some
-    could not be computed.
+    ``lists``, ``population`` and ``kommune_average`` as ``ListFacts.of_lists`` reads them.
+    Returns the amounts and the reasons some could not be computed.
     """
-    facts = (
-        lists
-        if isinstance(lists, ListFacts)
-        else ListFacts.of_lists(lists, population, kommune_average)
-    )
+    facts = ListFacts.of_lists(lists, population, kommune_average)
     amounts, why = _utjamning(facts, average_grant_nok)
     return amounts, _named(why)
 
@@ -228,19 +223,16 @@ def _utjamning(
 
 
 def grunntilskudd(
-    lists: pd.DataFrame | ListFacts,
-    ptb_grant_nok: np.ndarray,
-    scheme_date: date,
-    average_grant_nok: float,
+    lists: pd.DataFrame, ptb_grant_nok: np.ndarray, scheme_date: date, average_grant_nok: float
 ) -> tuple[np.ndarray, list[str]]:
     """Annual grunntilskudd per list (NaN where not computable) and why some are not.
 
-    ``lists``: a lists table with ``persons`` and, if the data set has them, ``list_cap``
-    and ``agreement_start``, or the facts themselves; ``ptb_grant_nok`` is each list's PTB
-    grant under the same rule.
+    ``lists`` has ``persons`` and, if the data set has them, ``list_cap`` and
+    ``agreement_start``; ``ptb_grant_nok`` is each list's PTB grant under the same rule.
     """
-    facts = lists if isinstance(lists, ListFacts) else ListFacts.of_lists(lists)
-    amounts, why = _grunntilskudd(facts, ptb_grant_nok, scheme_date, average_grant_nok)
+    amounts, why = _grunntilskudd(
+        ListFacts.of_lists(lists), ptb_grant_nok, scheme_date, average_grant_nok
+    )
     return amounts, _named(why)
 
 
