@@ -19,9 +19,7 @@ from serving.model_store import ModelStore
 from serving.snapshot import Snapshot
 from serving.whatif import scenario_error
 from serving.whatif.process import NICE
-from tests.serving.routes.test_whatif_route import SCENARIOS, snapshot, store, trained
-
-__all__ = ["snapshot", "store", "trained"]  # the route tests' registry and snapshot
+from tests.serving.routes.whatif.scenarios import SCENARIOS
 
 PAGE = {"kommuner": 15, "top": 8, "lists": "true", "limit": 10_000}
 
