@@ -38,9 +38,10 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             fail(str(exc), exc)
         except KeyboardInterrupt as exc:
             # Imported only here: training imports MLflow, which a command may not need.
-            from training.interrupt import TrainingInterrupted
+            from training.interrupt import TrainingInterrupted, end_process_within_grace
 
             if isinstance(exc, TrainingInterrupted):
+                end_process_within_grace(INTERRUPTED_EXIT)
                 fail(str(exc), exc, INTERRUPTED_EXIT)
             raise
         except Exception as exc:

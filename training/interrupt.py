@@ -16,6 +16,7 @@ silences error logs until it exits; the command says "interrupted" once.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -24,6 +25,8 @@ from contextlib import contextmanager
 from types import FrameType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How long an interrupted command's interpreter may take to shut down before it is ended.
+SHUTDOWN_GRACE_S = 10.0
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -110,3 +113,23 @@ class Interruption:
     def commit(self) -> None:
         """Mark the registration complete: from here a signal cannot undo it."""
         self.committed = True
+
+
+def end_process_within_grace(exit_code: int) -> None:
+    """Make sure the process ends within ``SHUTDOWN_GRACE_S`` once an interrupted command returns.
+
+    A signal can land while a library starts a thread pool's worker (MLflow's artifact uploads,
+    say): ``Thread.start`` waits for the new thread, the ``KeyboardInterrupt`` breaks that wait,
+    and the pool never records its worker. Nobody tells that worker to stop, so the
+    interpreter's shutdown waits on it forever. The training has rolled back by then, so
+    ending the process loses nothing; a shutdown that completes in time is left alone.
+    """
+    timer = threading.Timer(SHUTDOWN_GRACE_S, _end_now, args=(exit_code,))
+    timer.daemon = True
+    timer.start()
+
+
+def _end_now(exit_code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(exit_code)

@@ -107,3 +107,45 @@ def test_library_errors_after_a_signal_are_not_shown_as_tracebacks():
     assert "Traceback" not in run.stderr and "database error" not in run.stderr
     # Errors before the signal, and after the guard exited, are still logged.
     assert "before the signal" in run.stderr and "after the guard" in run.stderr
+
+
+# The signal lands while a library starts its thread pool's first worker (MLflow's artifact
+# pool, kept for the process): the worker exists, the pool never recorded it, and nothing tells
+# it to stop, so the interpreter's shutdown would wait on it forever.
+SIGNAL_WHILE_A_POOL_STARTS_ITS_WORKER = """
+import signal, sys, threading
+from concurrent.futures import ThreadPoolExecutor
+
+import typer
+
+import training.interrupt
+from ptb.errors import reports_errors
+from training.interrupt import Interruption
+
+training.interrupt.SHUTDOWN_GRACE_S = 1.0
+KEPT_BY_THE_LIBRARY = []
+start_thread = threading.Thread.start
+
+def start_then_signalled(thread):
+    start_thread(thread)
+    signal.raise_signal(signal.SIGINT)
+
+@reports_errors
+def train():
+    with Interruption():
+        threading.Thread.start = start_then_signalled
+        pool = ThreadPoolExecutor(1, thread_name_prefix="MlflowLocalArtifactRepository")
+        KEPT_BY_THE_LIBRARY.append(pool)
+        pool.submit(print, "uploading")
+
+try:
+    train()
+except typer.Exit as ended:
+    sys.exit(ended.exit_code)
+"""
+
+
+def test_an_interrupted_command_ends_although_a_library_thread_was_stranded():
+    run = run_plain(SIGNAL_WHILE_A_POOL_STARTS_ITS_WORKER)
+    assert run.returncode == 130, run.stderr
+    assert "interrupted by SIGINT; nothing was registered" in run.stderr
