@@ -223,7 +223,7 @@ class PersonColumns:
         age: Sequence[int],
         sex: Sequence[str],
         grunnkrets: Sequence[str],
-        copayment_prev_year: Sequence[float],
+        copayment_prev_year: Sequence[float] | np.ndarray,
         refugee_first_year: Sequence[bool],
         practice_kommune: Sequence[str] | Coded,
     ) -> PersonColumns:

@@ -76,13 +76,20 @@ class Snapshot:
         self._order = np.argsort(self.table.list_codes, kind="stable")
         self._offsets = np.concatenate([[0], np.cumsum(counts)])
         # A posted list's utjamningstilskudd reads its kommune's average list length and
-        # population; worked out once here, not on every request.
-        self.kommune_average_list_length: pd.Series = (
-            pd.Series(counts, index=pd.Index(self.table.practice_kommune)).groupby(level=0).mean()
-        )
+        # population; worked out once here, as plain dicts (NaN where unknown) it reads on
+        # every request.
+        average = pd.Series(counts, index=pd.Index(self.table.practice_kommune)).groupby(level=0)
+        self.kommune_average_list_length: dict[str, float] = {
+            str(kommune): float(length) for kommune, length in average.mean().items()
+        }
         kommuner = dataset.kommuner.set_index("kommune")
-        self.kommune_population: pd.Series | None = (
-            kommuner["population"] if "population" in kommuner.columns else None
+        self.kommune_population: dict[str, float] | None = (
+            {
+                str(kommune): float(n)
+                for kommune, n in kommuner["population"].astype("float64").items()
+            }
+            if "population" in kommuner.columns
+            else None
         )
         self._keep = keep_versions
         self._grants: OrderedDict[str, SnapshotGrants] = OrderedDict()

@@ -41,6 +41,7 @@ from serving.payments import (
     snapshot_basistilskudd,
     snapshot_payments,
 )
+from serving.posted_list import read_posted_list
 from serving.pricing import Pricing
 from serving.schemas import (
     VERSION_PATTERN,
@@ -177,18 +178,17 @@ async def person_grant(request: Request, state: StateDep) -> PersonGrant:
 )
 async def list_grant(request: Request, state: StateDep) -> ListGrant:
     """A list's total annual grant: its persons' unrounded grants summed, rounded once."""
-    body = await read_json_body(request, ListIn)
-    scheme_date = body.scheme_date or date.today()
-    model = await payment_model(state, body.model_version, scheme_date)
+    posted = await read_posted_list(request)
+    scheme_date = posted.scheme_date or date.today()
+    model = await payment_model(state, posted.model_version, scheme_date)
     pricing = state.priced()
-    persons = body.persons
     columns = PersonColumns.from_records(
-        age=[p["age"] for p in persons],
-        sex=[p["sex"] for p in persons],
-        grunnkrets=[p["grunnkrets"] for p in persons],
-        copayment_prev_year=[p["copayment_prev_year"] for p in persons],
-        refugee_first_year=[p["refugee_first_year"] for p in persons],
-        practice_kommune=Coded.repeated(body.practice_kommune, len(persons)),
+        age=posted.age,
+        sex=posted.sex,
+        grunnkrets=posted.grunnkrets,
+        copayment_prev_year=posted.copayment_prev_year,
+        refugee_first_year=posted.refugee_first_year,
+        practice_kommune=Coded.repeated(posted.practice_kommune, len(posted)),
     )
     try:
         scores = pricing.scorer(model).score(columns)
@@ -196,20 +196,20 @@ async def list_grant(request: Request, state: StateDep) -> ListGrant:
         where = f"persons.{exc.field}" if exc.field == "grunnkrets" else exc.field
         raise UnknownCodeError(where, exc.codes, exc.reference) from exc
     count, totals, mean_weight = list_totals(
-        np.zeros(len(persons), dtype=np.intp), 1, scores.weight, scores.grant_nok
+        np.zeros(len(posted), dtype=np.intp), 1, scores.weight, scores.grant_nok
     )
     total = float(totals[0])
     basistilskudd = posted_basistilskudd(
-        practice_kommune=body.practice_kommune,
+        practice_kommune=posted.practice_kommune,
         persons=int(count[0]),
         ptb_grant_nok=float(round_nok(total)),
-        facts=body.model_dump(include={"form_of_practice", "list_cap", "agreement_start"}),
+        facts=posted.practice_facts,
         snapshot=state.snapshot,
         scheme_date=scheme_date,
         average_grant_nok=pricing.period_scheme(model)[2],
     )
     return ListGrant(
-        practice_kommune=body.practice_kommune,
+        practice_kommune=posted.practice_kommune,
         persons=int(count[0]),
         total_nok=round_nok(total),
         monthly_nok=round_nok(total / 12.0),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, with_config
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model, with_config
 from typing_extensions import TypedDict
 
 from features import MAX_COPAYMENT_NOK
@@ -114,6 +114,15 @@ class ListIn(StrictRequest):
     agreement_start: date | None = Field(
         None, description="start of the GP's agreement on this list (grunntilskudd: months 1-24)"
     )
+
+
+# ``ListIn`` without its persons: the list's own fields, by the same rules, for a list whose
+# persons are checked a column at a time (``serving.posted_list``). Never in the OpenAPI.
+ListHeaderIn = create_model(
+    "ListHeaderIn",
+    __base__=StrictRequest,
+    **{name: (f.annotation, f) for name, f in ListIn.model_fields.items() if name != "persons"},  # type: ignore[call-overload]
+)
 
 
 class _Grant(ModelProvenance):
