@@ -164,3 +164,32 @@ def test_groups_of_the_gate_are_the_legislated_ones(tiny_model):
     calibration, _ = tiny_model
     reported_only = {"list_size", "age_sex_10y"}  # age_sex_10y: evidence on the bands
     assert set(GateBounds().gated_groups) == set(_groups(calibration).columns) - reported_only
+
+
+def test_a_rule_without_a_refugee_term_is_not_gated_on_refugees_but_says_so(tiny_model):
+    calibration, _ = tiny_model
+    ratios = _ratios(
+        [
+            ("centrality", "1", 90_000, 1.0, 0.99, 1.01),
+            ("refugee", "first year", 6_000, 0.55, 0.50, 0.60),  # surely outside
+        ]
+    )
+    bundle_2026 = calibration.bundle
+    model0 = replace(
+        bundle_2026,
+        name="model0_2023",
+        indicators=bundle_2026.indicators.model_copy(update={"refugee": False}),
+        scheme=bundle_2026.scheme.model_copy(update={"refugee_rate_nok": None}),
+    )
+    bounds = GateBounds(require_snapshot=False)
+    gated = evaluate("2", bundle_2026, predictive_ratios=ratios, champion_persons=None,
+                     snapshot=None, bounds=bounds)  # fmt: skip
+    assert "refugee=first year 0.550" in dict(f.split(": ", 1) for f in gated.failures()).get(
+        "predictive_ratios", ""
+    )
+    reported = evaluate("3", model0, predictive_ratios=ratios, champion_persons=None,
+                        snapshot=None, bounds=bounds)  # fmt: skip
+    ratio = next(check for check in reported.checks if check.name == "predictive_ratios")
+    assert ratio.passed and "refugee" not in ratio.figure
+    assert any("refugee reported, not gated" in note for note in reported.notes)
+    assert "refugee reported, not gated" in reported.markdown()
