@@ -116,14 +116,20 @@ class Interruption:
 
 
 def end_process_within_grace(exit_code: int) -> None:
-    """Make sure the process ends within ``SHUTDOWN_GRACE_S`` once an interrupted command returns.
+    """Make sure the interpreter, once it shuts down, ends within ``SHUTDOWN_GRACE_S``.
 
     A signal can land while a library starts a thread pool's worker (MLflow's artifact uploads,
     say): ``Thread.start`` waits for the new thread, the ``KeyboardInterrupt`` breaks that wait,
     and the pool never records its worker. Nobody tells that worker to stop, so the
     interpreter's shutdown waits on it forever. The training has rolled back by then, so
-    ending the process loses nothing; a shutdown that completes in time is left alone.
+    ending the process loses nothing; a shutdown that completes in time is left alone. The
+    clock starts with the shutdown itself (the hook ``concurrent.futures`` uses to stop its
+    workers), so a command run inside another program (a test runner) is never cut short.
     """
+    threading._register_atexit(_start_the_clock, exit_code)  # type: ignore[attr-defined]
+
+
+def _start_the_clock(exit_code: int) -> None:
     timer = threading.Timer(SHUTDOWN_GRACE_S, _end_now, args=(exit_code,))
     timer.daemon = True
     timer.start()

@@ -149,3 +149,35 @@ def test_an_interrupted_command_ends_although_a_library_thread_was_stranded():
     run = run_plain(SIGNAL_WHILE_A_POOL_STARTS_ITS_WORKER)
     assert run.returncode == 130, run.stderr
     assert "interrupted by SIGINT; nothing was registered" in run.stderr
+
+
+# The same command run inside another program (a test runner, a notebook): nothing ends that
+# program; the grace only starts when the interpreter shuts down.
+INTERRUPTED_INSIDE_A_LONGER_PROGRAM = """
+import signal, time
+
+import typer
+
+import training.interrupt
+from ptb.errors import reports_errors
+from training.interrupt import TrainingInterrupted
+
+training.interrupt.SHUTDOWN_GRACE_S = 0.2
+
+@reports_errors
+def train():
+    raise TrainingInterrupted(signal.SIGINT)
+
+try:
+    train()
+except typer.Exit as ended:
+    print("exit code", ended.exit_code)
+time.sleep(1.0)
+print("the program went on")
+"""
+
+
+def test_an_interrupted_command_inside_a_longer_program_does_not_end_it():
+    run = run_plain(INTERRUPTED_INSIDE_A_LONGER_PROGRAM)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == "exit code 130 the program went on".split()
