@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from features import Settings
+from features import Settings, load_with_release
 from ptb.errors import registry_command
-from ptb.lifecycle import SnapshotOption, snapshot_of
+from ptb.lifecycle import SnapshotOption
 
 console = Console(soft_wrap=True)
 
@@ -24,7 +24,11 @@ def compare(
     ),
 ) -> None:
     """Compare two versions: fit, weights (flagging changes beyond noise), predictive ratios,
-    the redistribution per list, kommune and centrality class, and the data drift."""
+    the redistribution per list, kommune and centrality class, and the data drift.
+
+    The redistribution prices both versions as payment would: on the snapshot (--snapshot, else
+    PTB_DATA_DIR) with its release and the period's rate; without one it is not computed.
+    """
     from training.compare import compare as compare_versions
     from training.compare import facts_of_version
     from training.compare_report import summary_lines, write_html
@@ -32,10 +36,15 @@ def compare(
 
     settings = Settings()
     registry = Registry(settings.tracking_uri)
+    # The snapshot as the service reads it: old codes mapped, its release with the period's
+    # average grant (release.json), so the rate is the one payment uses.
+    folder = snapshot or (Path(settings.data_dir) if settings.data_dir else None)
+    priced = load_with_release(folder) if folder is not None else None
     comparison = compare_versions(
         facts_of_version(registry, a),
         facts_of_version(registry, b),
-        snapshot_of(snapshot, settings),
+        priced.dataset if priced is not None else None,
+        priced.release if priced is not None else None,
     )
     for line in summary_lines(comparison):
         console.print(line, highlight=False, markup=False)

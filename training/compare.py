@@ -4,9 +4,12 @@
 - weights: each level's NOK with its 95 % interval; a change is flagged as beyond noise when
   the difference exceeds what the two standard errors allow at a 5 % family-wise level
   (Bonferroni over the levels compared), as for two independent years of data;
-- predictive ratios of the legislated groups and the deciles, side by side;
-- redistribution: every list's, kommune's and centrality class's grant under each, priced on
-  one registry snapshot;
+- predictive ratios of the legislated groups and the deciles, side by side, flagged where B's
+  interval lies wholly outside the gate's bounds or the two differ beyond noise (as the weights);
+- redistribution: every list's, kommune's and centrality class's grant under each, priced as
+  payment prices them: on one registry snapshot, with the snapshot's release (education shares,
+  centrality) and the period's budget-neutral rate (``features.grants.period_scorer``, the path
+  of the gate's ``snapshot_pricing`` and the service), never with a version's training release;
 - data drift: the two training sets' profiles (``training.provenance.data_profile``).
 """
 
@@ -22,7 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from features import Dataset, ModelBundle, list_grants, person_grants
+from features import Dataset, ModelBundle, Release, list_grants, period_scorer, person_grants
+from training.gate import GateBounds
 from training.promote import version_bundle, version_ratios
 from training.registry import Registry
 
@@ -57,6 +61,7 @@ class Comparison:
     ratios: pd.DataFrame
     redistribution: dict[str, pd.DataFrame] = field(default_factory=dict)
     drift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    priced_on: str = ""  # the release the redistribution was priced with; "" when not priced
 
     @property
     def flagged(self) -> pd.DataFrame:
@@ -104,18 +109,14 @@ def compare_metrics(a: ModelFacts, b: ModelFacts) -> pd.DataFrame:
     return frame
 
 
-def compare_weights(a: ModelBundle, b: ModelBundle, alpha: float = FAMILY_ALPHA) -> pd.DataFrame:
-    """Each level's NOK in A and B, the change, and whether it exceeds noise (see module doc)."""
-    keys = ["factor", "level"]
-    columns = [*keys, "effect_nok", "std_err", "persons"]
-    merged = a.weight_table[columns].merge(
-        b.weight_table[columns], on=keys, how="outer", suffixes=("_a", "_b")
-    )
-    merged["change_nok"] = merged["effect_nok_b"] - merged["effect_nok_a"]
+def _flag_beyond_noise(merged: pd.DataFrame, value: str, alpha: float) -> pd.DataFrame:
+    """Add ``z`` and ``beyond_noise`` for B - A of ``value``, Bonferroni over the rows compared.
+
+    ``z = (b - a) / sqrt(se_a² + se_b²)``, the two estimates taken as independent samples.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
-        merged["change_pct"] = 100 * merged["change_nok"] / merged["effect_nok_a"].abs()
         se = np.sqrt(merged["std_err_a"] ** 2 + merged["std_err_b"] ** 2)
-        merged["z"] = merged["change_nok"] / se
+        merged["z"] = (merged[f"{value}_b"] - merged[f"{value}_a"]) / se
     compared = int(merged["z"].notna().sum())
     critical = float(stats.norm.ppf(1 - alpha / (2 * max(compared, 1))))
     merged["beyond_noise"] = merged["z"].abs() > critical
@@ -123,19 +124,63 @@ def compare_weights(a: ModelBundle, b: ModelBundle, alpha: float = FAMILY_ALPHA)
     return merged
 
 
-def compare_ratios(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+def compare_weights(a: ModelBundle, b: ModelBundle, alpha: float = FAMILY_ALPHA) -> pd.DataFrame:
+    """Each level's NOK in A and B with its 95 % interval, the change, and whether it exceeds
+    noise (see module doc)."""
+    keys = ["factor", "level"]
+    columns = [*keys, "effect_nok", "ci_low", "ci_high", "std_err", "persons"]
+    merged = a.weight_table.reindex(columns=columns).merge(
+        b.weight_table.reindex(columns=columns), on=keys, how="outer", suffixes=("_a", "_b")
+    )
+    merged["change_nok"] = merged["effect_nok_b"] - merged["effect_nok_a"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        merged["change_pct"] = 100 * merged["change_nok"] / merged["effect_nok_a"].abs()
+    return _flag_beyond_noise(merged, "effect_nok", alpha)
+
+
+def compare_ratios(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    bounds: GateBounds | None = None,
+    alpha: float = FAMILY_ALPHA,
+) -> pd.DataFrame:
+    """Each group level's predictive ratio (predicted / actual) in A and B with its interval.
+
+    ``outside_b``: B's whole 95 % interval lies outside the gate's bounds (as the gate fails a
+    level; default the gate's bounds); ``beyond_noise``: the two ratios differ beyond noise
+    (see ``_flag_beyond_noise``).
+    """
+    bounds = bounds or GateBounds()
     keys = ["group", "level"]
-    columns = [*keys, "persons", "predictive_ratio", "ci_low", "ci_high"]
+    columns = [*keys, "persons", "predictive_ratio", "ci_low", "ci_high", "std_err"]
     a, b = (r.reindex(columns=columns) for r in (a, b))
     merged = a.merge(b, on=keys, how="outer", suffixes=("_a", "_b"))
-    return merged[merged["group"].isin(RATIO_GROUPS)].reset_index(drop=True)
+    merged = merged[merged["group"].isin(RATIO_GROUPS)].reset_index(drop=True)
+    merged["outside_b"] = (merged["ci_high_b"] < bounds.min_ratio) | (
+        merged["ci_low_b"] > bounds.max_ratio
+    )
+    merged.attrs["bounds"] = (bounds.min_ratio, bounds.max_ratio)
+    return _flag_beyond_noise(merged, "predictive_ratio", alpha)
 
 
-def redistribution(a: ModelBundle, b: ModelBundle, snapshot: Dataset) -> dict[str, pd.DataFrame]:
-    """Every list's, kommune's and centrality class's annual grant under A and under B."""
-    lists = list_grants(person_grants(a, snapshot))[["list_id", "persons", "total_nok"]]
+def paid_list_grants(bundle: ModelBundle, snapshot: Dataset, release: Release) -> pd.DataFrame:
+    """Every list's annual grant as payment would price it: the snapshot's release, the
+    period's budget-neutral rate (the gate's ``snapshot_pricing`` and the service's path)."""
+    scorer = period_scorer(bundle, snapshot, release)
+    return list_grants(person_grants(bundle, snapshot, scorer=scorer))
+
+
+def redistribution(
+    a: ModelBundle, b: ModelBundle, snapshot: Dataset, release: Release
+) -> dict[str, pd.DataFrame]:
+    """Every list's, kommune's and centrality class's annual grant under A and under B.
+
+    Both are priced on ``snapshot`` with its ``release``, so the change is what B would pay
+    differently, not a difference of the two training releases.
+    """
+    lists = paid_list_grants(a, snapshot, release)[["list_id", "persons", "total_nok"]]
     lists = lists.merge(
-        list_grants(person_grants(b, snapshot))[["list_id", "total_nok"]],
+        paid_list_grants(b, snapshot, release)[["list_id", "total_nok"]],
         on="list_id",
         suffixes=("_a", "_b"),
     )
@@ -182,14 +227,30 @@ def data_drift(a: dict | None, b: dict | None) -> pd.DataFrame:
     return frame
 
 
-def compare(a: ModelFacts, b: ModelFacts, snapshot: Dataset | None = None) -> Comparison:
-    """B against A; the redistribution only with a snapshot to price."""
+def compare(
+    a: ModelFacts,
+    b: ModelFacts,
+    snapshot: Dataset | None = None,
+    release: Release | None = None,
+) -> Comparison:
+    """B against A; the redistribution only with a snapshot to price.
+
+    ``release``: the snapshot's release as ``load_with_release`` reads it (with the period's
+    average grant); default its own tables, as the gate's ``snapshot_pricing`` takes them.
+    """
+    priced: dict[str, pd.DataFrame] = {}
+    priced_on = ""
+    if snapshot is not None:
+        release = release or Release.from_dataset(snapshot, "registry snapshot")
+        priced = redistribution(a.bundle, b.bundle, snapshot, release)
+        priced_on = f"{release.name}, period {release.period}"
     return Comparison(
         a.label,
         b.label,
         compare_metrics(a, b),
         compare_weights(a.bundle, b.bundle),
         compare_ratios(a.ratios, b.ratios),
-        redistribution(a.bundle, b.bundle, snapshot) if snapshot is not None else {},
+        priced,
         data_drift(a.profile, b.profile),
+        priced_on,
     )

@@ -6,6 +6,7 @@ import base64
 import html
 import io
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -15,35 +16,116 @@ import pandas as pd  # noqa: E402
 
 from training.compare import Comparison  # noqa: E402
 
+# A list, kommune or class whose grant changes by more than this share is counted as moved.
+MOVED_PCT = 5.0
+# The kommuner named in the terminal: those with the largest changes, either way.
+KOMMUNE_MOVERS = 5
+NO_SNAPSHOT = (
+    "  redistribution: NOT computed: no registry snapshot given; pass --snapshot DIR "
+    "(or set PTB_DATA_DIR) to price every list, kommune and centrality class on it"
+)
+
+
+def _interval(row: Any, column: str, version: str, digits: int) -> str:
+    """A row's figure of one version with its 95 % interval: ``1,868 [1,652, 2,084]``."""
+    value, low, high = (getattr(row, f"{name}_{version}") for name in (column, "ci_low", "ci_high"))
+    return f"{value:,.{digits}f} [{low:,.{digits}f}, {high:,.{digits}f}]"
+
+
+def weight_lines(weights: pd.DataFrame) -> list[str]:
+    """Every compared level's NOK in A and B with 95 % intervals; changes beyond noise marked."""
+    critical = weights.attrs.get("critical_z", float("nan"))
+    compared = weights[weights["z"].notna()]
+    lines = [
+        f"  weights (NOK a year, 95 % interval), A -> B: {int(compared['beyond_noise'].sum())} "
+        f"of {len(compared)} levels changed beyond noise (|z| > {critical:.2f}, 5 % family-wise)"
+    ]
+    for row in compared.itertuples():
+        lines.append(
+            f"    {row.factor}={row.level}: "
+            f"{_interval(row, 'effect_nok', 'a', 0)} -> {_interval(row, 'effect_nok', 'b', 0)} "
+            f"({row.change_pct:+.1f} %, z {row.z:+.1f})"
+            + ("  <- beyond noise" if row.beyond_noise else "")
+        )
+    return lines
+
+
+def ratio_lines(ratios: pd.DataFrame) -> list[str]:
+    """Every group level's predictive ratio in A and B with 95 % intervals, flags marked."""
+    low, high = ratios.attrs.get("bounds", (0.9, 1.1))
+    flagged = ratios["outside_b"] | ratios["beyond_noise"]
+    lines = [
+        f"  predictive ratios (predicted / actual, out of sample, 95 % interval), A -> B: "
+        f"{int(flagged.sum())} of {len(ratios)} levels flagged (B outside {low:g}-{high:g}, "
+        "or changed beyond noise)"
+    ]
+    for row in ratios.itertuples():
+        flags = [f"B outside {low:g}-{high:g}"] if row.outside_b else []
+        flags += ["changed beyond noise"] if row.beyond_noise else []
+        lines.append(
+            f"    {row.group}={row.level}: "
+            f"{_interval(row, 'predictive_ratio', 'a', 3)} -> "
+            f"{_interval(row, 'predictive_ratio', 'b', 3)}"
+            + (f"  <- {', '.join(flags)}" if flags else "")
+        )
+    return lines
+
+
+def _moved(table: pd.DataFrame, what: str) -> str:
+    gain = int((table["change_pct"] > MOVED_PCT).sum())
+    lose = int((table["change_pct"] < -MOVED_PCT).sum())
+    return (
+        f"  {what}: {gain} gain and {lose} lose more than {MOVED_PCT:g} % of {len(table)}; "
+        f"largest gain {table['change_pct'].max():+.1f} %, loss {table['change_pct'].min():+.1f} %"
+    )
+
+
+def _grant_change(name: str, row) -> str:
+    return (
+        f"    {name}: {row.total_nok_a:,.0f} -> {row.total_nok_b:,.0f} NOK "
+        f"({row.change_nok:+,.0f} NOK, {row.change_pct:+.2f} %; {row.persons:,} persons)"
+    )
+
+
+def redistribution_lines(comparison: Comparison) -> list[str]:
+    """Lists, the kommuner that move most, every centrality class and the totals; or a plain
+    statement that nothing was priced."""
+    tables = comparison.redistribution
+    if "list" not in tables:
+        return [NO_SNAPSHOT]
+    lists, kommuner = tables["list"], tables["kommune"]
+    total_a, total_b = lists["total_nok_a"].sum(), lists["total_nok_b"].sum()
+    lines = [
+        f"  redistribution if {comparison.b} replaced {comparison.a}, both priced as paid on the "
+        f"snapshot (release {comparison.priced_on}, at the period's rate):",
+        f"    total {total_a:,.0f} -> {total_b:,.0f} NOK a year "
+        f"({100 * (total_b - total_a) / total_a:+.2f} %)",
+        _moved(lists, "lists"),
+        _moved(kommuner, "kommuner"),
+    ]
+    movers = kommuner.reindex(kommuner["change_pct"].abs().sort_values(ascending=False).index)
+    for row in movers.head(KOMMUNE_MOVERS).itertuples():
+        lines.append(_grant_change(f"kommune {row.practice_kommune}", row))
+    lines.append("  centrality classes:")
+    for row in tables["centrality"].itertuples():
+        lines.append(_grant_change(f"class {row.centrality}", row))
+    return lines
+
 
 def summary_lines(comparison: Comparison) -> list[str]:
-    """The headline: fit, weights beyond noise, ratios outside 0.9-1.1, redistribution."""
+    """The report as text: fit, weights and ratios with intervals, redistribution, drift."""
     c = comparison
-    weights = c.weights
-    critical = weights.attrs.get("critical_z", float("nan"))
     lines = [f"{c.b} against {c.a}"]
     for row in c.metrics.itertuples():
         lines.append(f"  {row.metric}: {row.a:.4f} -> {row.b:.4f} ({row.change:+.4f})")
-    flagged = c.flagged
-    lines.append(
-        f"  weights: {len(flagged)} of {int(weights['z'].notna().sum())} levels changed beyond "
-        f"noise (|z| > {critical:.2f}, 5 % family-wise)"
-    )
-    for row in flagged.itertuples():
-        lines.append(
-            f"    {row.factor}={row.level}: {row.effect_nok_a:,.0f} -> {row.effect_nok_b:,.0f} "
-            f"NOK ({row.change_pct:+.1f} %, z {row.z:+.1f})"
-        )
-    if "list" in c.redistribution:
-        lists = c.redistribution["list"]
-        lines.append(
-            f"  lists: {int((lists['change_pct'] > 5).sum())} gain and "
-            f"{int((lists['change_pct'] < -5).sum())} lose more than 5 % of {len(lists)}; "
-            f"largest gain {lists['change_pct'].max():+.1f} %, loss {lists['change_pct'].min():+.1f} %"
-        )
+    lines += weight_lines(c.weights)
+    lines += ratio_lines(c.ratios)
+    lines += redistribution_lines(c)
     if not c.drift.empty:
-        moved = c.drift[c.drift["change_pct"].abs() > 5]
-        lines.append(f"  data drift: {len(moved)} profile figures moved by more than 5 %")
+        moved = c.drift[c.drift["change_pct"].abs() > MOVED_PCT]
+        lines.append(
+            f"  data drift: {len(moved)} profile figures moved by more than {MOVED_PCT:g} %"
+        )
         for row in moved.itertuples():
             lines.append(
                 f"    {row.figure}: {row.a:,.4g} -> {row.b:,.4g} ({row.change_pct:+.1f} %)"

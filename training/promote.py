@@ -43,7 +43,7 @@ class Promotion:
     gate: GateResult
 
 
-def _read_artifact(
+def read_artifact(
     registry: Registry, version: ModelVersion, path: str, read: Callable[[str], T]
 ) -> T:
     """Download one artifact of a version's run and read it before the copy is removed."""
@@ -59,12 +59,12 @@ def _read_artifact(
 
 def version_bundle(registry: Registry, version: ModelVersion) -> ModelBundle:
     """The bundle a version was registered with, checked against its checksums."""
-    return _read_artifact(registry, version, BUNDLE_ARTIFACT, ModelBundle.load)
+    return read_artifact(registry, version, BUNDLE_ARTIFACT, ModelBundle.load)
 
 
 def version_ratios(registry: Registry, version: ModelVersion) -> pd.DataFrame:
     """The version's out-of-sample predictive ratios, as training logged them."""
-    return _read_artifact(
+    return read_artifact(
         registry, version, PREDICTIVE_RATIOS, lambda p: pd.read_csv(p, dtype={"level": str})
     )
 
