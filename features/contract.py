@@ -283,8 +283,8 @@ def _value_violations(typed: dict[str, pd.DataFrame]) -> list[Violation | None]:
             )
     cost = typed["persons"].get("cost")
     if cost is not None and len(cost) and bool((cost.fillna(0) == 0).all()):
-        rule = "is 0 or missing for every person: there is no cost to calibrate on"
-        violations.append(Violation("persons", "cost", rule, 0))
+        rule = "0 or missing, which is every row: there is no cost to calibrate on"
+        violations.append(Violation("persons", "cost", rule, len(cost)))  # no example rows
     return violations
 
 

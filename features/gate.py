@@ -43,12 +43,13 @@ def level_support(
     min_persons: int = MIN_LEVEL_PERSONS,
     in_use: Mapping[str, np.ndarray] | None = None,
 ) -> GateCheck:
-    """Every paid factor level estimated from at least ``min_persons`` persons.
+    """Every level of the weight table estimated from at least ``min_persons`` persons.
 
-    An empty level gets 0 NOK without anyone deciding so; a thin one gets a noisy amount. Both
-    are refused, naming each level, as an empty age group is refused at calibration. With
+    An empty paid level gets 0 NOK without anyone deciding so; a thin one gets a noisy amount.
+    Both are refused, naming each level, as an empty age group is refused at calibration. The
+    reference levels, which pay no supplement, are checked too and named as such. With
     ``in_use`` (each factor's level codes of the persons to be paid, as
-    ``PersonScorer.features`` gives them) only the levels someone would be paid from count.
+    ``PersonScorer.features`` gives them) only the levels of those persons count.
     """
     table = bundle.weight_table
     if in_use is not None:
@@ -62,7 +63,7 @@ def level_support(
     persons = pd.to_numeric(table["persons"], errors="coerce").fillna(0).astype("int64")
     thin = table[persons < min_persons]
     smallest = int(persons.min()) if len(persons) else 0
-    scope = "paid levels" if in_use is None else "levels paying the snapshot's persons"
+    scope = "weight-table levels" if in_use is None else "weight-table levels of the snapshot"
     figure = f"smallest level {smallest:,} persons (minimum {min_persons:,})"
     if thin.empty:
         return GateCheck(
@@ -72,11 +73,27 @@ def level_support(
         f"{row.factor}={row.level} ({int(count):,})"
         for row, count in zip(thin.itertuples(), persons[thin.index], strict=True)
     ]
+    reference = _reference_levels(bundle, thin)
+    kinds = {
+        "paid": [name for name, ref in zip(named, reference, strict=True) if not ref],
+        "reference, paid no supplement": [
+            n for n, ref in zip(named, reference, strict=True) if ref
+        ],
+    }
+    listed = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in kinds.items() if names)
     empty = int((persons[thin.index] == 0).sum())
-    detail = f"{len(named)} {scope} under {min_persons:,} persons ({empty} empty): " + ", ".join(
-        named
-    )
+    detail = f"{len(named)} {scope} under {min_persons:,} persons ({empty} empty); {listed}"
     return GateCheck("level_support", False, figure, detail)
+
+
+def _reference_levels(bundle: ModelBundle, table: pd.DataFrame) -> np.ndarray:
+    """Which rows of the weight table are reference levels: a person there gets no term of that
+    factor. Every age-and-sex cell is paid; of the supplements, the first level is the reference,
+    and so is each centrality class that is not a supplement class (1-4 under the rules)."""
+    supplement_codes = [c - 1 for c in bundle.indicators.centrality_supplement_classes]
+    centrality = (table["factor"] == "centrality") & ~table["level_code"].isin(supplement_codes)
+    first = (table["factor"] != "age_sex") & (table["level_code"] == 0)
+    return (first | centrality).to_numpy()
 
 
 def snapshot_pricing(bundle: ModelBundle, snapshot: Dataset) -> GateCheck:

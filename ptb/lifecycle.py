@@ -10,12 +10,15 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from features import (
     AuditLogError,
@@ -28,6 +31,7 @@ from features import (
 from ptb.errors import registry_command
 
 console = Console(soft_wrap=True)
+UNLIMITED = 1_000_000  # columns to measure a table's natural width in
 
 ReasonOption = Annotated[
     str | None,
@@ -45,6 +49,14 @@ MinLevelOption = Annotated[
 ]
 MinShareOption = Annotated[
     float, typer.Option(min=0, help="least share of the champion's persons the data must hold")
+]
+RequireSnapshotOption = Annotated[
+    bool,
+    typer.Option(
+        "--require-snapshot/--no-require-snapshot",
+        help="a version becomes champion only once it has priced the registry snapshot "
+        "(waiving it loosens the gate and needs --reason)",
+    ),
 ]
 
 
@@ -98,6 +110,7 @@ def train(
     snapshot: SnapshotOption = None,
     min_level_persons: MinLevelOption = 500,
     min_data_share: MinShareOption = 0.9,
+    require_snapshot: RequireSnapshotOption = True,
     reason: ReasonOption = None,
     engine: Annotated[
         Literal["duckdb", "spark"] | None,
@@ -133,7 +146,11 @@ def train(
                 seed=seed,
                 challengers=challengers,
                 register=register,
-                gate=GateBounds(min_level_persons=min_level_persons, min_data_share=min_data_share),
+                gate=GateBounds(
+                    min_level_persons=min_level_persons,
+                    min_data_share=min_data_share,
+                    require_snapshot=require_snapshot,
+                ),
                 reason=reason or "",
                 engine=engine,
                 master=master,
@@ -187,6 +204,7 @@ def promote(
         bool, typer.Option(help="also gate the deciles of predicted cost")
     ] = False,
     snapshot: SnapshotOption = None,
+    require_snapshot: RequireSnapshotOption = True,
     reason: ReasonOption = None,
     unlegislated_reason: Annotated[
         str | None,
@@ -210,6 +228,7 @@ def promote(
         min_level_persons=min_level_persons,
         min_data_share=min_data_share,
         gated_groups=LEGISLATED_GROUPS + (("predicted_decile",) if gate_deciles else ()),
+        require_snapshot=require_snapshot,
     )
     promotion = promote_version(
         settings.tracking_uri,
@@ -231,7 +250,8 @@ def promote(
 def history(
     alias: Annotated[str, typer.Option(help="the alias whose lineage to show")] = "champion",
 ) -> None:
-    """The alias's lineage: every move, with who, when, from which version, gate and reason."""
+    """The alias's lineage: every move, with who, when, from which version, gate, bounds and
+    reason."""
     from training.decisions import champion_lineage
     from training.registry import Registry
 
@@ -240,12 +260,43 @@ def history(
     if not moves:
         console.print(f"no recorded moves of {alias!r}")
         return
-    table = Table("when (UTC)", "version", "from", "by", "gate", "reason", title=f"{alias} lineage")
+    table = Table(
+        "when (UTC)", "version", "from", "by", "gate", "bounds", "reason", title=f"{alias} lineage"
+    )
     for move in moves:
-        table.add_row(
-            move.at, move.to_version, move.from_version or "-", move.by, move.gate, move.reason
+        cells = (
+            move.at,
+            move.to_version,
+            move.from_version or "-",
+            move.by,
+            move.gate,
+            bounds_of(move.bounds),
+            move.reason,
         )
-    console.print(table, crop=False)
+        table.add_row(*(Text(cell) for cell in cells))  # Text: a "[...]" reason is not markup
+    print_whole(table)
+
+
+def bounds_of(recorded: dict[str, Any]) -> str:
+    """The bounds a move was made under: each one looser than the default, or that none was."""
+    from training.gate import GateBounds
+
+    if not recorded:
+        return "bounds not recorded"  # a move recorded before its bounds were kept with it
+    known = {bound.name for bound in fields(GateBounds)}
+    values = {name: value for name, value in recorded.items() if name in known}
+    if "gated_groups" in values:
+        values["gated_groups"] = tuple(values["gated_groups"])
+    loosened = GateBounds(**values).loosened()
+    return "loosened " + "; ".join(loosened) if loosened else "no bound loosened"
+
+
+def print_whole(table: Table) -> None:
+    """Print a table one line per row, no cell cut, however narrow the terminal or the pipe."""
+    for column in table.columns:
+        column.no_wrap = True
+    natural = Measurement.get(console, console.options.update_width(UNLIMITED), table).maximum
+    Console(soft_wrap=True, width=max(console.width, natural)).print(table)
 
 
 def register_lifecycle(app: typer.Typer) -> None:

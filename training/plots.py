@@ -14,9 +14,12 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from training.gate import GateBounds
+
 SEX_STYLE = {"F": ("#c0392b", "women"), "M": ("#2e6da4", "men")}
-BAND = (0.95, 1.05)  # predictive ratios within ±5 % count as well compensated
 DPI = 120
+MARGIN = 0.03  # ratio units of panel shown beyond the gate's bounds and the outermost ratio
+DOCUMENTED_GATE = GateBounds()  # the bounds a ratio plot shades unless given the run's gate
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -53,6 +56,11 @@ def plot_weights(weight_table: pd.DataFrame, path: str | Path, *, title: str = "
     Path
         ``path``.
     """
+    return _save(weights_figure(weight_table, title=title), path)
+
+
+def weights_figure(weight_table: pd.DataFrame, *, title: str) -> Figure:
+    """The tariff figure ``plot_weights`` saves."""
     cells = weight_table[weight_table["factor"] == "age_sex"].sort_values("level_code")
     supplements = weight_table[
         (weight_table["factor"] != "age_sex") & (weight_table["level_code"] > 0)
@@ -100,25 +108,32 @@ def plot_weights(weight_table: pd.DataFrame, path: str | Path, *, title: str = "
     supplements_axis.grid(axis="x", alpha=0.3)
     if title:
         figure.suptitle(f"{title}: weights")
-    return _save(figure, path)
+    return figure
 
 
-def _ratio_limits(ratio: np.ndarray) -> tuple[float, float]:
-    """Each panel its own scale, never narrower than 0.9-1.1 so noise does not look like misfit."""
+def _ratio_limits(ratio: np.ndarray, bounds: GateBounds) -> tuple[float, float]:
+    """Each panel its own scale, never narrower than the gate's bounds, so that noise does not
+    look like misfit and every level's place against the bounds shows."""
     finite = ratio[np.isfinite(ratio)]
-    low = min(0.9, float(finite.min()) - 0.03) if finite.size else 0.9
-    high = max(1.1, float(finite.max()) + 0.03) if finite.size else 1.1
-    return low, high
+    low = min(bounds.min_ratio, float(finite.min())) if finite.size else bounds.min_ratio
+    high = max(bounds.max_ratio, float(finite.max())) if finite.size else bounds.max_ratio
+    return low - MARGIN, high + MARGIN
 
 
 def plot_predictive_ratios(
-    pr_table: pd.DataFrame, path: str | Path, *, min_persons: int = 1000, title: str = ""
+    pr_table: pd.DataFrame,
+    path: str | Path,
+    *,
+    bounds: GateBounds = DOCUMENTED_GATE,
+    min_persons: int = 1000,
+    title: str = "",
 ) -> Path:
     """Draw predictive ratios (predicted over actual NOK): one panel per grouping.
 
-    Each panel shows the ratio per level against a line at 1 (exact compensation) and a shaded
-    band from 0.95 to 1.05; each panel has its own scale, at least 0.9 to 1.1. Levels with fewer
-    than ``min_persons`` persons are drawn hollow: their ratios are noisy.
+    Each panel shows the ratio per level against a line at 1 (exact compensation) and, shaded,
+    the promotion gate's bounds (``bounds.min_ratio`` to ``bounds.max_ratio``, 0.90 to 1.10 by
+    default); each panel has its own scale, at least the bounds. Levels with fewer than
+    ``min_persons`` persons are drawn hollow: their ratios are noisy.
 
     Parameters
     ----------
@@ -127,23 +142,32 @@ def plot_predictive_ratios(
         ``predictive_ratio`` at least; groups and levels are drawn in table order.
     path : str or Path
         Where to write the PNG.
+    bounds : GateBounds
+        The gate the ratios are judged by; the figure shades its bounds.
 
     Returns
     -------
     Path
         ``path``.
     """
+    return _save(ratio_figure(pr_table, bounds=bounds, min_persons=min_persons, title=title), path)
+
+
+def ratio_figure(
+    pr_table: pd.DataFrame, *, bounds: GateBounds, min_persons: int, title: str
+) -> Figure:
+    """The predictive-ratio figure ``plot_predictive_ratios`` saves."""
     group_names = list(dict.fromkeys(pr_table["group"]))
     columns = 2 if len(group_names) > 1 else 1
     rows = max(1, math.ceil(len(group_names) / columns))
-    figure = _new_figure(6.5 * columns, 3.4 * rows)
+    figure = _new_figure(6.5 * columns, 3.4 * rows + 0.4)
     axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
     for axis, name in zip(axes, group_names, strict=False):
         rows_of_group = pr_table[pr_table["group"] == name]
         x = np.arange(len(rows_of_group))
         ratio = rows_of_group["predictive_ratio"].to_numpy(dtype="float64")
         reliable = rows_of_group["persons"].to_numpy() >= min_persons
-        axis.axhspan(*BAND, color="#d5e8d4", zorder=0)
+        axis.axhspan(bounds.min_ratio, bounds.max_ratio, color="#d5e8d4", zorder=0)
         axis.axhline(1.0, color="black", linewidth=0.8, zorder=1)
         axis.plot(x, ratio, color="#2e6da4", linewidth=0.8, zorder=2)
         axis.scatter(x[reliable], ratio[reliable], color="#2e6da4", zorder=3, s=22)
@@ -155,14 +179,15 @@ def plot_predictive_ratios(
         rotate = sum(len(level) + 2 for level in levels) > 60
         axis.set_xticks(x, levels, rotation=60 if rotate else 0, ha="right" if rotate else "center")
         axis.set_xlim(-0.6, len(levels) - 0.4)
-        axis.set_ylim(*_ratio_limits(ratio))
+        axis.set_ylim(*_ratio_limits(ratio, bounds))
         axis.set_title(name)
         axis.set_ylabel("predicted / actual")
         axis.grid(axis="y", alpha=0.3)
     for axis in axes[len(group_names) :]:
         axis.set_visible(False)
     figure.suptitle(
-        f"{title + ': ' if title else ''}out-of-sample predictive ratios "
-        f"(band {BAND[0]:g}-{BAND[1]:g}; hollow: < {min_persons:,} persons)"
+        f"{title + ': ' if title else ''}out-of-sample predictive ratios\n"
+        f"(shaded: the gate's bounds {bounds.min_ratio:g}-{bounds.max_ratio:g}; "
+        f"hollow: < {min_persons:,} persons)"
     )
-    return _save(figure, path)
+    return figure

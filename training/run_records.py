@@ -14,15 +14,16 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow import MlflowClient
 
 import features
-from features import BUNDLE_ARTIFACT, Dataset
+from features import BUNDLE_ARTIFACT, Dataset, IndicatorConfig, ModelBundle
 from features.pyfunc import SIGNATURE
 from training.fit import Calibration
-from training.gate import GateResult
-from training.plots import plot_predictive_ratios, plot_weights
+from training.gate import GateBounds, GateResult
+from training.plots import DOCUMENTED_GATE, plot_predictive_ratios, plot_weights
 from training.provenance import pyfunc_requirements, source
-from training.registry import PREDICTIVE_RATIOS
+from training.registry import PREDICTIVE_RATIOS, REGISTERED_MODEL
 from training.validation import ValidationReport, informative_groups
 
 MODEL_TITLES = {
@@ -80,8 +81,14 @@ def log_tariff(
     report: ValidationReport,
     dataset: Dataset,
     data_fingerprint: str,
+    *,
+    bounds: GateBounds = DOCUMENTED_GATE,
 ) -> None:
-    """The tariff's run: parameters, metrics, weight table, coefficients, ratios, plots, bundle."""
+    """The tariff's run: parameters, metrics, weight table, coefficients, ratios, plots, bundle.
+
+    The plots are titled with the run until registration gives the version its number; then
+    ``log_validation_plots`` draws them again with it. ``bounds`` is the gate the ratios face.
+    """
     bundle, regressor = calibration.bundle, calibration.regressor
     in_sample = regressor.predict(calibration.features)
     weighted_mean = np.average(calibration.y, weights=calibration.exposure)
@@ -120,17 +127,55 @@ def log_tariff(
         validation = folder / "validation"
         validation.mkdir()
         report.predictive_ratios.to_csv(folder / PREDICTIVE_RATIOS, index=False)
-        ratios = report.predictive_ratios
-        shown = informative_groups(bundle.indicators, list(dict.fromkeys(ratios["group"])))
-        active = mlflow.active_run()
-        title = f"{bundle.name}, run {active.info.run_id if active else '?'}"  # version's run
-        plot_predictive_ratios(
-            ratios[ratios["group"].isin(shown)], validation / "predictive_ratios.png", title=title
-        )
-        plot_weights(bundle.weight_table, validation / "weights.png", title=title)
         mlflow.log_artifacts(str(validation), "validation")
+        active = mlflow.active_run()
+        assert active is not None  # the tariff's run: log_params above logged into it
+        log_validation_plots(
+            bundle, report.predictive_ratios, run_id=active.info.run_id, bounds=bounds
+        )
         bundle.save(folder / BUNDLE_ARTIFACT)
         mlflow.log_artifacts(str(folder / BUNDLE_ARTIFACT), BUNDLE_ARTIFACT)
+
+
+def log_validation_plots(
+    bundle: ModelBundle,
+    ratios: pd.DataFrame,
+    *,
+    run_id: str,
+    version: str | None = None,
+    bounds: GateBounds = DOCUMENTED_GATE,
+) -> None:
+    """Draw the weights and the informative predictive ratios into the run's ``validation/``,
+    titled with the model and its version (replacing figures drawn before it had one)."""
+    title = figure_title(bundle.name, version, run_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        plot_predictive_ratios(
+            informative_ratios(ratios, bundle.indicators),
+            folder / "predictive_ratios.png",
+            bounds=bounds,
+            title=title,
+        )
+        plot_weights(bundle.weight_table, folder / "weights.png", title=title)
+        MlflowClient().log_artifacts(run_id, str(folder), "validation")
+
+
+def figure_title(model: str, version: str | None, run_id: str) -> str:
+    """The model and its registered version; before registration, the run it will come from."""
+    named = f"{model} ({MODEL_TITLES[model]})" if model in MODEL_TITLES else model
+    if version is not None:
+        return f"{named}, {REGISTERED_MODEL} version {version}"
+    return f"{named}, run {run_id} (not yet registered)"
+
+
+def informative_ratios(ratios: pd.DataFrame, indicators: IndicatorConfig) -> pd.DataFrame:
+    """The ratios that can show misfit: not those of the model's own dummies, which least
+    squares holds at 1. Of centrality, the supplement classes are dummies; the classes pooled
+    in the reference level are not, so they are shown one by one."""
+    groups = informative_groups(indicators, list(dict.fromkeys(ratios["group"])))
+    supplements = [str(c) for c in indicators.centrality_supplement_classes]
+    dummies = (ratios["group"] == "centrality") & ratios["level"].astype(str).isin(supplements)
+    return ratios[ratios["group"].isin(groups) & ~dummies]
 
 
 def coefficient_summary(calibration: Calibration, r2_in: float) -> str:

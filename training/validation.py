@@ -248,11 +248,16 @@ def informative_groups(indicators: IndicatorConfig, groups: Sequence[str]) -> li
 
     A group that is a union of the model's own cells (its factors' levels, or 10-year age
     groups made of its age bands) sits near 1 by construction: least squares balances every
-    dummy. What informs are the other legislated groups, the deciles and the list sizes.
+    dummy. What informs are the other legislated groups, the deciles and the list sizes, and
+    centrality when some classes share the reference level (classes 1-4 under the rules): only
+    the supplement classes are the model's own dummies, so their levels are left out of a plot
+    (``training.run_records.informative_ratios``) and the pooled classes are shown.
     """
     names = {factor.name for factor in factors(indicators)}
     tens = set(range(0, OPEN_AGE_GROUP + 1, AGE_GROUP_YEARS))
+    pooled = set(range(2, 7)) - set(indicators.centrality_supplement_classes)
     own = {"age_sex", "sex"} | ({"age_sex_10y"} if tens <= set(indicators.age_edges) else set())
-    own |= {group for group in ("health_status", "education", "centrality") if group in names}
+    own |= {group for group in ("health_status", "education") if group in names}
+    own |= {"centrality"} if "centrality" in names and not pooled else set()
     own |= {"refugee"} if "refugee" in names else set()
     return [group for group in groups if group not in own]

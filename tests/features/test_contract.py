@@ -205,10 +205,14 @@ def test_a_bydel_outside_its_grunnkrets_kommune_is_refused(tiny_dataset, tmp_pat
 
 
 @pytest.mark.parametrize("value", [0.0, None])
-def test_a_training_set_with_no_cost_at_all_is_refused(tiny_dataset, value):
+def test_a_training_set_with_no_cost_at_all_is_refused_naming_every_row(tiny_dataset, value):
     persons = tiny_dataset.persons.assign(cost=value)
-    with pytest.raises(ContractError, match="persons.cost: is 0 or missing for every person"):
+    every = f"persons.cost: {len(persons)} rows 0 or missing, which is every row"
+    with pytest.raises(ContractError, match=every) as refused:
         validate_dataset(replace(tiny_dataset, persons=persons), training=True)
+    (no_cost,) = [v for v in refused.value.violations if "every row" in v.rule]
+    # ``ptb validate`` shows the count and the example rows: all of them, and no row list.
+    assert (no_cost.n_rows, no_cost.example_rows) == (len(persons), ())
     validate_dataset(replace(tiny_dataset, persons=persons))  # a snapshot needs no cost
 
 

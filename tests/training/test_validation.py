@@ -266,9 +266,11 @@ def test_plots_of_a_validation_run_are_written_as_png(tariff_report, population,
     "model,shown",
     [
         # The rules' six age groups do not add up to 10-year groups: those inform.
-        ("model_2026", ["age_sex_10y", "predicted_decile", "list_size"]),
-        ("model0_2023", ["age_sex_10y", "refugee", "predicted_decile", "list_size"]),
-        ("model_2026_fine_bands", ["predicted_decile", "list_size"]),
+        # Centrality classes 1-4 are pooled in the reference: only classes 5 and 6 are the
+        # model's own terms, so the pooled classes inform.
+        ("model_2026", ["age_sex_10y", "centrality", "predicted_decile", "list_size"]),
+        ("model0_2023", ["age_sex_10y", "centrality", "refugee", "predicted_decile", "list_size"]),
+        ("model_2026_fine_bands", ["centrality", "predicted_decile", "list_size"]),
     ],
 )
 def test_the_ratio_plot_shows_the_groups_that_are_not_the_model_s_own_cells(model, shown):
