@@ -41,6 +41,7 @@ from features.basistilskudd import (
 )
 from features.bundle import (
     BUNDLE_ARTIFACT,
+    GATE_TAG_PREFIX,
     MODEL_TAG,
     BundleError,
     ModelBundle,
@@ -186,6 +187,7 @@ __all__ = [
     "step_of",
     "step_payments",
     "BUNDLE_ARTIFACT",
+    "GATE_TAG_PREFIX",
     "MODEL_TAG",
     "CONTRACT_VERSION",
     "MAX_COPAYMENT_NOK",

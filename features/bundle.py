@@ -29,6 +29,9 @@ from features.scheme import (
 BUNDLE_FORMAT = 1
 BUNDLE_ARTIFACT = "bundle"  # where a registered version's run keeps its bundle
 MODEL_TAG = "ptb_model"  # a registered version's tag: the model it was trained as (model_2026)
+# A registered version's gate results: ``ptb.gate.<stage>.passed``, ``.bounds``, ``.reason`` and
+# one tag per check (``training.gate.GateResult.tags``); reload reads the promotion stage's.
+GATE_TAG_PREFIX = "ptb.gate."
 MANIFEST = "bundle.json"
 WEIGHT_TABLE = "weight_table.csv"
 GRUNNKRETSER = "grunnkretser.parquet"

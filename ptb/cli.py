@@ -364,6 +364,7 @@ def demo(
     small = persons is not None
     registry_command(train_command)(
         data=out,
+        snapshot=out,  # the lists it serves: the gate prices them before crowning champion
         min_level_persons=0 if small else MIN_LEVEL_PERSONS,
         reason=f"demo on {persons:,} synthetic persons" if small else None,
     )

@@ -203,6 +203,19 @@ class ModelStore:
             raise ModelNotFoundError(str(ref), self.versions())
         return name if name.isdigit() else self._alias_version(name, refresh=True)
 
+    def version_tags(self, version: str) -> dict[str, str]:
+        """The version's tags as the registry holds them now (gate records change after a
+        version is loaded); ``RegistryUnavailableError`` if it cannot be asked."""
+        try:
+            found = self.client.get_model_version(self.model_name, version)
+        except MlflowException as exc:
+            if exc.error_code in _NOT_FOUND:
+                raise ModelNotFoundError(version, self.versions()) from exc
+            raise self._unavailable(f"the tags of version {version}", exc) from exc
+        except Exception as exc:  # noqa: BLE001 - the store itself is unreachable
+            raise self._unavailable(f"the tags of version {version}", exc) from exc
+        return dict(found.tags or {})
+
     def verify_cached(self, version: str) -> str | None:
         """Read the disk copy of a version again against its checksums; ``BundleError`` if bad.
 

@@ -5,11 +5,14 @@ version next to the one serving (``ModelStore`` keeps both), and runs its checks
 
 - ``checksums``: every bundle file matches the SHA-256 in its manifest (checked as the bundle is
   read; a cached copy on disk is read and checked again);
+- ``promotion_gate``: the version carries a passed promotion gate (``ptb promote``, or the
+  first training's crowning), read afresh from the registry: an alias moved by hand to a
+  version the gate never passed is refused;
 - ``smoke_score``: a few persons get finite, positive weights and finite, non-negative grants;
 - ``snapshot_grants``: with a registry snapshot loaded, every list's grant computes and is finite;
-- ``level_support``: with a snapshot, no person of it is paid from a factor level that no
-  training person was in (``features.gate.level_support``, the promotion gate's own check;
-  the gate's minimum per level is judged at promotion, under the bounds it records).
+- ``level_support``: with a snapshot, no person of it is paid from a factor level estimated
+  from fewer persons than the promotion gate's minimum (``features.gate.level_support``, the
+  gate's own check, under the bounds recorded with the promotion; never fewer than one).
 
 Only then does ``ServingState.switch`` make it the default. A version that fails to load or a
 check raises ``ReloadRefused`` (or the store's own error) and the old model keeps serving.
@@ -18,6 +21,7 @@ check raises ``ReloadRefused`` (or the store's own error) and the old model keep
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -26,7 +30,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features import BundleError, ReloadInProgressError, ReloadRefused, level_support
+from features import (
+    GATE_TAG_PREFIX,
+    MIN_LEVEL_PERSONS,
+    BundleError,
+    PtbError,
+    ReloadInProgressError,
+    ReloadRefused,
+    level_support,
+)
 from features.grants import PersonColumns
 from serving.model_store import LoadedModel, normalise_ref
 from serving.state import ServingState, aliased
@@ -126,21 +138,69 @@ def reload_model(state: ServingState, ref: str | None = None) -> ReloadOutcome:
 
 def run_checks(state: ServingState, model: LoadedModel) -> list[Check]:
     """The checks a version passes before it serves; each one reports, none raises."""
-    checks = [check_checksums(state, model), smoke_score(model, state)]
+    record = promotion_record(state, model)
+    checks = [check_checksums(state, model), record.check, smoke_score(model, state)]
     if state.snapshot is not None:
         checks.append(snapshot_grants(state, model))
-        checks.append(paid_levels(state, model))
+        checks.append(paid_levels(state, model, record.min_level_persons))
     return checks
 
 
-def paid_levels(state: ServingState, model: LoadedModel) -> Check:
-    """The gate's level check on the levels the snapshot's persons are paid from."""
+@dataclass(frozen=True)
+class PromotionRecord:
+    """Whether the version passed the promotion gate on record, and that gate's level minimum."""
+
+    check: Check
+    min_level_persons: int = 1
+
+
+def promotion_record(state: ServingState, model: LoadedModel) -> PromotionRecord:
+    """The promotion gate the version passed, as recorded on it (``ptb promote``, or the first
+    training's crowning). A version whose alias was moved outside ``ptb`` has none; a version
+    the gate refused has a failed one. Neither may pay."""
+    prefix = f"{GATE_TAG_PREFIX}promotion."
+    version = model.version
+    try:
+        tags = state.store.version_tags(version)
+    except PtbError as exc:
+        return PromotionRecord(Check("promotion_gate", False, f"not read: {exc}"))
+    passed = tags.get(f"{prefix}passed")
+    if passed is None:
+        detail = (
+            f"version {version} has no promotion gate on record (its alias was moved outside "
+            f"ptb); run `ptb promote {version}`, which records the gate it passes"
+        )
+        return PromotionRecord(Check("promotion_gate", False, detail))
+    if passed != "true":
+        failed = [
+            f"{key.removeprefix(prefix)} {value}"
+            for key, value in sorted(tags.items())
+            if key.startswith(prefix) and value.startswith("fail")
+        ]
+        detail = f"version {version} failed its promotion gate: {'; '.join(failed) or passed}"
+        return PromotionRecord(Check("promotion_gate", False, detail))
+    try:
+        bounds = json.loads(tags.get(f"{prefix}bounds", "{}"))
+        minimum = int(bounds.get("min_level_persons", MIN_LEVEL_PERSONS))
+    except (ValueError, TypeError, AttributeError):
+        minimum = MIN_LEVEL_PERSONS
+    reason = tags.get(f"{prefix}reason", "-")
+    detail = f"passed, at least {minimum:,} persons per level" + (
+        f", loosened for: {reason}" if reason != "-" else ""
+    )
+    # An empty level is refused whatever the bounds: nobody may be paid from no one's costs.
+    return PromotionRecord(Check("promotion_gate", True, detail), max(1, minimum))
+
+
+def paid_levels(state: ServingState, model: LoadedModel, min_persons: int = 1) -> Check:
+    """The gate's level check, at the minimum the version was promoted under, on the levels
+    the snapshot's persons are paid from."""
     snapshot = state.snapshot
     if snapshot is None:
         return Check("level_support", True, "no snapshot: checked at promotion")
     try:
         in_use = state.priced().scorer(model).features(snapshot.table.columns)
-        found = level_support(model.bundle, min_persons=1, in_use=in_use)
+        found = level_support(model.bundle, min_persons=min_persons, in_use=in_use)
     except Exception as exc:  # noqa: BLE001 - any failure refuses the version
         return Check("level_support", False, f"{type(exc).__name__}: {exc}")
     return Check(found.name, found.passed, f"{found.figure}; {found.detail}")

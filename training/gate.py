@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, fields
 import pandas as pd
 
 from features import (
+    GATE_TAG_PREFIX,
     MIN_LEVEL_PERSONS,
     Dataset,
     GateCheck,
@@ -39,7 +40,7 @@ from features import (
 # is reported as the evidence that compares band choices.
 LEGISLATED_GROUPS = ("age_sex", "sex", "health_status", "education", "centrality", "refugee")
 DATA_CHECKS = ("level_support", "data_size", "snapshot_pricing")
-TAG_PREFIX = "ptb.gate."
+TAG_PREFIX = GATE_TAG_PREFIX
 
 
 @dataclass(frozen=True)
@@ -162,8 +163,11 @@ def data_size(persons: int, champion_persons: int | None, bounds: GateBounds) ->
     share = persons / champion_persons if champion_persons else float("inf")
     figure = f"{persons:,} persons, {share:.1%} of the champion's {champion_persons:,}"
     passed = share >= bounds.min_data_share
-    need = f"at least {bounds.min_data_share:.0%} of the champion's persons"
-    return GateCheck("data_size", passed, figure, need if passed else f"fewer than {need}")
+    detail = (
+        f"{persons:,} persons are {share:.1%} of the champion's {champion_persons:,}; "
+        f"at least {bounds.min_data_share * 100:g}% needed"
+    )
+    return GateCheck("data_size", passed, figure, detail)
 
 
 def groups_without_a_term(bundle: ModelBundle, groups: tuple[str, ...]) -> tuple[str, ...]:

@@ -22,8 +22,9 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 
-from features import CONTRACT_VERSION, Dataset, Release, factors, fingerprint
+from features import CONTRACT_VERSION, Dataset, PtbError, Release, factors, fingerprint
 from training.calibrate import CapitationRegressor
 from training.challengers import CHALLENGERS
 from training.compare import ModelFacts, facts_of_version
@@ -32,8 +33,8 @@ from training.fit import Calibration, TrainingInputs, calibrate, calibrate_refor
 from training.gate import GateBounds, GateResult, evaluate
 from training.interrupt import Interruption
 from training.lineage import log_extracts_lineage
-from training.model_card import log_card_and_comparison
-from training.provenance import command_text, log_provenance
+from training.model_card import log_card_and_comparison, log_card_version
+from training.provenance import Provenance, command_text, log_provenance
 from training.registration import Candidate, register
 from training.registry import (
     CHALLENGER,
@@ -50,6 +51,7 @@ from training.run_records import (
     log_gate,
     log_pyfunc,
     log_tariff,
+    log_validation_plots,
 )
 from training.sufficient_stats import validate_on_engine
 from training.validation import (
@@ -153,7 +155,7 @@ def _train(
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=f"train {data_fingerprint[:8]} {stamp}"
     ) as parent:
-        profile = _log_dataset(dataset, data_fingerprint, options, data_path, command)
+        provenance = _log_dataset(dataset, data_fingerprint, options, data_path, command)
         # A data set from `ptb build` names its extracts.
         log_extracts_lineage(Path(data_path) if data_path else None)
         calibrations: dict[str, Calibration] = {}
@@ -167,6 +169,7 @@ def _train(
             on_step(f"calibrating {name}")
             run_name = f"{name} {data_fingerprint[:8]} seed {options.seed}"
             with mlflow.start_run(run_name=run_name, nested=True) as run:
+                provenance.log_on_model_run(dataset)
                 calibration = calibrate(
                     dataset, name=name, data_fingerprint=data_fingerprint, inputs=inputs
                 )
@@ -191,7 +194,7 @@ def _train(
                     else _validate_tariff(calibration, options)
                 )
                 reports[name] = report
-                log_tariff(calibration, report, dataset, data_fingerprint)
+                log_tariff(calibration, report, dataset, data_fingerprint, bounds=options.gate)
                 gate = evaluate(
                     name,
                     calibration.bundle,
@@ -210,7 +213,7 @@ def _train(
                     report,
                     gate,
                     description,
-                    profile,
+                    provenance.profile,
                     command_text(command),
                     champion,
                     snapshot if snapshot is not None else dataset,
@@ -252,6 +255,8 @@ def _train(
             registration = register(tracking_uri, candidates, check_interrupted=guard.check)
             guard.commit()
         mlflow.set_tags({f"registered_{alias}": v for alias, v in registration.versions.items()})
+        _name_the_versions(tracking_uri, registration.versions, run_ids, reports, calibrations,
+                           options, on_step)  # fmt: skip
     return TrainingOutcome(
         parent.info.run_id,
         run_ids,
@@ -261,6 +266,37 @@ def _train(
         registration.held_back,
         gates,
     )
+
+
+def _name_the_versions(
+    tracking_uri: str,
+    versions: dict[str, str],
+    run_ids: dict[str, str],
+    reports: dict[str, ValidationReport],
+    calibrations: dict[str, Calibration],
+    options: TrainingOptions,
+    on_step: Callable[[str], None],
+) -> None:
+    """Title each registered version's card and plots with its number, now that it has one.
+
+    After the commit point: the training is complete, so a failure here is said, not raised.
+    """
+    registry = Registry(tracking_uri)
+    for name, calibration in calibrations.items():
+        version = versions.get(MODEL_ALIASES[name])
+        if version is None:
+            continue
+        try:
+            log_card_version(registry, version)
+            log_validation_plots(
+                calibration.bundle,
+                reports[name].predictive_ratios,
+                run_id=run_ids[name],
+                version=version,
+                bounds=options.gate,
+            )
+        except (MlflowException, PtbError, OSError) as exc:
+            on_step(f"warning: version {version}'s card and plots keep the run's name: {exc}")
 
 
 def _champion(tracking_uri: str) -> ModelFacts | None:
@@ -276,7 +312,7 @@ def _log_dataset(
     options: TrainingOptions,
     data_path: str | None,
     command: list[str] | None,
-) -> dict:
+) -> Provenance:
     """What the training saw and ran with: parameters, provenance and the data's profile."""
     mlflow.log_params(
         {

@@ -140,10 +140,25 @@ def command_text(command: list[str] | None) -> str:
     return shlex.join(command if command is not None else ["ptb", *sys.argv[1:]])
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """What a training ran: its source, command and data, as tags, and the data's profile."""
+
+    tags: dict[str, str]
+    profile: dict
+    data_fingerprint: str
+    data_path: str | None
+
+    def log_on_model_run(self, dataset: Dataset) -> None:
+        """The same record on a model's own run: the run its registered version points to."""
+        mlflow.set_tags(self.tags)
+        log_data_input(dataset, self.data_fingerprint, self.data_path, self.profile)
+
+
 def log_provenance(
     dataset: Dataset, data_fingerprint: str, data_path: str | None, command: list[str] | None
-) -> dict:
-    """Record source, packages, command and data on the active run; returns the data profile."""
+) -> Provenance:
+    """Record source, packages, command and data on the active run (the training's)."""
     found = source()
     command_line = command_text(command)
     profile = data_profile(dataset)
@@ -162,7 +177,7 @@ def log_provenance(
     mlflow.log_text("\n".join(installed_packages()) + "\n", "environment/packages.txt")
     mlflow.log_dict(profile, "data/profile.json")
     log_data_input(dataset, data_fingerprint, data_path, profile)
-    return profile
+    return Provenance(tags, profile, data_fingerprint, data_path)
 
 
 def log_data_input(

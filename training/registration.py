@@ -3,7 +3,8 @@
 Each candidate becomes a version with its gate result as tags and a one-line description. Its
 alias (``challenger`` or ``incumbent``) moves only when the candidate passed the gate's data
 checks; the first 2026-model version ever becomes ``champion`` too if it passed the whole
-training-time gate. "First ever" is decided from the registry's answer, never from a failure.
+training-time gate, the registry snapshot's pricing included (unless the bounds waive it), and
+then carries that gate as its promotion record. "First ever" is decided from the registry's answer, never from a failure.
 If anything fails or a signal arrives before the commit point, the versions created here are
 deleted and every alias and tag put back.
 """
@@ -11,7 +12,7 @@ deleted and every alias and tag put back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mlflow
 
@@ -64,7 +65,8 @@ def register(
     held_back: dict[str, str] = {}
     try:
         for candidate in candidates:
-            version = _create_version(registry, candidate, undo)
+            crowned = first_ever and candidate.alias == CHALLENGER and not _uncrowned(candidate)
+            version = _create_version(registry, candidate, undo, crowned=crowned)
             created[candidate.alias] = version
             check_interrupted()
         for candidate in candidates:
@@ -75,12 +77,11 @@ def register(
             moves.append(_move(registry, candidate, candidate.alias, version, before, undo))
             check_interrupted()
             if first_ever and candidate.alias == CHALLENGER:
-                if candidate.gate.passed:
+                why_not = _uncrowned(candidate)
+                if why_not is None:
                     moves.append(_move(registry, candidate, CHAMPION, version, before, undo))
                 else:
-                    held_back[CHAMPION] = "first version, but " + "; ".join(
-                        candidate.gate.failures()
-                    )
+                    held_back[CHAMPION] = f"first version, but {why_not}"
                 check_interrupted()
     except BaseException:
         undo_all(undo)
@@ -88,8 +89,30 @@ def register(
     return Registration(created, tuple(moves), held_back)
 
 
-def _create_version(registry: Registry, candidate: Candidate, undo: list[Undo]) -> str:
+def _uncrowned(candidate: Candidate) -> str | None:
+    """Why the first version may not become champion, or None: it must pass the whole gate,
+    and (unless the bounds waive it, with a reason) have priced the registry snapshot, as
+    ``ptb promote`` requires."""
+    gate = candidate.gate
+    if not gate.passed:
+        return "; ".join(gate.failures())
+    priced = any(check.name == "snapshot_pricing" for check in gate.checks)
+    if gate.bounds.require_snapshot and not priced:
+        return (
+            "no registry snapshot was priced: train with --snapshot DIR (or PTB_DATA_DIR), "
+            "or promote it with ptb promote VERSION --snapshot DIR"
+        )
+    return None
+
+
+def _create_version(
+    registry: Registry, candidate: Candidate, undo: list[Undo], *, crowned: bool = False
+) -> str:
+    """Register the candidate with its gate result as tags. The first version ever crowned
+    ``champion`` carries that gate as its promotion record too: the record reload requires."""
     tags = {MODEL_TAG: candidate.bundle_name, "run_id": candidate.run_id, **candidate.gate.tags()}
+    if crowned:
+        tags |= replace(candidate.gate, stage="promotion").tags()
     with registry.calls(f"registering {candidate.bundle_name}"):
         found = mlflow.register_model(candidate.model_uri, registry.model, tags=tags)
     version = str(found.version)

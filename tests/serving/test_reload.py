@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +28,8 @@ class Registry:
     def client(self) -> MlflowClient:
         return MlflowClient(self.uri, registry_uri=self.uri)
 
-    def register(self, bundle, alias: str | None = None) -> str:
-        return register_bundle(self.uri, self.artifacts, bundle, alias)
+    def register(self, bundle, alias: str | None = None, *, promoted: bool = True) -> str:
+        return register_bundle(self.uri, self.artifacts, bundle, alias, promoted=promoted)
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +71,12 @@ def test_reload_switches_the_default_model_after_its_checks(service, tiny_datase
     assert body["model_alias"] == "challenger"
     assert [(c["name"], c["passed"]) for c in body["checks"]] == [
         ("checksums", True),
+        ("promotion_gate", True),
         ("smoke_score", True),
         ("snapshot_grants", True),
         ("level_support", True),
     ]
-    assert "20 lists" in body["checks"][2]["detail"]
+    assert "20 lists" in body["checks"][3]["detail"]
     assert served_version(service, tiny_dataset) == "2"
     assert service.get("/readyz").json()["model_version"] == "2"
     assert service.get("/v1/model").json()["scheme"]["dampening"] == 0.5
@@ -142,6 +144,50 @@ def test_a_model_trained_on_other_areas_prices_the_snapshot_with_its_release(
     assert response.status_code == 200, response.text
     assert all(check["passed"] for check in response.json()["checks"])
     assert served_version(service, tiny_dataset) == version
+
+
+def test_a_champion_moved_by_hand_without_a_promotion_record_is_refused(
+    service, registry, bundle, tiny_dataset
+):
+    # The alias set straight in MLflow, around `ptb promote` and its gate.
+    version = registry.register(bundle, promoted=False)
+    registry.client.set_registered_model_alias(MODEL, "champion", version)
+    response = service.post("/v1/admin/reload", json={})
+    assert response.status_code == 422, response.text
+    checks = {d["rule"]: d["message"] for d in response.json()["details"]}
+    assert f"version {version} has no promotion gate on record" in checks["promotion_gate"]
+    assert f"ptb promote {version}" in checks["promotion_gate"]
+    assert served_version(service, tiny_dataset) == "1"
+
+
+def test_a_version_the_promotion_gate_refused_is_refused(service, registry, bundle, tiny_dataset):
+    version = registry.register(bundle, promoted=False)
+    for key, value in {
+        "ptb.gate.promotion.passed": "false",
+        "ptb.gate.promotion.level_support": "fail: smallest level 105 persons (minimum 500)",
+    }.items():
+        registry.client.set_model_version_tag(MODEL, version, key, value)
+    response = service.post("/v1/admin/reload", json={"model": version})
+    assert response.status_code == 422, response.text
+    checks = {d["rule"]: d["message"] for d in response.json()["details"]}
+    assert (
+        "failed its promotion gate: level_support fail: smallest level 105"
+        in (checks["promotion_gate"])
+    )
+    assert served_version(service, tiny_dataset) == "1"
+
+
+def test_levels_are_held_to_the_minimum_the_version_was_promoted_under(
+    service, registry, bundle, tiny_dataset
+):
+    version = registry.register(bundle)
+    strict = json.dumps({"min_level_persons": 1_000_000})  # as if promoted under a huge minimum
+    registry.client.set_model_version_tag(MODEL, version, "ptb.gate.promotion.bounds", strict)
+    response = service.post("/v1/admin/reload", json={"model": version})
+    assert response.status_code == 422, response.text
+    checks = {d["rule"]: d["message"] for d in response.json()["details"]}
+    assert "under 1,000,000 persons" in checks["level_support"]
+    assert served_version(service, tiny_dataset) == "1"
 
 
 def test_a_model_paying_snapshot_persons_from_an_empty_level_is_refused(

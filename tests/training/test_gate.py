@@ -13,7 +13,7 @@ from features.errors import PromotionRefused
 from features.gate import MIN_LEVEL_PERSONS, level_support, snapshot_pricing
 from features.synth import synthesise
 from training.fit import calibrate
-from training.gate import GateBounds, evaluate, ratio_check
+from training.gate import GateBounds, data_size, evaluate, ratio_check
 from training.metrics import predictive_ratios
 from training.pipeline import TrainingOptions, _groups, _validate_tariff
 
@@ -193,3 +193,30 @@ def test_a_rule_without_a_refugee_term_is_not_gated_on_refugees_but_says_so(tiny
     assert ratio.passed and "refugee" not in ratio.figure
     assert any("refugee reported, not gated" in note for note in reported.notes)
     assert "refugee reported, not gated" in reported.markdown()
+
+
+def test_a_thin_reference_level_is_named_as_one_not_as_a_paid_level(tiny_model):
+    calibration, _ = tiny_model
+    bundle = calibration.bundle
+    assert bundle.indicators.centrality_supplement_classes == (5, 6)
+    table = bundle.weight_table.assign(persons=10 * MIN_LEVEL_PERSONS)
+    thin = {("centrality", "4"): 0, ("centrality", "6"): 0, ("health_status", "0"): 12}
+    for (factor, level), persons in thin.items():
+        table.loc[(table["factor"] == factor) & (table["level"] == level), "persons"] = persons
+    check = level_support(replace(bundle, weight_table=table))
+    assert not check.passed
+    assert check.detail == (
+        "3 weight-table levels under 500 persons (2 empty); paid: centrality=6 (0); "
+        "reference, paid no supplement: health_status=0 (12), centrality=4 (0)"
+    )
+
+
+@pytest.mark.parametrize(
+    "bounds,needed", [(GateBounds(), "90%"), (GateBounds(min_data_share=0.875), "87.5%")]
+)
+def test_a_refused_data_size_states_the_share_and_the_share_needed(bounds, needed):
+    check = data_size(12_000, 48_000, bounds)
+    assert not check.passed
+    assert check.detail == (
+        f"12,000 persons are 25.0% of the champion's 48,000; at least {needed} needed"
+    )

@@ -19,6 +19,7 @@ from features.contract import validate_dataset, write_dataset
 from features.synth import synthesise
 from tests.conftest import SMALL_DATA_GATE
 from training.decisions import DECISION_PREFIX, AliasMove
+from training.gate import GateBounds
 from training.pipeline import TrainingOptions, train_and_register
 from training.registry import CHALLENGER, CHAMPION
 
@@ -203,6 +204,12 @@ def test_every_run_records_its_provenance(cycle):
         version.description.startswith("the 2026 rule trained")
         and "20,000 persons" in version.description
     )
+    # The run a version points to carries the same record: source, command, data.
+    model_run = client.get_run(version.run_id)
+    for key in ("ptb.source", "ptb.command", "ptb.data_path", "mlflow.source.git.commit"):
+        assert model_run.data.tags[key] == tags[key]
+    (model_input,) = model_run.inputs.dataset_inputs
+    assert {tag.key: tag.value for tag in model_input.tags} == profile
 
 
 def test_pyfunc_requirements_cover_every_distribution_features_imports(cycle):
@@ -271,3 +278,26 @@ def test_ptb_compare_prints_the_changes_and_writes_the_report(cycle):
     assert "levels changed beyond noise" in done.stdout and "lists:" in done.stdout
     assert "data drift" in done.stdout
     assert (cycle["root"] / "cmp.html").read_text().count("data:image/png") == 3
+
+
+def test_the_first_version_is_crowned_only_once_it_has_priced_the_snapshot(tiny_dataset, tmp_path):
+    thin_levels = GateBounds(min_level_persons=0)  # tiny data; the snapshot is still required
+    options = TrainingOptions(folds=2, challengers=False, models=("model_2026",),
+                              gate=thin_levels, reason="test on small synthetic data")  # fmt: skip
+    unpriced = {"tracking_uri": f"sqlite:///{tmp_path}/a.db", "artifact_root": str(tmp_path / "a")}
+    outcome = train_and_register(tiny_dataset, options=options, **unpriced)
+    assert CHAMPION not in {move.alias for move in outcome.moves}
+    assert "no registry snapshot was priced" in outcome.held_back[CHAMPION]
+    assert "ptb promote VERSION --snapshot DIR" in outcome.held_back[CHAMPION]
+    versions, aliases = registry_state(unpriced["tracking_uri"])
+    assert CHAMPION not in aliases and aliases[CHALLENGER] == outcome.versions[CHALLENGER]
+    assert "ptb.gate.promotion.passed" not in versions[outcome.versions[CHALLENGER]]
+
+    priced = {"tracking_uri": f"sqlite:///{tmp_path}/b.db", "artifact_root": str(tmp_path / "b")}
+    crowned = train_and_register(tiny_dataset, options=options, snapshot=tiny_dataset, **priced)
+    versions, aliases = registry_state(priced["tracking_uri"])
+    assert aliases[CHAMPION] == crowned.versions[CHALLENGER]
+    # The crowning is the promotion on record that reload requires.
+    record = versions[aliases[CHAMPION]]
+    assert record["ptb.gate.promotion.passed"] == "true"
+    assert record["ptb.gate.promotion.snapshot_pricing"].startswith("pass")
