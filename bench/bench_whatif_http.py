@@ -72,18 +72,6 @@ SCENARIOS: dict[str, tuple[dict, dict]] = {
 PAGE_PARAMS = {"kommuner": 15, "kommune_order": "change_nok", "top": 8, "bins": 121}
 
 
-def service_app():
-    """uvicorn factory: the service as ``create_app_from_env`` builds it, with what-if."""
-    from serving.app import DEFAULT_ROUTERS, create_app_from_env
-    from serving.routes import policy, whatif
-
-    app = create_app_from_env()
-    for router in (whatif.router, policy.router):
-        if router not in DEFAULT_ROUTERS:
-            app.include_router(router)
-    return app
-
-
 FRESH = {"Cache-Control": "no-cache"}  # price anew: the service keeps results of a scenario
 
 
@@ -144,9 +132,8 @@ def main() -> None:
     env = service_env(PTB_TRACKING_URI=uri, PTB_DATA_DIR=str(data), PYTHONPATH=str(ROOT))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = uvicorn_command(
-        "bench_whatif_http:service_app", port, "--app-dir", str(BENCH), "--log-level", "warning"
-    )
+    # The documented factory: every API, what-if and /policy included (PTB_APIS=all).
+    command = uvicorn_command("serving.worker:create_app_from_env", port, "--log-level", "warning")
     print(f"{os.cpu_count()} CPUs; data {data}")
     started = time.perf_counter()
     with (
