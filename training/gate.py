@@ -76,7 +76,7 @@ class GateBounds:
         loosened = self.loosened()
         if loosened and not (reason and reason.strip()):
             raise PromotionRefused(
-                "-", [f"bounds loosened without --reason: {'; '.join(loosened)}"]
+                None, [f"bounds loosened without --reason: {'; '.join(loosened)}"]
             )
         return self
 

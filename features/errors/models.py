@@ -37,13 +37,14 @@ class ModelNotFoundError(PtbError, LookupError):
 class PromotionRefused(PtbError):
     """A model version failed the checks that guard the champion alias."""
 
-    version: str
+    version: str | None  # None: refused before any version existed (a training's bounds)
     reasons: tuple[str, ...]
 
-    def __init__(self, version: str, reasons: Sequence[str]):
+    def __init__(self, version: str | None, reasons: Sequence[str]):
         self.version = version
         self.reasons = tuple(reasons)
-        super().__init__(f"version {version} not promoted: " + "; ".join(self.reasons))
+        refused = f"version {version} not promoted" if version is not None else "gate refused"
+        super().__init__(f"{refused}: " + "; ".join(self.reasons))
 
 
 class RegistryUnavailableError(PtbError, ConnectionError):
