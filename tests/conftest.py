@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from features import ModelBundle
-from features.contract import Dataset, validate_dataset, write_dataset
+from features.contract import Dataset, load_dataset, validate_dataset, write_dataset
 from features.synth import synthesise
 from tests.mlflow_server import mlflow_uris_restored
 from tests.spark_session import spark_session  # noqa: F401  (one Spark session per run)
@@ -37,6 +37,22 @@ SMALL_DATA_ARGS = (
 # Training in tests: two folds, no challengers, the small-data gate; what the registry and serving
 # tests need.
 FAST_TRAINING = TrainingOptions(folds=2, challengers=False, **SMALL_DATA_GATE)
+
+
+def trained_registry(root: Path, persons: int, seed: int) -> tuple[str, Path]:
+    """A synthetic country written as a snapshot under ``root`` and a registry trained on it
+    (``FAST_TRAINING``): the tracking URI and the snapshot's directory."""
+    from training.pipeline import train_and_register  # tests may train
+
+    data_dir = write_dataset(synthesise(persons, seed), root / "snapshot")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    train_and_register(
+        load_dataset(data_dir, training=True),
+        tracking_uri=uri,
+        artifact_root=str(root / "artifacts"),
+        options=FAST_TRAINING,
+    )
+    return uri, data_dir
 
 
 @pytest.fixture(scope="session", autouse=True)

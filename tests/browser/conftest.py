@@ -16,11 +16,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from features.contract import load_dataset, write_dataset
-from features.synth import synthesise
 from serving.app import create_app
 from serving.model_store import ModelStore
-from tests.conftest import FAST_TRAINING
+from tests.conftest import trained_registry
 from tests.processes import free_port, wait_until_ready
 
 CHROMIUM = os.environ.get("PTB_CHROMIUM", "/usr/bin/chromium")
@@ -76,18 +74,7 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def policy_registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """A trained registry and the snapshot on disk: its tracking URI and data directory."""
-    from training.pipeline import train_and_register  # tests may train
-
-    root = tmp_path_factory.mktemp("policy-service")
-    data_dir = write_dataset(synthesise(PERSONS, SEED), root / "snapshot")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    train_and_register(
-        load_dataset(data_dir, training=True),
-        tracking_uri=uri,
-        artifact_root=str(root / "artifacts"),
-        options=FAST_TRAINING,
-    )
-    return uri, data_dir
+    return trained_registry(tmp_path_factory.mktemp("policy-service"), PERSONS, SEED)
 
 
 @contextmanager

@@ -14,13 +14,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from features.contract import load_dataset, write_dataset
-from features.synth import synthesise
 from serving.app import create_app
 from serving.model_store import ModelStore
 from serving.snapshot import Snapshot
-from tests.conftest import FAST_TRAINING
-from training.pipeline import train_and_register
+from tests.conftest import trained_registry
 
 SEED = 2027
 
@@ -28,16 +25,7 @@ SEED = 2027
 @pytest.fixture(scope="package")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """A tracking URI with model_2026 and model0_2023 registered, and the snapshot directory."""
-    root = tmp_path_factory.mktemp("whatif-registry")
-    data_dir = write_dataset(synthesise(20_000, SEED), root / "snapshot")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    train_and_register(
-        load_dataset(data_dir, training=True),
-        tracking_uri=uri,
-        artifact_root=str(root / "artifacts"),
-        options=FAST_TRAINING,
-    )
-    return uri, data_dir
+    return trained_registry(tmp_path_factory.mktemp("whatif-registry"), 20_000, SEED)
 
 
 @pytest.fixture(scope="package")

@@ -8,23 +8,14 @@ from fastapi.testclient import TestClient
 from serving.routes import whatif
 from serving.snapshot import Snapshot
 from serving.whatif import WhatIfEngine
+from tests.serving.conftest import person_body
 from tests.serving.routes.whatif.scenarios import SCENARIOS, whatif_ok
 
 # -- the served scheme stays as it is -------------------------------------------------------------
 
 
 def served_answers(api: TestClient, snapshot: Snapshot) -> list:
-    persons = snapshot.dataset.persons
-    practice = snapshot.dataset.lists.set_index("list_id")["practice_kommune"]
-    person = persons.iloc[17]
-    body = {
-        "age": int(person["age"]),
-        "sex": str(person["sex"]),
-        "grunnkrets": str(person["grunnkrets"]),
-        "copayment_prev_year": float(person["copayment_prev_year"]),
-        "refugee_first_year": bool(person["refugee_first_year"]),
-        "practice_kommune": str(practice[person["list_id"]]),
-    }
+    body = person_body(snapshot.dataset, 17)
     return [
         api.post("/v1/grants/person", json=body).json(),
         api.get("/v1/grants/lists", params={"format": "csv"}).text,
