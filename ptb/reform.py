@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from features import NoReformStepsError, reform_waterfall
-from serving.model_store import LoadedModel
+from serving.loaded_model import LoadedModel
 from serving.snapshot import Snapshot
 from serving.whatif.waterfall_report import STEP_LABELS, write_waterfall
 

@@ -12,7 +12,7 @@ from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from features import ModelBundle, ServiceNotReadyError, SnapshotMissingError
-from serving.model_store import LoadedModel
+from serving.loaded_model import LoadedModel
 from serving.observability import note_model
 from serving.schemas.common import VERSION_PATTERN
 from serving.snapshot import Snapshot

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from features.errors import ReloadInProgressError, ReloadRefused
-from serving.model_store import LoadedModel
+from serving.loaded_model import LoadedModel
 from serving.observability import WORKER
 
 logger = logging.getLogger(__name__)

@@ -25,9 +25,8 @@ import re
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import mlflow
 from mlflow import MlflowClient
@@ -38,22 +37,13 @@ from features import (
     MODEL_TAG,
     ModelBundle,
     ModelNotFoundError,
-    PersonScorer,
     RegistryUnavailableError,
 )
 from serving.bundle_cache import BundleCache
-from serving.snapshot_kept import KeptPerSnapshot
-
-if TYPE_CHECKING:  # the API's models; serving.schemas imports this module's LoadedModel
-    from serving.payments import ListPayments
-    from serving.schemas.model import SchemeInfo, WeightRow
-
-# What a version is priced on: the reference release's name and the rate basis (snapshot or model).
-PricingKey = tuple[str, str]
+from serving.loaded_model import LoadedModel
 
 logger = logging.getLogger(__name__)
 
-KEEP_PAYMENT_DATES = 4  # scheme dates whose snapshot payments a version keeps
 ALIAS_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 # A service must fail over to its cache in seconds, not after MLflow's default back-off (7
@@ -70,50 +60,6 @@ def apply_registry_http_defaults(environ=os.environ) -> dict[str, str]:
     for name, value in REGISTRY_HTTP_DEFAULTS.items():
         environ.setdefault(name, value)
     return {name: environ[name] for name in REGISTRY_HTTP_DEFAULTS}
-
-
-@dataclass(eq=False)
-class ModelViews:
-    """What the API derives from a version once and keeps: per release priced on, the scorer,
-    the what-if bundle and the scheme; the weight table; each snapshot's payments per date. One
-    object, shared by the copies of a version made for each alias; ``lock`` guards the dicts
-    (two first requests may both build, one result is kept)."""
-
-    weight_rows: list[WeightRow] | None = None
-    scheme_info: dict[PricingKey, SchemeInfo] = field(default_factory=dict)
-    scorers: dict[PricingKey, PersonScorer] = field(default_factory=dict)
-    bundles: dict[tuple[str, str, str | None], ModelBundle] = field(default_factory=dict)
-    # Every list's payments in a snapshot, per scheme date (serving.payments).
-    payments: KeptPerSnapshot[ListPayments] = field(
-        default_factory=lambda: KeptPerSnapshot(KEEP_PAYMENT_DATES)
-    )
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@dataclass(frozen=True, eq=False)
-class LoadedModel:
-    """A model version ready to score: its bundle, compiled scorer and where it came from.
-
-    ``alias`` is the name the version was asked for by, if any (``champion``); copies made for
-    another alias share the bundle, the scorer and the views.
-    """
-
-    bundle: ModelBundle
-    version: str
-    run_id: str
-    scorer: PersonScorer = field(repr=False)
-    alias: str | None = None
-    views: ModelViews = field(default_factory=ModelViews, repr=False)
-
-    @classmethod
-    def build(
-        cls, bundle: ModelBundle, version: str, run_id: str, alias: str | None = None
-    ) -> LoadedModel:
-        return cls(bundle, str(version), run_id, PersonScorer(bundle), alias)
-
-    @property
-    def name(self) -> str:
-        return self.bundle.name
 
 
 def normalise_ref(ref: str | int) -> str | None:

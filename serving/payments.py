@@ -30,7 +30,7 @@ from features import (
     rule_for,
 )
 from serving.dependencies import resolve_model
-from serving.model_store import LoadedModel
+from serving.loaded_model import LoadedModel
 from serving.schemas import Basistilskudd
 from serving.snapshot import Snapshot, SnapshotGrants
 from serving.state import ServingState

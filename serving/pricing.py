@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Literal
 
 from features import ModelBundle, PersonScorer, Release, ScenarioError, shipped_releases
-from serving.model_store import LoadedModel, PricingKey
+from serving.loaded_model import LoadedModel, PricingKey
 from serving.snapshot import Snapshot
 
 RateBasis = Literal["snapshot", "model"]

@@ -40,7 +40,8 @@ from features import (
     level_support,
 )
 from features.grants import PersonColumns
-from serving.model_store import LoadedModel, normalise_ref
+from serving.loaded_model import LoadedModel
+from serving.model_store import normalise_ref
 from serving.state import ServingState, aliased
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ from typing import Literal
 
 from features import RegistryUnavailableError, Release, ServiceNotReadyError
 from serving.instance import InstanceModel
-from serving.model_store import LoadedModel, ModelStore
+from serving.loaded_model import LoadedModel
+from serving.model_store import ModelStore
 from serving.pricing import Pricing
 from serving.snapshot import Snapshot
 

@@ -31,7 +31,7 @@ from features import (
 from features.grants import PersonColumns, apportion_nok, list_totals
 from serving.dependencies import SnapshotDep, StateDep, resolve_model
 from serving.json_body import json_request_body, read_json_body
-from serving.model_store import LoadedModel
+from serving.loaded_model import LoadedModel
 from serving.openapi import component_ref
 from serving.payments import (
     ListPayments,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from serving.dependencies import ModelDep, StateDep
-from serving.model_store import LoadedModel
+from serving.loaded_model import LoadedModel
 from serving.routes.grants import ERRORS, scheme_info
 from serving.schemas import ModelInfo, ReleaseInfo, WeightRow, WorkerModel
 from serving.schemas.common import json_records, provenance

@@ -20,7 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import NoMatchFound
 
 from serving.dependencies import StateDep
-from serving.model_store import LoadedModel, ModelStore
+from serving.loaded_model import LoadedModel
+from serving.model_store import ModelStore
 from serving.state import ServingState
 
 logger = logging.getLogger(__name__)

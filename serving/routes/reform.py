@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from serving.dependencies import SnapshotDep, StateDep, resolve_model
-from serving.model_store import LoadedModel
+from serving.loaded_model import LoadedModel
 from serving.schemas import VERSION_PATTERN, ErrorBody
 from serving.schemas.reform import ReformWaterfall, reform_answer
 from serving.schemas.whatif import model_used

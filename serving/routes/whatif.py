@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from features import ModelNotFoundError, csv_chunks
 from serving.dependencies import StateDep, get_snapshot, resolve_model
 from serving.json_body import json_request_body, read_json_value
-from serving.model_store import LoadedModel
+from serving.loaded_model import LoadedModel
 from serving.schemas import VERSION_PATTERN, ErrorBody
 from serving.schemas.common import json_number
 from serving.schemas.errors import Responses

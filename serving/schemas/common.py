@@ -12,7 +12,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from serving.model_store import LoadedModel
+    from serving.loaded_model import LoadedModel
 
 VERSION_PATTERN = r"^(\d{1,9}|[A-Za-z][A-Za-z0-9_-]{0,63})$"
 VersionNumber = Annotated[int, Field(strict=True, ge=1, le=999_999_999)]

@@ -14,7 +14,7 @@ from serving.schemas.common import ModelProvenance, json_number, json_records, p
 from serving.whatif import HISTOGRAM_BINS, WhatIfResult, change_histogram
 
 if TYPE_CHECKING:
-    from serving.model_store import LoadedModel
+    from serving.loaded_model import LoadedModel
 
 NAMED_OUTLIERS = 20
 KommuneOrder = Literal["change_nok", "change_pct", "change_per_person_nok"]

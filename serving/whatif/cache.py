@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from features import ModelBundle, ModelNotFoundError
-from serving.model_store import LoadedModel, ModelStore
+from serving.loaded_model import LoadedModel
+from serving.model_store import ModelStore
 from serving.pricing import Pricing
 from serving.snapshot import Snapshot
 from serving.snapshot_kept import KeptPerSnapshot

@@ -14,7 +14,7 @@ from datetime import date
 import pandas as pd
 
 from features import NoReformStepsError, reform_waterfall
-from serving.model_store import LoadedModel
+from serving.loaded_model import LoadedModel
 from serving.snapshot import Snapshot
 from serving.snapshot_kept import KeptPerSnapshot
 

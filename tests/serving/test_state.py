@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from features import ModelNotFoundError, ServiceNotReadyError
-from serving.model_store import LoadedModel, ModelStore
+from serving.loaded_model import LoadedModel
+from serving.model_store import ModelStore
 from serving.snapshot import Snapshot
 from serving.state import ServingState
 
