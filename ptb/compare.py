@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from features import Settings, load_with_release
+from features import Settings
 from ptb.errors import registry_command
-from ptb.lifecycle import SnapshotOption
+from ptb.lifecycle import SnapshotOption, priced_snapshot_of
 
 console = Console(soft_wrap=True)
 
@@ -36,10 +36,8 @@ def compare(
 
     settings = Settings()
     registry = Registry(settings.tracking_uri)
-    # The snapshot as the service reads it: old codes mapped, its release with the period's
-    # average grant (release.json), so the rate is the one payment uses.
-    folder = snapshot or (Path(settings.data_dir) if settings.data_dir else None)
-    priced = load_with_release(folder) if folder is not None else None
+    # The snapshot as the service reads it, so the rate is the one payment uses.
+    priced = priced_snapshot_of(snapshot, settings)
     comparison = compare_versions(
         facts_of_version(registry, a),
         facts_of_version(registry, b),

@@ -24,6 +24,7 @@ from features import (
     AuditLogError,
     CodeChange,
     Dataset,
+    PricedDataset,
     Release,
     Settings,
     load_with_release,
@@ -60,10 +61,18 @@ RequireSnapshotOption = Annotated[
 ]
 
 
-def snapshot_of(snapshot: Path | None, settings: Settings) -> Dataset | None:
-    """The registry snapshot the gate prices, its old codes mapped to its release's new ones."""
+def priced_snapshot_of(snapshot: Path | None, settings: Settings) -> PricedDataset | None:
+    """The registry snapshot (``--snapshot``, else ``PTB_DATA_DIR``) as the service reads it:
+    old codes mapped to its release's new ones, and that release with the period's average
+    grant (``release.json``)."""
     folder = snapshot or (Path(settings.data_dir) if settings.data_dir else None)
-    return load_with_release(folder).dataset if folder is not None else None
+    return load_with_release(folder) if folder is not None else None
+
+
+def snapshot_of(snapshot: Path | None, settings: Settings) -> Dataset | None:
+    """The registry snapshot the gate prices (``priced_snapshot_of``'s data set)."""
+    priced = priced_snapshot_of(snapshot, settings)
+    return priced.dataset if priced is not None else None
 
 
 def audit_moves(moves: Iterable[Any], settings: Settings) -> None:
